@@ -1,0 +1,34 @@
+/**
+ * Backend selection, and the wasm kernels that let tfjs train convolutional networks quickly on the CPU.
+ *
+ * Importing this module loads `@tensorflow/tfjs-backend-wasm` (which registers wasm as the default
+ * backend): call {@linkcode initBackend} (or `await tf.setBackend(...)`) before running ops.
+ * @module
+ */
+export {
+  BACKEND_ENV_VAR,
+  BACKEND_REQUESTS,
+  type BackendName,
+  type BackendReport,
+  type BackendRequest,
+  describeBackend,
+  initBackend,
+  type InitBackendOptions,
+  resetBackendSelection,
+} from "./select.ts";
+export {
+  registerWasmKernels,
+  stockWasmKernel,
+  WASM_KERNEL_OVERRIDES,
+  type WasmKernelOptions,
+  wasmKernelsRegistered,
+} from "./wasm_kernels.ts";
+export {
+  chooseFilterGradMethod,
+  type FilterGradMethod,
+  getFilterGradMethod,
+  setFilterGradMethod,
+} from "./conv2d_backprop_filter.ts";
+export { type ConvGeometry, convGeometry } from "./conv_geometry.ts";
+export { probeWebGpu, type ProbeWebGpuOptions, type WebGpuProbe } from "./webgpu_probe.ts";
+export { wasmBinaryFolder } from "./wasm_binary.ts";

@@ -1,0 +1,122 @@
+/**
+ * Kernels that make the wasm backend able to train convolutional networks, and train them fast.
+ *
+ * Importing this module loads `@tensorflow/tfjs-backend-wasm`, which registers the wasm backend with a
+ * higher priority than cpu: select a backend explicitly (`initBackend()` or `await tf.setBackend(...)`)
+ * before running ops.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import { WASM } from "./kernel_call.ts";
+import {
+  conv2dBackpropFilter,
+  type FilterGradMethod,
+  setFilterGradMethod,
+} from "./conv2d_backprop_filter.ts";
+import { makeConv2dBackpropInput } from "./conv2d_backprop_input.ts";
+import { makeBatchMatMul } from "./matmul_plan.ts";
+import { makeFusedMatMul } from "./fused_matmul.ts";
+import { maxPoolGrad } from "./max_pool_grad.ts";
+
+/** Options of {@linkcode registerWasmKernels}. */
+export interface WasmKernelOptions {
+  /**
+   * Formulation of the convolution filter gradient: "conv" (dilated convolution), "im2col" (patch matrix
+   * and one matmul) or "auto" (picked per shape, the default). Leaving it out keeps the current setting.
+   */
+  filterGradMethod?: FilterGradMethod;
+}
+
+/** Marks kernel configs registered here, so that a second registration recognizes them. */
+const MARK = Symbol.for("advex.backend.wasmKernel");
+
+type MarkedConfig = tf.KernelConfig & { [MARK]?: true; stock?: tf.KernelConfig };
+
+/** The kernels that {@linkcode registerWasmKernels} adds or replaces on the wasm backend. */
+export const WASM_KERNEL_OVERRIDES: readonly string[] = [
+  "Conv2DBackpropFilter",
+  "Conv2DBackpropInput",
+  "BatchMatMul",
+  "_FusedMatMul",
+  "MaxPoolGrad",
+];
+
+function isOurs(config: tf.KernelConfig | undefined): boolean {
+  return config !== undefined && (config as MarkedConfig)[MARK] === true;
+}
+
+/**
+ * Installs `build(original)` as the wasm kernel `name`, where `original` is the kernel registered before
+ * (if any); its setup and dispose hooks are kept, since they initialize the native function it calls.
+ * Does nothing if the kernel was already installed here, or if `build` returns undefined.
+ */
+function installKernel(
+  name: string,
+  build: (original: tf.KernelConfig | undefined) => tf.KernelFunc | undefined,
+): void {
+  const current = tf.getKernel(name, WASM);
+  if (isOurs(current)) return;
+  const kernelFunc = build(current);
+  if (kernelFunc === undefined) return;
+  if (current !== undefined) tf.unregisterKernel(name, WASM);
+  const marked: MarkedConfig = {
+    kernelName: name,
+    backendName: WASM,
+    kernelFunc,
+    setupFunc: current?.setupFunc,
+    disposeFunc: current?.disposeFunc,
+    [MARK]: true,
+    stock: current,
+  };
+  tf.registerKernel(marked);
+}
+
+/** Builds a kernel that wraps the original one, or nothing when there is no original to wrap. */
+function wrapping(build: (original: tf.KernelFunc) => tf.KernelFunc) {
+  return (original: tf.KernelConfig | undefined): tf.KernelFunc | undefined =>
+    original === undefined ? undefined : build(original.kernelFunc);
+}
+
+/**
+ * Registers the wasm kernels needed to train convolutional networks quickly. Safe to call any number of
+ * times, before or after the wasm backend is initialized.
+ *
+ * - `Conv2DBackpropFilter` (missing from tfjs-backend-wasm): NHWC or NCHW, any strides, "same", "valid" or
+ *   explicit padding, computed by a dilated `Conv2D` or an im2col matmul, whichever is faster for the shape.
+ * - `Conv2DBackpropInput`: recast as one `Conv2D` of the stride-spread gradient with the flipped filter,
+ *   about 10x faster than the stock loop on MNIST-sized layers (NCHW still uses the stock kernel).
+ * - `BatchMatMul` and `_FusedMatMul`: operands flagged `transposeA`/`transposeB` are transposed
+ *   explicitly first, which is 10-40x faster than the stock kernels' transposed path, and single products
+ *   whose right operand is large and new (a dense layer's weights in training) are computed transposed,
+ *   so that XNNPACK packs the smaller operand. Batched `_FusedMatMul` with a bias or PReLU weights, which
+ *   the stock kernel gets wrong, is computed as a product, an `Add` and the activation.
+ * - `MaxPoolGrad`: a single pass over the input on the wasm heap, 3-4x faster than the stock kernel, which
+ *   also misplaces the gradient of windows whose values are all negative.
+ *
+ * Every other kernel that dense, conv2d, pooling, batch-normalization, relu, softmax cross-entropy, sign,
+ * clipByValue, Adam and SGD training steps use already exists on the wasm backend.
+ */
+export function registerWasmKernels(options: WasmKernelOptions = {}): void {
+  if (options.filterGradMethod !== undefined) setFilterGradMethod(options.filterGradMethod);
+  installKernel("Conv2DBackpropFilter", () => conv2dBackpropFilter);
+  installKernel("Conv2DBackpropInput", wrapping(makeConv2dBackpropInput));
+  installKernel("BatchMatMul", wrapping(makeBatchMatMul));
+  installKernel("_FusedMatMul", wrapping(makeFusedMatMul));
+  installKernel("MaxPoolGrad", () => maxPoolGrad);
+}
+
+/** Whether {@linkcode registerWasmKernels} has run in this process (its filter gradient is registered). */
+export function wasmKernelsRegistered(): boolean {
+  return isOurs(tf.getKernel("Conv2DBackpropFilter", WASM));
+}
+
+/**
+ * Returns the kernel that tfjs-backend-wasm itself registered as `name`, also after
+ * {@linkcode registerWasmKernels} replaced it (undefined where the stock backend has none). Meant for
+ * benchmarks and debugging.
+ */
+export function stockWasmKernel(name: string): tf.KernelConfig | undefined {
+  const current = tf.getKernel(name, WASM) as MarkedConfig | undefined;
+  return isOurs(current) ? current!.stock : current;
+}

@@ -1,0 +1,87 @@
+/**
+ * Experiment configs in YAML. Each file holds one section per scale — `smoke` (seconds, CI), `course`
+ * (default, minutes on a laptop CPU) and `paper` (the papers' settings, for a GPU) — and may hold a
+ * `common` section merged under each of them.
+ * @module
+ */
+import { parse } from "@std/yaml";
+import { ConfigError, type Schema } from "./schema.ts";
+
+/** The three scales every experiment is described at. */
+export const SCALES = ["smoke", "course", "paper"] as const;
+/** One of {@linkcode SCALES}. */
+export type Scale = typeof SCALES[number];
+
+/** The scale to run at: `explicit` if given, else env `ADVEX_SCALE`, else `"course"`. */
+export function currentScale(explicit?: string): Scale {
+  let s = explicit;
+  if (s === undefined) {
+    try {
+      s = Deno.env.get("ADVEX_SCALE") || undefined;
+    } catch {
+      s = undefined;
+    }
+  }
+  s ??= "course";
+  if (!(SCALES as readonly string[]).includes(s)) {
+    throw new ConfigError(`unknown scale "${s}" (from ${explicit ? "the caller" : "ADVEX_SCALE"}); use one of ${SCALES.join(", ")}`);
+  }
+  return s as Scale;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Deep-merges `over` onto `base` (mappings merge, everything else replaces). */
+export function deepMerge(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = deepMerge(base[k], v);
+  return out;
+}
+
+/**
+ * Validates the parsed YAML text `text` (named `source` in errors) at `scale` against `schema`.
+ */
+export function parseExperiment<T>(text: string, schema: Schema<T>, scale: Scale, source = "config"): T {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (e) {
+    throw new ConfigError(`${source}: not valid YAML: ${(e as Error).message}`);
+  }
+  if (!isPlainObject(doc)) throw new ConfigError(`${source}: expected a mapping with sections ${SCALES.join(", ")}`);
+  for (const key of Object.keys(doc)) {
+    if (key !== "common" && !(SCALES as readonly string[]).includes(key)) {
+      throw new ConfigError(`${source}: ${key}: unknown top-level key; allowed: common, ${SCALES.join(", ")}`);
+    }
+  }
+  if (!(scale in doc)) throw new ConfigError(`${source}: has no "${scale}" section`);
+  const merged = deepMerge(doc.common ?? {}, doc[scale]);
+  try {
+    return schema.validate(merged, scale);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`${source}: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * Reads and validates the YAML experiment file at `path` for `scale` (default: {@linkcode currentScale}).
+ *
+ * @example
+ * ```ts ignore
+ * const cfg = await loadExperiment("../configs/01-generalization-vs-robustness.yaml", notebook01Schema);
+ * ```
+ */
+export async function loadExperiment<T>(path: string | URL, schema: Schema<T>, scale?: Scale): Promise<T> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new ConfigError(`config file ${path} not found`);
+    throw e;
+  }
+  return parseExperiment(text, schema, currentScale(scale), String(path));
+}

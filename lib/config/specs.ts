@@ -1,0 +1,81 @@
+/**
+ * Schemas for the pieces every experiment config shares: datasets, models, optimizers, training and
+ * attacks. Chapter configs compose these.
+ * @module
+ */
+import type { AttackSpec } from "../attacks/make.ts";
+import type { ModelSpec } from "../models/build.ts";
+import type { OptimizerSpec } from "../train/optimizers.ts";
+import { bool, ConfigError, int, list, num, obj, optional, type Schema, str } from "./schema.ts";
+
+/** A schema choosing one of several mapping schemas by the value of a tag field (e.g. `kind`). */
+export function tagged<T>(tag: string, variants: Record<string, Schema<unknown>>): Schema<T> {
+  const names = Object.keys(variants);
+  return {
+    describe: `a mapping with ${tag} one of ${names.join(", ")}`,
+    validate(v, path) {
+      if (typeof v !== "object" || v === null || Array.isArray(v)) {
+        throw new ConfigError(`${path}: expected ${this.describe}`);
+      }
+      const kind = (v as Record<string, unknown>)[tag];
+      if (typeof kind !== "string" || !(kind in variants)) {
+        throw new ConfigError(`${path}.${tag}: expected one of ${names.map((n) => JSON.stringify(n)).join(", ")}, got ${JSON.stringify(kind)}`);
+      }
+      return variants[kind].validate(v, path) as T;
+    },
+  };
+}
+
+const kindIs = (k: string) => str([k]);
+
+/** A model spec: logistic, mlp, madry-cnn or resnet. */
+export const modelSpecSchema: Schema<ModelSpec> = tagged<ModelSpec>("kind", {
+  "logistic": obj({ kind: kindIs("logistic") }),
+  "mlp": obj({ kind: kindIs("mlp"), hidden: list(int({ min: 1 })) }),
+  "madry-cnn": obj({ kind: kindIs("madry-cnn"), scale: int({ min: 1, max: 64 }) }),
+  "resnet": obj({ kind: kindIs("resnet"), widths: list(int({ min: 1 }), { minLength: 1 }), blocksPerStage: int({ min: 1 }) }),
+});
+
+/** An optimizer spec: adam or sgd. */
+export const optimizerSchema: Schema<OptimizerSpec> = tagged<OptimizerSpec>("name", {
+  "adam": obj({ name: kindIs("adam"), learningRate: num({ min: 0 }) }),
+  "sgd": obj({ name: kindIs("sgd"), learningRate: num({ min: 0 }), momentum: optional(num({ min: 0, max: 1 }), 0) }),
+});
+
+const norm = optional(str(["linf", "l2"]), "linf" as "linf" | "l2");
+
+/** An attack spec: fgsm, pgd or rfgsm. */
+export const attackSpecSchema: Schema<AttackSpec> = tagged<AttackSpec>("kind", {
+  "fgsm": obj({
+    kind: kindIs("fgsm"),
+    eps: num({ min: 0 }),
+    norm,
+    randomStart: optional(bool(), false),
+    stepSize: optional(num({ min: 0 }), undefined as unknown as number),
+  }),
+  "pgd": obj({
+    kind: kindIs("pgd"),
+    eps: num({ min: 0 }),
+    norm,
+    steps: int({ min: 0 }),
+    stepSize: optional(num({ min: 0 }), undefined as unknown as number),
+    restarts: optional(int({ min: 1 }), 1),
+  }),
+  "rfgsm": obj({ kind: kindIs("rfgsm"), eps: num({ min: 0 }), alpha: optional(num({ min: 0 }), undefined as unknown as number) }),
+});
+
+/** Training data: which dataset, and optionally a stratified subset of it. */
+export const trainDataSchema = obj({
+  dataset: str(["mnist", "fashion-mnist"]),
+  trainSize: optional(int({ min: 0 }), 0),
+  testSize: optional(int({ min: 0 }), 0),
+  seed: optional(int({ min: 0 }), 0),
+});
+
+/** The minibatch schedule. */
+export const trainSchema = obj({
+  epochs: int({ min: 1 }),
+  batchSize: int({ min: 1 }),
+  optimizer: optimizerSchema,
+  seed: int({ min: 0 }),
+});

@@ -1,0 +1,6 @@
+/** Datasets: IDX parsing, verified loading, subsets. @module */
+export * from "./dataset.ts";
+export * from "./idx.ts";
+export * from "./load.ts";
+export * from "./sources.ts";
+export * from "./subsets.ts";

@@ -1,0 +1,25 @@
+/**
+ * advex: adversarial examples and the defences against them, as a tested TypeScript library behind the
+ * course notebooks. Notebooks import everything from here.
+ *
+ * @example
+ * ```ts ignore
+ * import * as advex from "../lib/mod.ts";
+ * await advex.initBackend();
+ * const test = await advex.loadDataset("mnist", "test");
+ * ```
+ * @module
+ */
+export * as tf from "@tensorflow/tfjs";
+export * from "./attacks/mod.ts";
+export * from "./backend/mod.ts";
+export * from "./config/mod.ts";
+export * from "./data/mod.ts";
+export * from "./eval/mod.ts";
+export * from "./experiments/mod.ts";
+export * from "./models/mod.ts";
+export * from "./plot/mod.ts";
+export * from "./random/mod.ts";
+export * from "./report/mod.ts";
+export * from "./train/mod.ts";
+export * from "./util/mod.ts";

@@ -1,0 +1,2 @@
+/** Seeded random sources. @module */
+export * from "./prng.ts";

@@ -1,0 +1,3 @@
+/** Result tables and result files for notebooks. @module */
+export * from "./results.ts";
+export * from "./table.ts";

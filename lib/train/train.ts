@@ -1,0 +1,225 @@
+/**
+ * The minibatch training loop: seeded shuffling, Adam or SGD, progress in the terminal and in a notebook
+ * cell, atomic checkpoints, and exact resume after an interruption. Optionally adversarial: each minibatch
+ * is attacked against the current model and the model trained on alpha * J(x) + (1 - alpha) * J(x_adv).
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { crossEntropy } from "../attacks/loss.ts";
+import { type AttackSpec, makeAttack } from "../attacks/make.ts";
+import { type Dataset, imagesTensor, labelsTensor, size } from "../data/dataset.ts";
+import { asClassifier } from "../models/classifier.ts";
+import { loadWeightsInto, packTensors, serializeWeights, unpackTensors } from "../models/weights.ts";
+import { createPrng, permutation } from "../random/prng.ts";
+import { readJsonIfExists, writeFileAtomic } from "../util/fs.ts";
+import { createProgress, type ProgressMode } from "../util/progress.ts";
+import { createOptimizer, type OptimizerSpec } from "./optimizers.ts";
+
+/** Adversarial training settings. */
+export interface AdversarialSpec {
+  /** The attack run on each minibatch against the current model. */
+  attack: AttackSpec;
+  /** Weight of the clean loss: 1 is standard training, 0 pure adversarial training. Default 0. */
+  alpha?: number;
+}
+
+/** Options of {@linkcode train}. */
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerSpec;
+  /** Seed of the shuffling (and of attack random starts). */
+  seed: number;
+  /** Adversarial training; absent means standard training. */
+  adversarial?: AdversarialSpec;
+  /** Folder for checkpoints; when it holds one, training resumes from it. */
+  checkpointDir?: string;
+  /** Steps between checkpoints. Default: about every 30 seconds of work, at least once per epoch. */
+  checkpointEvery?: number;
+  /** Stop (as if interrupted) after this many steps in total; used to test resume. */
+  stopAfterStep?: number;
+  /** Label shown with the progress. */
+  label?: string;
+  /** Where progress goes. Default "auto". */
+  progress?: ProgressMode;
+}
+
+/** What a training run reports. */
+export interface TrainReport {
+  /** Steps done in total (including those before a resume). */
+  steps: number;
+  /** Steps the whole schedule has. */
+  totalSteps: number;
+  /** Step this call resumed from (0 when it started fresh). */
+  resumedFrom: number;
+  /** Seconds of training in this call. */
+  seconds: number;
+  /** Seconds of training over all calls that built this run. */
+  totalSeconds: number;
+  /** Mean training loss of each epoch finished. */
+  epochLoss: number[];
+  /** Whether the schedule finished. */
+  finished: boolean;
+}
+
+interface CheckpointMeta {
+  step: number;
+  totalSteps: number;
+  seconds: number;
+  epochLoss: number[];
+  epochLossSum: number;
+  epochLossCount: number;
+}
+
+const CKPT_WEIGHTS = "checkpoint.weights";
+const CKPT_OPTIMIZER = "checkpoint.optimizer";
+const CKPT_META = "checkpoint.json";
+
+/** The example order of `epoch`: a permutation seeded by (seed, epoch), so a resumed run sees the same order. */
+export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
+  return permutation(n, createPrng(seed * 1_000_003 + epoch));
+}
+
+function gatherBatch(ds: Dataset, order: Int32Array, start: number, end: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  const per = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  const n = end - start;
+  const images = new Float32Array(n * per);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const j = order[start + i];
+    images.set(ds.images.subarray(j * per, (j + 1) * per), i * per);
+    labels[i] = ds.labels[j];
+  }
+  return { x: tf.tensor4d(images, [n, ...ds.shape]), y: tf.tensor1d(labels, "int32") };
+}
+
+/**
+ * Trains `model` on `data`. With `checkpointDir`, writes checkpoints atomically and resumes from the latest
+ * one; a resumed run ends with the same weights as an uninterrupted one.
+ *
+ * @example
+ * ```ts ignore
+ * const report = await train(model, trainSet, {
+ *   epochs: 2, batchSize: 128, optimizer: { name: "adam", learningRate: 1e-3 }, seed: 1,
+ * });
+ * ```
+ */
+export async function train(model: tf.LayersModel, data: Dataset, options: TrainOptions): Promise<TrainReport> {
+  const n = size(data);
+  const { epochs, batchSize } = options;
+  if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`train: epochs must be an integer >= 1, got ${epochs}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`train: batchSize must be >= 1, got ${batchSize}`);
+  if (n === 0) throw new RangeError(`train: dataset ${data.name} is empty`);
+  const stepsPerEpoch = Math.ceil(n / batchSize);
+  const totalSteps = epochs * stepsPerEpoch;
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const optimizer = createOptimizer(options.optimizer, vars);
+  const alpha = options.adversarial?.alpha ?? 0;
+  if (options.adversarial && !(alpha >= 0 && alpha <= 1)) throw new RangeError(`train: alpha must be in [0, 1], got ${alpha}`);
+  const classifier = asClassifier(model);
+
+  let meta: CheckpointMeta = { step: 0, totalSteps, seconds: 0, epochLoss: [], epochLossSum: 0, epochLossCount: 0 };
+  const dir = options.checkpointDir;
+  if (dir) {
+    const saved = await readJsonIfExists<CheckpointMeta>(join(dir, CKPT_META));
+    if (saved) {
+      if (saved.totalSteps !== totalSteps) {
+        throw new Error(`checkpoint in ${dir} is for ${saved.totalSteps} steps, this run has ${totalSteps}: remove it or change the folder`);
+      }
+      loadWeightsInto(model, await Deno.readFile(join(dir, CKPT_WEIGHTS)), join(dir, CKPT_WEIGHTS));
+      const opt = unpackTensors(await Deno.readFile(join(dir, CKPT_OPTIMIZER)), join(dir, CKPT_OPTIMIZER));
+      const tensors = opt.values.map((v, i) => tf.tensor(v, opt.shapes[i]));
+      optimizer.load(tensors);
+      tf.dispose(tensors);
+      meta = saved;
+    }
+  }
+  const resumedFrom = meta.step;
+  const checkpoint = async () => {
+    if (!dir) return;
+    await writeFileAtomic(join(dir, CKPT_WEIGHTS), serializeWeights(model));
+    const state = optimizer.state();
+    await writeFileAtomic(join(dir, CKPT_OPTIMIZER), packTensors(state));
+    tf.dispose(state[0]);
+    await writeFileAtomic(join(dir, CKPT_META), JSON.stringify(meta));
+  };
+
+  const label = options.label ?? `train ${model.name}`;
+  const progress = createProgress({ label, total: totalSteps, unit: "steps", mode: options.progress });
+  const start = performance.now();
+  const secondsBefore = meta.seconds;
+  let lastCheckpoint = performance.now();
+  let sinceCheckpoint = 0;
+  const stopAt = Math.min(totalSteps, options.stopAfterStep ?? totalSteps);
+  let order: Int32Array | undefined;
+  let orderEpoch = -1;
+
+  try {
+    while (meta.step < stopAt) {
+      const epoch = Math.floor(meta.step / stepsPerEpoch);
+      const inEpoch = meta.step % stepsPerEpoch;
+      if (epoch !== orderEpoch) {
+        order = epochOrder(n, options.seed, epoch);
+        orderEpoch = epoch;
+      }
+      const b0 = inEpoch * batchSize;
+      const b1 = Math.min(n, b0 + batchSize);
+      const { x, y } = gatherBatch(data, order!, b0, b1);
+      let xAdv: tf.Tensor4D | undefined;
+      if (options.adversarial) {
+        const attack = makeAttack(options.adversarial.attack, options.seed * 7919 + meta.step);
+        const result = attack(classifier, x, y);
+        xAdv = result.adversarial;
+      }
+      const lossValue = tf.tidy(() => {
+        const lossFn = () => {
+          const ceOf = (inputs: tf.Tensor4D) =>
+            tf.mean(crossEntropy(model.apply(inputs, { training: true }) as tf.Tensor2D, y));
+          if (!xAdv) return ceOf(x) as tf.Scalar;
+          const adv = ceOf(xAdv);
+          return (alpha > 0 ? tf.add(tf.mul(ceOf(x), alpha), tf.mul(adv, 1 - alpha)) : adv) as tf.Scalar;
+        };
+        const { value, grads } = tf.variableGrads(lossFn, vars);
+        optimizer.apply(vars.map((v) => grads[v.name]));
+        return value;
+      });
+      const loss = (await lossValue.data())[0];
+      tf.dispose([lossValue, x, y]);
+      xAdv?.dispose();
+      if (!Number.isFinite(loss)) throw new Error(`${label}: loss became ${loss} at step ${meta.step}; lower the learning rate`);
+
+      meta.step++;
+      meta.epochLossSum += loss;
+      meta.epochLossCount++;
+      if (meta.step % stepsPerEpoch === 0) {
+        meta.epochLoss.push(meta.epochLossSum / meta.epochLossCount);
+        meta.epochLossSum = 0;
+        meta.epochLossCount = 0;
+      }
+      meta.seconds = secondsBefore + (performance.now() - start) / 1000;
+      progress.update(meta.step, `epoch ${epoch + 1}/${epochs}, loss ${(meta.epochLossSum / Math.max(1, meta.epochLossCount) || loss).toFixed(4)}`);
+      sinceCheckpoint++;
+      const due = options.checkpointEvery !== undefined
+        ? sinceCheckpoint >= options.checkpointEvery
+        : performance.now() - lastCheckpoint > 30_000 || meta.step % stepsPerEpoch === 0;
+      if (due || meta.step === stopAt) {
+        await checkpoint();
+        lastCheckpoint = performance.now();
+        sinceCheckpoint = 0;
+      }
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  await progress.finish(meta.step >= totalSteps ? `loss ${meta.epochLoss.at(-1)?.toFixed(4) ?? "?"}` : "stopped");
+  return {
+    steps: meta.step,
+    totalSteps,
+    resumedFrom,
+    seconds: (performance.now() - start) / 1000,
+    totalSeconds: meta.seconds,
+    epochLoss: meta.epochLoss,
+    finished: meta.step >= totalSteps,
+  };
+}

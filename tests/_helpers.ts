@@ -1,0 +1,44 @@
+/**
+ * Shared test fixtures: backend set-up and a small trained model, so tests of attacks and evaluation run on
+ * a real classifier in a few seconds.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backend/mod.ts";
+import { type Dataset, loadDataset, stratifiedSubset } from "../lib/data/mod.ts";
+import { asClassifier, buildModel, type Classifier } from "../lib/models/mod.ts";
+import { train } from "../lib/train/mod.ts";
+
+/** Selects the backend the library would pick (or ADVEX_BACKEND). */
+export async function setupBackend(): Promise<void> {
+  await initBackend();
+}
+
+let trained: Promise<{ model: tf.LayersModel; classifier: Classifier; test: Dataset }> | undefined;
+
+/** An MLP trained on 3,000 MNIST images (about 95% test accuracy); built once per test file. */
+export function smallTrainedModel(): Promise<{ model: tf.LayersModel; classifier: Classifier; test: Dataset }> {
+  trained ??= (async () => {
+    await setupBackend();
+    const data = stratifiedSubset(await loadDataset("mnist", "train"), 3000, { seed: 11 });
+    const test = stratifiedSubset(await loadDataset("mnist", "test"), 300, { seed: 12 });
+    const model = buildModel({ kind: "mlp", hidden: [64] }, { inputShape: [28, 28, 1], classes: 10 }, 3);
+    await train(model, data, {
+      epochs: 4,
+      batchSize: 64,
+      optimizer: { name: "adam", learningRate: 3e-3 },
+      seed: 5,
+      progress: "silent",
+    });
+    return { model, classifier: asClassifier(model), test };
+  })();
+  return trained;
+}
+
+/** Random images in [0, 1] and labels, from a fixed seed. */
+export function randomBatch(n: number, seed: number, classes = 10): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  return tf.tidy(() => ({
+    x: tf.randomUniform([n, 28, 28, 1], 0, 1, "float32", seed) as tf.Tensor4D,
+    y: tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7 + seed) % classes), "int32"),
+  }));
+}

@@ -1,0 +1,65 @@
+import * as tf from "@tensorflow/tfjs";
+import { assert, assertAlmostEquals, assertThrows } from "@std/assert";
+import { ball, L2Ball, LinfBall } from "../../lib/attacks/mod.ts";
+import { randomBatch, setupBackend } from "../_helpers.ts";
+
+await setupBackend();
+
+function maxOf(t: tf.Tensor): number {
+  return tf.tidy(() => tf.max(t).dataSync()[0]);
+}
+function minOf(t: tf.Tensor): number {
+  return tf.tidy(() => tf.min(t).dataSync()[0]);
+}
+
+Deno.test("LinfBall.project() lands within eps of x and within [0, 1]", () => {
+  const { x, y } = randomBatch(8, 1);
+  const far = tf.randomUniform(x.shape, -2, 3, "float32", 2) as tf.Tensor4D;
+  const b = new LinfBall(0.1);
+  const p = b.project(far, x);
+  assert(maxOf(b.distance(p, x)) <= 0.1 + 1e-6);
+  assert(minOf(p) >= 0 && maxOf(p) <= 1);
+  tf.dispose([x, y, far, p]);
+});
+
+Deno.test("L2Ball.project() lands within eps of x and within [0, 1], and leaves inner points alone", () => {
+  const { x, y } = randomBatch(8, 3);
+  const b = new L2Ball(1.5);
+  const far = tf.randomUniform(x.shape, -1, 2, "float32", 4) as tf.Tensor4D;
+  const p = b.project(far, x);
+  assert(maxOf(b.distance(p, x)) <= 1.5 + 1e-4);
+  assert(minOf(p) >= 0 && maxOf(p) <= 1);
+  const near = tf.clipByValue(tf.add(x, tf.mul(tf.sign(tf.randomNormal(x.shape, 0, 1, "float32", 5)), 0.001)), 0, 1) as tf.Tensor4D;
+  const q = b.project(near, x);
+  assertAlmostEquals(maxOf(tf.abs(tf.sub(q, near))), 0, 1e-6);
+  tf.dispose([x, y, far, p, near, q]);
+});
+
+Deno.test("step() has length eps in its norm: sign for l-inf, unit direction for l2", () => {
+  const g = tf.randomNormal([4, 28, 28, 1], 0, 1, "float32", 6) as tf.Tensor4D;
+  const s1 = new LinfBall(0.3).step(g, 0.3);
+  assertAlmostEquals(maxOf(tf.abs(s1)), 0.3, 1e-6);
+  assertAlmostEquals(minOf(tf.abs(s1)), 0.3, 1e-6);
+  const s2 = new L2Ball(2).step(g, 2);
+  const norms = tf.sqrt(tf.sum(tf.square(s2.reshape([4, -1])), 1));
+  assertAlmostEquals(maxOf(norms), 2, 1e-4);
+  assertAlmostEquals(minOf(norms), 2, 1e-4);
+  tf.dispose([g, s1, s2, norms]);
+});
+
+Deno.test("randomStart() stays in the ball and the pixel range for both norms", () => {
+  const { x, y } = randomBatch(6, 7);
+  for (const b of [new LinfBall(0.3), new L2Ball(2)]) {
+    const r = b.randomStart(x, 9);
+    assert(maxOf(b.distance(r, x)) <= b.eps + 1e-4, b.norm);
+    assert(minOf(r) >= 0 && maxOf(r) <= 1, b.norm);
+    tf.dispose(r);
+  }
+  tf.dispose([x, y]);
+});
+
+Deno.test("ball() rejects an unknown norm and a negative eps", () => {
+  // deno-lint-ignore no-explicit-any
+  assertThrows(() => ball("l1" as any, 0.1), RangeError, "unknown norm");
+  assertThrows(() => new LinfBall(-1), RangeError, "eps");
+});

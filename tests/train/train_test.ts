@@ -1,0 +1,116 @@
+import * as tf from "@tensorflow/tfjs";
+import { assert, assertEquals, assertGreater, assertRejects } from "@std/assert";
+import { join } from "node:path";
+import { loadDataset, stratifiedSubset } from "../../lib/data/mod.ts";
+import { evaluate } from "../../lib/eval/mod.ts";
+import { asClassifier, buildModel } from "../../lib/models/mod.ts";
+import { createOptimizer, epochOrder, train, type TrainOptions } from "../../lib/train/mod.ts";
+import { setupBackend } from "../_helpers.ts";
+
+await setupBackend();
+const shape = { inputShape: [28, 28, 1] as [number, number, number], classes: 10 };
+const data = stratifiedSubset(await loadDataset("mnist", "train"), 600, { seed: 1 });
+const test = stratifiedSubset(await loadDataset("mnist", "test"), 500, { seed: 2 });
+
+function weightsOf(model: tf.LayersModel): number[] {
+  return model.getWeights().flatMap((w) => Array.from(w.dataSync()));
+}
+
+const base: TrainOptions = {
+  epochs: 2,
+  batchSize: 50,
+  optimizer: { name: "adam", learningRate: 3e-3 },
+  seed: 4,
+  progress: "silent",
+};
+
+Deno.test("train() fits a model that beats chance by far on held-out data", async () => {
+  const model = buildModel({ kind: "madry-cnn", scale: 1 }, shape, 1);
+  const report = await train(model, data, { ...base, epochs: 3 });
+  assertEquals(report.steps, 36);
+  assert(report.finished);
+  assert(report.epochLoss[2] < report.epochLoss[0], `loss did not fall: ${report.epochLoss}`);
+  const acc = (await evaluate(asClassifier(model), test)).accuracy;
+  assertGreater(acc, 0.5, `accuracy ${acc} should be far above chance (0.1)`);
+  model.dispose();
+});
+
+Deno.test("train() interrupted and resumed from its checkpoint ends with the same weights", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const optimizer of [{ name: "adam", learningRate: 3e-3 }, { name: "sgd", learningRate: 0.05, momentum: 0.9 }] as const) {
+      const straight = buildModel({ kind: "mlp", hidden: [16] }, shape, 2);
+      await train(straight, data, { ...base, optimizer });
+      const ckpt = join(dir, optimizer.name);
+      const first = buildModel({ kind: "mlp", hidden: [16] }, shape, 2);
+      const part = await train(first, data, { ...base, optimizer, checkpointDir: ckpt, stopAfterStep: 7 });
+      assertEquals([part.steps, part.finished], [7, false]);
+      first.dispose();
+      const resumed = buildModel({ kind: "mlp", hidden: [16] }, shape, 2);
+      const rest = await train(resumed, data, { ...base, optimizer, checkpointDir: ckpt });
+      assertEquals([rest.resumedFrom, rest.steps, rest.finished], [7, 24, true]);
+      assertEquals(weightsOf(resumed), weightsOf(straight), optimizer.name);
+      straight.dispose();
+      resumed.dispose();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train() adversarial with alpha = 1 is exactly standard training", async () => {
+  const a = buildModel({ kind: "mlp", hidden: [16] }, shape, 3);
+  const b = buildModel({ kind: "mlp", hidden: [16] }, shape, 3);
+  await train(a, data, { ...base, epochs: 1 });
+  await train(b, data, { ...base, epochs: 1, adversarial: { attack: { kind: "fgsm", eps: 0.3 }, alpha: 1 } });
+  assertEquals(weightsOf(a), weightsOf(b));
+  a.dispose();
+  b.dispose();
+});
+
+Deno.test("train() does not leak tensors across steps", async () => {
+  const model = buildModel({ kind: "madry-cnn", scale: 1 }, shape, 1);
+  await train(model, data, { ...base, epochs: 1 });
+  const before = tf.memory().numTensors;
+  await train(model, data, { ...base, epochs: 1, adversarial: { attack: { kind: "pgd", eps: 0.1, steps: 2 }, alpha: 0.5 } });
+  assertEquals(tf.memory().numTensors, before);
+  model.dispose();
+});
+
+Deno.test("train() rejects bad settings and a checkpoint of another schedule", async () => {
+  const model = buildModel({ kind: "mlp", hidden: [4] }, shape, 1);
+  await assertRejects(() => train(model, data, { ...base, epochs: 0 }), RangeError, "epochs");
+  await assertRejects(() => train(model, data, { ...base, batchSize: 0 }), RangeError, "batchSize");
+  const dir = await Deno.makeTempDir();
+  try {
+    await train(model, data, { ...base, epochs: 1, checkpointDir: dir, stopAfterStep: 2 });
+    await assertRejects(() => train(model, data, { ...base, epochs: 3, checkpointDir: dir }), Error, "checkpoint in");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  model.dispose();
+});
+
+Deno.test("epochOrder() is a seeded permutation that differs between epochs", () => {
+  const a = epochOrder(100, 1, 0), b = epochOrder(100, 1, 0), c = epochOrder(100, 1, 1);
+  assertEquals(Array.from(a), Array.from(b));
+  assert(Array.from(a).some((v, i) => v !== c[i]));
+});
+
+Deno.test("createOptimizer() rejects a non-positive learning rate and unknown names", () => {
+  const v = tf.variable(tf.zeros([2]));
+  let threw = 0;
+  try {
+    createOptimizer({ name: "adam", learningRate: 0 }, [v]);
+  } catch {
+    threw++;
+  }
+  try {
+    // deno-lint-ignore no-explicit-any
+    createOptimizer({ name: "rmsprop", learningRate: 1 } as any, [v]);
+  } catch {
+    threw++;
+  }
+  assertEquals(threw, 2);
+  v.dispose();
+});

@@ -1,0 +1,19 @@
+import { assertEquals } from "@std/assert";
+import { join } from "node:path";
+import { exists, readJsonIfExists, writeFileAtomic } from "../../lib/util/fs.ts";
+
+Deno.test("writeFileAtomic() replaces the file whole and leaves no temp file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "sub", "a.json");
+    await writeFileAtomic(path, JSON.stringify({ v: 1 }));
+    await writeFileAtomic(path, JSON.stringify({ v: 2 }));
+    assertEquals(await readJsonIfExists(path), { v: 2 });
+    const names = [...Deno.readDirSync(join(dir, "sub"))].map((e) => e.name);
+    assertEquals(names, ["a.json"]);
+    assertEquals(await readJsonIfExists(join(dir, "missing.json")), undefined);
+    assertEquals(await exists(path), true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,471 @@
+/**
+ * Builds the HTML course site: executes every notebook headless on the project's Deno kernel with
+ * `jupyter nbconvert --execute`, exports it to HTML and writes an index page.
+ *
+ * ```
+ * deno task site [--scale smoke|course|paper] [--only TEXT] [--out DIR] [--notebooks DIR]
+ *                [--keep-ipynb] [--timeout SECONDS]
+ * ```
+ *
+ * Output, in `--out` (default `site/`): `<name>.html` per notebook, `index.html`, `site.json`, and
+ * with `--keep-ipynb` the executed `<name>.ipynb`. The scale reaches the notebooks as the environment
+ * variable `ADVEX_SCALE`. The kernel is the one `scripts/install.sh` writes to
+ * `.cache/jupyter/kernels/advex`.
+ *
+ * @module
+ */
+
+import {
+  type ChapterEntry,
+  decoratePage,
+  formatSeconds,
+  renderIndex,
+  type SiteManifest,
+} from "./site_index.ts";
+
+export type { ChapterEntry, SiteManifest } from "./site_index.ts";
+
+/** Workload sizes a notebook can run at, read by the notebooks from `ADVEX_SCALE`. */
+export const SCALES = ["smoke", "course", "paper"] as const;
+
+/** One of {@link SCALES}. */
+export type Scale = typeof SCALES[number];
+
+/** Absolute path of the project root (the folder holding `deno.json`). */
+export const PROJECT_ROOT: string = dirName(import.meta.dirname!);
+
+/** Folder that holds the generated kernelspec (`kernels/advex/kernel.json`); goes on `JUPYTER_PATH`. */
+export const KERNEL_PATH: string = `${PROJECT_ROOT}/.cache/jupyter`;
+
+/** Name of the project's Jupyter kernel. */
+export const KERNEL_NAME = "advex";
+
+/** MathJax as upstream nbconvert loads it (Debian's build points at local files instead). */
+const MATHJAX_URL =
+  "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/MathJax.js?config=TeX-AMS_CHTML-full,Safe";
+const REQUIRE_JS_URL = "https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js";
+
+/** Settings of one site build. */
+export interface BuildOptions {
+  /** Folder with the `*.ipynb` files (only its top level is searched). */
+  notebooksDir: string;
+  /** Folder the site is written to; created when missing. */
+  outDir: string;
+  /** Workload size passed to the notebooks as `ADVEX_SCALE`. */
+  scale: Scale;
+  /** Only notebooks whose file name contains this text are executed. */
+  only?: string;
+  /** Also write the executed notebooks next to the pages. */
+  keepIpynb?: boolean;
+  /** Per-cell execution timeout in seconds. */
+  cellTimeoutSeconds?: number;
+  /** The `jupyter` executable. */
+  jupyter?: string;
+  /** Receives progress lines; defaults to `console.log`. */
+  log?: (line: string) => void;
+}
+
+/** Raised when a notebook fails to execute or export; carries the notebook and Jupyter's error text. */
+export class NotebookError extends Error {
+  /** Path of the notebook that failed. */
+  readonly notebook: string;
+  /** The error as Jupyter reported it (cell source and kernel traceback where available). */
+  readonly details: string;
+
+  /** Creates the error for `notebook` with Jupyter's error text `details`. */
+  constructor(notebook: string, details: string) {
+    super(`notebook ${notebook} failed:\n${details}`);
+    this.name = "NotebookError";
+    this.notebook = notebook;
+    this.details = details;
+  }
+}
+
+/** Raised for problems with the command line or the environment, before any notebook runs. */
+export class UsageError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Command-line options of `tools/site.ts`. */
+export interface CliOptions {
+  scale: Scale;
+  only?: string;
+  out: string;
+  notebooks: string;
+  keepIpynb: boolean;
+  timeout: number;
+  help: boolean;
+}
+
+const USAGE = `usage: deno task site [options]
+
+  --scale smoke|course|paper  workload size passed to the notebooks as ADVEX_SCALE (default: course)
+  --only TEXT                 execute only notebooks whose file name contains TEXT
+  --out DIR                   output folder (default: site/ in the project)
+  --notebooks DIR             folder with the notebooks (default: notebooks/ in the project)
+  --keep-ipynb                also write the executed notebooks to the output folder
+  --timeout SECONDS           per-cell execution timeout (default: 3600)
+  --help                      show this text`;
+
+/** Parses the command line of `tools/site.ts`; relative paths are resolved against `cwd`. */
+export function parseArgs(args: string[], cwd: string = Deno.cwd()): CliOptions {
+  const options: CliOptions = {
+    scale: "course",
+    out: `${PROJECT_ROOT}/site`,
+    notebooks: `${PROJECT_ROOT}/notebooks`,
+    keepIpynb: false,
+    timeout: 3600,
+    help: false,
+  };
+  const valued = new Set(["--scale", "--only", "--out", "--notebooks", "--timeout"]);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const eq = arg.indexOf("=");
+    const flag = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
+    let value: string | undefined;
+    if (valued.has(flag)) {
+      if (flag !== arg) value = arg.slice(eq + 1);
+      else if (i + 1 < args.length) value = args[++i];
+      else throw new UsageError(`${flag} needs a value`);
+    } else if (flag !== arg) {
+      throw new UsageError(`${flag} takes no value`);
+    }
+    switch (flag) {
+      case "--scale":
+        if (!(SCALES as readonly string[]).includes(value!)) {
+          throw new UsageError(`--scale must be one of ${SCALES.join(", ")}, not '${value}'`);
+        }
+        options.scale = value as Scale;
+        break;
+      case "--only":
+        options.only = value;
+        break;
+      case "--out":
+        options.out = resolvePath(cwd, value!);
+        break;
+      case "--notebooks":
+        options.notebooks = resolvePath(cwd, value!);
+        break;
+      case "--timeout": {
+        const seconds = Number(value);
+        if (!Number.isFinite(seconds) || seconds <= 0) {
+          throw new UsageError(`--timeout must be a positive number of seconds, not '${value}'`);
+        }
+        options.timeout = seconds;
+        break;
+      }
+      case "--keep-ipynb":
+        options.keepIpynb = true;
+        break;
+      case "--help":
+      case "-h":
+        options.help = true;
+        break;
+      default:
+        throw new UsageError(`unknown argument '${arg}'\n\n${USAGE}`);
+    }
+  }
+  return options;
+}
+
+function resolvePath(cwd: string, path: string): string {
+  const joined = path.startsWith("/") ? path : `${cwd.replace(/\/$/, "")}/${path}`;
+  const parts: string[] = [];
+  for (const part of joined.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  return `/${parts.join("/")}`;
+}
+
+/** Minimal shape of a notebook file, as far as the site builder reads it. */
+interface NotebookJson {
+  cells?: { cell_type?: string; source?: string | string[] }[];
+}
+
+/**
+ * Returns the text of the first markdown heading of a notebook (`# Title`, any level), with inline
+ * code marks, emphasis and link targets removed, or `undefined` when there is none.
+ */
+export function notebookTitle(notebook: NotebookJson): string | undefined {
+  for (const cell of notebook.cells ?? []) {
+    if (cell.cell_type !== "markdown") continue;
+    const source = Array.isArray(cell.source) ? cell.source.join("") : cell.source ?? "";
+    for (const line of source.split("\n")) {
+      const match = /^ {0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$/.exec(line);
+      if (!match || match[1] === "") continue;
+      return match[1]
+        .replace(/!?\[([^\]]*)\]\([^)]*\)/g, "$1")
+        .replace(/`([^`]*)`/g, "$1")
+        .replace(/(\*\*|__)(.+?)\1/g, "$2")
+        .replace(/<[^>]+>/g, "")
+        .trim();
+    }
+  }
+  return undefined;
+}
+
+/** Lists the `*.ipynb` files at the top level of `dir`, sorted by name. */
+export async function listNotebooks(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if ((entry.isFile || entry.isSymlink) && entry.name.endsWith(".ipynb") && !entry.name.startsWith(".")) {
+      names.push(entry.name);
+    }
+  }
+  return names.sort((a, b) => a < b ? -1 : a > b ? 1 : 0).map((name) => `${dir}/${name}`);
+}
+
+/** Writes a file atomically: the text goes to a temporary file in the same folder, then is renamed. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const temp = `${path}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    if (typeof data === "string") await Deno.writeTextFile(temp, data);
+    else await Deno.writeFile(temp, data);
+    await Deno.rename(temp, path);
+  } catch (error) {
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
+}
+
+// deno-lint-ignore no-control-regex
+const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
+
+/** Extracts the useful part of nbconvert's stderr after a failed run. */
+export function nbconvertErrorText(stderr: string): string {
+  const lines = stderr.replace(ANSI, "").split("\n")
+    .filter((line) => !/^Warning "deno jupyter" is unstable/.test(line) && !/^\[NbConvertApp\]/.test(line));
+  const text = lines.join("\n");
+  const cellError = text.indexOf("An error occurred while executing the following cell:");
+  if (cellError >= 0) return text.slice(cellError).trim();
+  // Other failures (timeout, dead kernel, missing kernel): the exception that ends the last Python
+  // traceback, with the lines of its message that follow it.
+  const traceback = lines.findLastIndex((line) => line.startsWith("Traceback (most recent call last):"));
+  const exception = lines.findIndex((line, i) =>
+    i > traceback && /^(?:[A-Za-z_]\w*\.)*[A-Z]\w*: /.test(line)
+  );
+  const tail = traceback >= 0 && exception >= 0 ? lines.slice(exception) : lines.slice(-40);
+  return tail.join("\n").trim() || "(nbconvert printed no error text)";
+}
+
+interface RunResult {
+  code: number;
+  /** stderr followed by stdout. */
+  output: string;
+}
+
+async function runJupyter(
+  jupyter: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+): Promise<RunResult> {
+  const command = new Deno.Command(jupyter, {
+    args,
+    cwd,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  let result: Deno.CommandOutput;
+  try {
+    result = await command.output();
+  } catch (error) {
+    throw new UsageError(`cannot run ${jupyter}: ${(error as Error).message} (run: bash scripts/install.sh)`);
+  }
+  const decoder = new TextDecoder();
+  return { code: result.code, output: decoder.decode(result.stderr) + decoder.decode(result.stdout) };
+}
+
+async function readManifest(path: string): Promise<SiteManifest | undefined> {
+  try {
+    const parsed = JSON.parse(await Deno.readTextFile(path));
+    if (parsed && Array.isArray(parsed.notebooks)) return parsed as SiteManifest;
+  } catch {
+    // missing or unreadable: start afresh
+  }
+  return undefined;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+function dirName(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i <= 0 ? "/" : path.slice(0, i);
+}
+
+/** Checks that the project kernel is installed and returns the environment for nbconvert. */
+async function jupyterEnv(scale: Scale): Promise<Record<string, string>> {
+  const spec = `${KERNEL_PATH}/kernels/${KERNEL_NAME}/kernel.json`;
+  let argv0: string | undefined;
+  try {
+    argv0 = JSON.parse(await Deno.readTextFile(spec)).argv?.[0];
+  } catch {
+    throw new UsageError(
+      `kernel '${KERNEL_NAME}' is not set up (${spec} missing); run: bash scripts/install.sh`,
+    );
+  }
+  if (!argv0 || !(await exists(argv0))) {
+    throw new UsageError(`kernel '${KERNEL_NAME}' points at missing ${argv0}; run: bash scripts/install.sh`);
+  }
+  const inherited = Deno.env.get("JUPYTER_PATH");
+  return {
+    ADVEX_SCALE: scale,
+    JUPYTER_PATH: inherited ? `${KERNEL_PATH}:${inherited}` : KERNEL_PATH,
+    NO_COLOR: "1",
+    DENO_NO_UPDATE_CHECK: "1",
+    PYDEVD_DISABLE_FILE_VALIDATION: "1",
+  };
+}
+
+/**
+ * Executes the notebooks and writes the site. Pages of notebooks not selected by `only` that are
+ * already in `outDir` stay listed in the index. Throws {@link NotebookError} at the first notebook
+ * that fails, after updating the index with the chapters built so far.
+ */
+export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const jupyter = options.jupyter ?? Deno.env.get("ADVEX_JUPYTER") ?? "/usr/bin/jupyter";
+  const timeout = options.cellTimeoutSeconds ?? 3600;
+  if (!(await exists(options.notebooksDir))) throw new UsageError(`no folder ${options.notebooksDir}`);
+  const all = await listNotebooks(options.notebooksDir);
+  if (all.length === 0) throw new UsageError(`no notebooks (*.ipynb) in ${options.notebooksDir}`);
+  const selected = options.only === undefined
+    ? all
+    : all.filter((path) => baseName(path).includes(options.only!));
+  if (selected.length === 0) throw new UsageError(`no notebook name contains '${options.only}'`);
+  const env = await jupyterEnv(options.scale);
+
+  await Deno.mkdir(options.outDir, { recursive: true });
+  const manifestPath = `${options.outDir}/site.json`;
+  const previous = await readManifest(manifestPath);
+  const entries = new Map<string, ChapterEntry>(
+    (previous?.notebooks ?? []).map((entry) => [entry.name, entry]),
+  );
+  const work = await Deno.makeTempDir({ dir: options.outDir, prefix: ".build-" });
+  const started = performance.now();
+  log(`site: ${selected.length} notebook(s) at scale ${options.scale} -> ${options.outDir}`);
+
+  const writeIndex = async () => {
+    const notebooks: ChapterEntry[] = [];
+    for (const path of all) {
+      const entry = entries.get(baseName(path).replace(/\.ipynb$/, ""));
+      if (entry && await exists(`${options.outDir}/${entry.html}`)) notebooks.push(entry);
+    }
+    const manifest: SiteManifest = { generated: new Date().toISOString(), notebooks };
+    await writeFileAtomic(manifestPath, JSON.stringify(manifest, null, 2) + "\n");
+    await writeFileAtomic(`${options.outDir}/index.html`, renderIndex(manifest));
+    return manifest;
+  };
+
+  try {
+    for (const [i, path] of selected.entries()) {
+      const file = baseName(path);
+      const name = file.replace(/\.ipynb$/, "");
+      const counter = `[${i + 1}/${selected.length}]`;
+      let title = name;
+      try {
+        title = notebookTitle(JSON.parse(await Deno.readTextFile(path))) ?? name;
+      } catch (error) {
+        throw new NotebookError(path, `cannot read notebook: ${(error as Error).message}`);
+      }
+      log(`${counter} ${file}: ${title}`);
+      const t0 = performance.now();
+      const common = [
+        `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
+        `--ExecutePreprocessor.timeout=${timeout}`,
+        "--ExecutePreprocessor.startup_timeout=300",
+        `--HTMLExporter.mathjax_url=${MATHJAX_URL}`,
+        `--HTMLExporter.require_js_url=${REQUIRE_JS_URL}`,
+        `--output-dir=${work}`,
+        `--output=${name}`,
+      ];
+      const steps = options.keepIpynb
+        ? [
+          ["nbconvert", "--to", "notebook", "--execute", ...common, path],
+          ["nbconvert", "--to", "html", ...common, `${work}/${name}.ipynb`],
+        ]
+        : [["nbconvert", "--to", "html", "--execute", ...common, path]];
+      for (const args of steps) {
+        const result = await runJupyter(jupyter, args, dirName(path), env);
+        if (result.code !== 0) {
+          const seconds = (performance.now() - t0) / 1000;
+          log(`${counter} ${file}: FAILED after ${formatSeconds(seconds)}`);
+          throw new NotebookError(path, nbconvertErrorText(result.output));
+        }
+      }
+      const html = await Deno.readTextFile(`${work}/${name}.html`);
+      await writeFileAtomic(`${options.outDir}/${name}.html`, decoratePage(html, title));
+      if (options.keepIpynb) await Deno.rename(`${work}/${name}.ipynb`, `${options.outDir}/${name}.ipynb`);
+      const seconds = Math.round((performance.now() - t0) / 100) / 10;
+      entries.set(name, {
+        name,
+        title,
+        seconds,
+        scale: options.scale,
+        date: new Date().toISOString(),
+        html: `${name}.html`,
+      });
+      log(`${counter} ${file}: ok in ${formatSeconds(seconds)}`);
+    }
+  } catch (error) {
+    await writeIndex();
+    throw error;
+  } finally {
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+  const manifest = await writeIndex();
+  log(`site: done in ${formatSeconds((performance.now() - started) / 1000)}: ${options.outDir}/index.html`);
+  return manifest;
+}
+
+/** Command-line entry point; returns the process exit code. */
+export async function main(args: string[]): Promise<number> {
+  try {
+    const cli = parseArgs(args, Deno.env.get("INIT_CWD") ?? Deno.cwd());
+    if (cli.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    await buildSite({
+      notebooksDir: cli.notebooks,
+      outDir: cli.out,
+      scale: cli.scale,
+      only: cli.only,
+      keepIpynb: cli.keepIpynb,
+      cellTimeoutSeconds: cli.timeout,
+    });
+    return 0;
+  } catch (error) {
+    if (error instanceof NotebookError) {
+      console.error(`\nsite: FAILED: ${error.notebook}\n\n${error.details}`);
+      return 1;
+    }
+    if (error instanceof UsageError) {
+      console.error(`site: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
