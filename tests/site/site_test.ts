@@ -1,0 +1,269 @@
+/**
+ * Tests of the course-site builder (tools/site.ts) and of the exported pages in headless Chromium.
+ *
+ * The last test builds the real course from notebooks/ at smoke scale, or checks an already built
+ * site when ADVEX_SITE_DIR names its folder.
+ */
+
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import {
+  nbconvertErrorText,
+  notebookTitle,
+  parseArgs,
+  PROJECT_ROOT,
+  type SiteManifest,
+  UsageError,
+} from "../../tools/site.ts";
+import { formatSeconds, renderIndex } from "../../tools/site_index.ts";
+import { Chromium } from "./chromium.ts";
+import { checkPage, checkSite, fileUrl } from "./page_check.ts";
+
+const FIXTURES = `${PROJECT_ROOT}/tests/site/fixtures`;
+const NOTEBOOKS = `${PROJECT_ROOT}/notebooks`;
+
+/** Runs tools/site.ts in a separate process, as `deno task site` would. */
+async function runSite(args: string[], inherit = false) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--cached-only", `${PROJECT_ROOT}/tools/site.ts`, ...args],
+    cwd: PROJECT_ROOT,
+    stdin: "null",
+    stdout: inherit ? "inherit" : "piped",
+    stderr: inherit ? "inherit" : "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: inherit ? "" : decoder.decode(output.stdout),
+    stderr: inherit ? "" : decoder.decode(output.stderr),
+  };
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("site: command line parsing", () => {
+  const defaults = parseArgs([], "/somewhere");
+  assertEquals(defaults.scale, "course");
+  assertEquals(defaults.out, `${PROJECT_ROOT}/site`);
+  assertEquals(defaults.notebooks, `${PROJECT_ROOT}/notebooks`);
+  assertEquals(defaults.timeout, 3600);
+  const given = parseArgs(
+    ["--scale", "smoke", "--only=fgsm", "--out", "../x/./y", "--keep-ipynb", "--timeout=60", "--scale=paper"],
+    "/a/b",
+  );
+  assertEquals(given.scale, "paper");
+  assertEquals(given.only, "fgsm");
+  assertEquals(given.out, "/a/x/y");
+  assertEquals(given.keepIpynb, true);
+  assertEquals(given.timeout, 60);
+  for (
+    const bad of [["--scale", "huge"], ["--out"], ["--timeout", "-1"], ["--frobnicate"], ["--keep-ipynb=1"]]
+  ) {
+    let error: unknown;
+    try {
+      parseArgs(bad);
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof UsageError, `expected a usage error for ${bad.join(" ")}`);
+  }
+});
+
+Deno.test("site: chapter title is the first markdown heading", () => {
+  const md = (source: string | string[]) => ({ cell_type: "markdown", source });
+  assertEquals(
+    notebookTitle({
+      cells: [
+        { cell_type: "code", source: "# not a heading" },
+        md("Intro text\n"),
+        md(["## FGSM on `MNIST` ##\n"]),
+      ],
+    }),
+    "FGSM on MNIST",
+  );
+  assertEquals(notebookTitle({ cells: [md("# **Bold** [link](https://x.y) title")] }), "Bold link title");
+  assertEquals(notebookTitle({ cells: [md("no heading here")] }), undefined);
+});
+
+Deno.test("site: index page lists chapters with time and scale, escaped", () => {
+  const manifest: SiteManifest = {
+    generated: "2026-01-02T03:04:05.000Z",
+    notebooks: [
+      {
+        name: "01_a",
+        title: "A <b>&</b> B",
+        seconds: 3.25,
+        scale: "smoke",
+        date: "2026-01-02T03:04:05Z",
+        html: "01_a.html",
+      },
+      {
+        name: "02 b",
+        title: "Second",
+        seconds: 125,
+        scale: "course",
+        date: "2026-01-02T03:05:00Z",
+        html: "02 b.html",
+      },
+    ],
+  };
+  const html = renderIndex(manifest);
+  assertStringIncludes(html, `<a href="01_a.html">A &lt;b&gt;&amp;&lt;/b&gt; B</a>`);
+  assertStringIncludes(html, `<a href="02%20b.html">Second</a>`);
+  assertStringIncludes(html, "2 min 05 s");
+  assertStringIncludes(html, "scale course");
+  assertStringIncludes(html, "2026-01-02 03:04 UTC");
+  assertEquals(formatSeconds(0.84), "0.8 s");
+  assertEquals(formatSeconds(3725), "1 h 02 min");
+});
+
+Deno.test("site: nbconvert error text keeps the failing cell and the kernel error", () => {
+  const stderr = [
+    "[NbConvertApp] Converting notebook broken.ipynb to html",
+    'Warning "deno jupyter" is unstable and might change in the future.',
+    "Traceback (most recent call last):",
+    '  File "/usr/bin/jupyter-nbconvert", line 33, in <module>',
+    "nbclient.exceptions.CellExecutionError: An error occurred while executing the following cell:",
+    "------------------",
+    'throw new Error("boom");',
+    "------------------",
+    "",
+    "\x1b[31mError: boom\x1b[0m",
+  ].join("\n");
+  const text = nbconvertErrorText(stderr);
+  assert(text.startsWith("An error occurred while executing the following cell:"), text);
+  assertStringIncludes(text, 'throw new Error("boom");');
+  assertStringIncludes(text, "Error: boom");
+  assert(!text.includes("\x1b"), "ANSI codes are removed");
+  assertEquals(
+    nbconvertErrorText(
+      "Traceback (most recent call last):\n  File x\njupyter_client.kernelspec.NoSuchKernel: No such kernel named advex",
+    ),
+    "jupyter_client.kernelspec.NoSuchKernel: No such kernel named advex",
+  );
+});
+
+Deno.test("site: page checker passes a good page and fails empty figures and error outputs", async () => {
+  await using browser = await Chromium.launch();
+  const page = await browser.newPage();
+
+  const good = await checkPage(page, fileUrl(`${FIXTURES}/good.html`), true);
+  assertEquals(good.problems, []);
+  assertEquals(good.figures, 1);
+  assertEquals(good.marks, [3], "two marks and a label; the background rect does not count");
+
+  const empty = await checkPage(page, fileUrl(`${FIXTURES}/empty_figure.html`), true);
+  assertEquals(empty.figures, 2);
+  assertEquals(empty.problems.length, 2, empty.problems.join("\n"));
+  assertStringIncludes(empty.problems[0], "figure 1 of 2: svg draws no marks");
+  assertStringIncludes(empty.problems[1], "figure 2 of 2: svg is 0 x 0 px");
+
+  const error = await checkPage(page, fileUrl(`${FIXTURES}/error_output.html`), true);
+  assertEquals(error.problems.length, 1, error.problems.join("\n"));
+  assertStringIncludes(error.problems[0], "error output: TypeError: Cannot read properties of undefined");
+
+  const noFigure = await checkPage(page, "data:text/html,<p>just text</p>", true);
+  assertEquals(noFigure.problems, ["page has no .advex-figure"]);
+  await page.close();
+});
+
+Deno.test("site: builds the fixture notebook at smoke scale; pages pass the browser check", async () => {
+  const out = await Deno.makeTempDir({ prefix: "advex-site-test-" });
+  try {
+    const t0 = performance.now();
+    const run = await runSite(["--scale", "smoke", "--notebooks", FIXTURES, "--out", out, "--keep-ipynb"]);
+    assertEquals(run.code, 0, `site build failed:\n${run.stdout}\n${run.stderr}`);
+    const buildSeconds = (performance.now() - t0) / 1000;
+    assertStringIncludes(run.stdout, "[1/1] fixture.ipynb: ok in");
+    assertEquals(await listDir(out), ["fixture.html", "fixture.ipynb", "index.html", "site.json"]);
+
+    const manifest: SiteManifest = JSON.parse(await Deno.readTextFile(`${out}/site.json`));
+    assertEquals(manifest.notebooks.length, 1);
+    const [entry] = manifest.notebooks;
+    assertEquals(entry.name, "fixture");
+    assertEquals(entry.title, "Fixture chapter: a tiny figure");
+    assertEquals(entry.scale, "smoke");
+    assertEquals(entry.html, "fixture.html");
+    assert(entry.seconds > 0 && entry.seconds <= buildSeconds + 1, `seconds ${entry.seconds}`);
+
+    const page = await Deno.readTextFile(`${out}/fixture.html`);
+    assertStringIncludes(page, "ADVEX_SCALE=smoke", "the scale reaches the kernel");
+    assertStringIncludes(page, "cwd=fixtures", "cells run in the notebook's folder");
+    assert(!page.includes("\x1b[") && !page.includes('class="ansi-'), "no terminal colour codes in the page");
+    assertStringIncludes(page, "<title>Fixture chapter: a tiny figure · advex</title>");
+    const executed = JSON.parse(await Deno.readTextFile(`${out}/fixture.ipynb`));
+    assert(executed.cells.some((cell: { outputs?: unknown[] }) => (cell.outputs ?? []).length > 0));
+
+    const t1 = performance.now();
+    const report = await checkSite(out);
+    console.log(
+      `fixture site: build ${buildSeconds.toFixed(1)} s, browser check ${
+        ((performance.now() - t1) / 1000).toFixed(1)
+      } s`,
+    );
+    assertEquals(report.problems, []);
+    assertEquals(report.pages.map((p) => p.figures), [1, 0]);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("site: a failing notebook stops the build with its name and the error", async () => {
+  const out = await Deno.makeTempDir({ prefix: "advex-site-test-" });
+  try {
+    const run = await runSite(["--scale", "smoke", "--notebooks", `${FIXTURES}/broken`, "--out", out]);
+    assertEquals(run.code, 1, `expected exit code 1:\n${run.stdout}\n${run.stderr}`);
+    assertStringIncludes(run.stdout, "broken.ipynb: FAILED after");
+    assertStringIncludes(run.stderr, "site: FAILED: ");
+    assertStringIncludes(run.stderr, "broken/broken.ipynb");
+    assertStringIncludes(run.stderr, 'throw new Error("fixture failure: boom");');
+    assertStringIncludes(run.stderr, "Error: fixture failure: boom");
+    assertEquals(await listDir(out), ["index.html", "site.json"], "no page and no temporary files are left");
+    const manifest: SiteManifest = JSON.parse(await Deno.readTextFile(`${out}/site.json`));
+    assertEquals(manifest.notebooks, []);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+const siteDir = Deno.env.get("ADVEX_SITE_DIR");
+const haveNotebooks = siteDir !== undefined || await isDirectory(NOTEBOOKS);
+
+Deno.test({
+  name: siteDir
+    ? `site: course site in ADVEX_SITE_DIR=${siteDir} passes the browser check`
+    : haveNotebooks
+    ? "site: course notebooks build at smoke scale and pass the browser check"
+    : "site: course notebooks build at smoke scale and pass the browser check (no notebooks/ folder yet)",
+  ignore: !haveNotebooks,
+  async fn() {
+    let dir = siteDir;
+    let temp: string | undefined;
+    try {
+      if (dir === undefined) {
+        const notebooks = (await listDir(NOTEBOOKS)).filter((name) => name.endsWith(".ipynb"));
+        assert(notebooks.length > 0, "notebooks/ holds no .ipynb file");
+        temp = dir = await Deno.makeTempDir({ prefix: "advex-site-smoke-" });
+        const run = await runSite(["--scale", "smoke", "--out", dir], true);
+        assertEquals(run.code, 0, "building the course site at smoke scale failed (see the output above)");
+        const manifest: SiteManifest = JSON.parse(await Deno.readTextFile(`${dir}/site.json`));
+        assertEquals(manifest.notebooks.map((entry) => `${entry.name}.ipynb`), notebooks);
+      }
+      const report = await checkSite(dir);
+      assertEquals(report.problems, []);
+    } finally {
+      if (temp) await Deno.remove(temp, { recursive: true });
+    }
+  },
+});
