@@ -17,7 +17,9 @@ export async function setupBackend(): Promise<void> {
 let trained: Promise<{ model: tf.LayersModel; classifier: Classifier; test: Dataset }> | undefined;
 
 /** An MLP trained on 3,000 MNIST images (about 95% test accuracy); built once per test file. */
-export function smallTrainedModel(): Promise<{ model: tf.LayersModel; classifier: Classifier; test: Dataset }> {
+export function smallTrainedModel(): Promise<
+  { model: tf.LayersModel; classifier: Classifier; test: Dataset }
+> {
   trained ??= (async () => {
     await setupBackend();
     const data = stratifiedSubset(await loadDataset("mnist", "train"), 3000, { seed: 11 });

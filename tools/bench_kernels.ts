@@ -13,8 +13,9 @@
  * after `--warmup` untimed ones. Every measurement is printed as one JSON line; a table follows.
  *
  * `--compare` also times each convolution layer's gradient kernels in isolation: the filter gradient by
- * the "conv" and "im2col" formulations, and the input gradient by the replacement and by the stock wasm
- * kernel; and it repeats the training steps with the filter-gradient method forced to each formulation.
+ * the "conv" and "im2col" formulations, and the input gradient by the "conv" and "col2im" formulations and
+ * by the stock wasm kernel; and it repeats the CNN steps with the filter-gradient method forced to each
+ * formulation.
  *
  * @module
  */
@@ -23,8 +24,10 @@ import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import {
   type FilterGradMethod,
   getFilterGradMethod,
+  getInputGradMethod,
   initBackend,
   setFilterGradMethod,
+  setInputGradMethod,
   stockWasmKernel,
 } from "../lib/backend/mod.ts";
 
@@ -187,7 +190,28 @@ function benchModel(spec: ModelSpec, options: BenchOptions, variant: string): Be
   return out;
 }
 
-/** Times the gradient kernels of each convolution layer of the two CNNs in isolation. */
+/** Runs `setup` (untimed) and `fn` on its result (timed) `warmup + steps` times; returns the median. */
+function timeMedianWithSetup<T>(
+  setup: () => T,
+  fn: (input: T) => void,
+  steps: number,
+  warmup: number,
+): number {
+  const times: number[] = [];
+  for (let i = 0; i < warmup + steps; i++) {
+    const input = setup();
+    const start = performance.now();
+    fn(input);
+    if (i >= warmup) times.push(performance.now() - start);
+  }
+  return median(times);
+}
+
+/**
+ * Times the gradient kernels of each convolution layer of the two CNNs in isolation. Every run gets a
+ * fresh copy of the operand XNNPACK packs (dy for the filter gradient, the filter for the input
+ * gradient), as in training, where both change at every step.
+ */
 function benchConvKernels(options: BenchOptions): BenchRecord[] {
   const out: BenchRecord[] = [];
   const backend = tf.backend() as unknown as BackendWasm;
@@ -198,7 +222,12 @@ function benchConvKernels(options: BenchOptions): BenchRecord[] {
     { subject: "quarter conv2 14x14x8->16", x: [14, 14, 8], filter: [5, 5, 8, 16] },
   ];
   const stockInput = stockWasmKernel("Conv2DBackpropInput");
-  const previous = getFilterGradMethod();
+  const previous = { filter: getFilterGradMethod(), input: getInputGradMethod() };
+  const fresh = (t: tf.Tensor) => () => tf.add(t, 0);
+  const finish = (t: tf.Tensor) => {
+    t.dataSync();
+    t.dispose();
+  };
   for (const layer of layers) {
     const xShape = [options.batch, ...layer.x];
     const dyShape = [options.batch, layer.x[0], layer.x[1], layer.filter[3]];
@@ -206,59 +235,42 @@ function benchConvKernels(options: BenchOptions): BenchRecord[] {
     const dy = tf.randomNormal(dyShape, 0, 1, "float32", 4);
     const w = tf.randomNormal(layer.filter, 0, 1, "float32", 5);
     const common = { strides: [1, 1], pad: "same", dataFormat: "NHWC" };
-    for (const method of ["conv", "im2col"] as const) {
-      setFilterGradMethod(method);
-      const run = () => {
-        const dw = tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
-          ...common,
-          filterShape: layer.filter,
-        }) as tf.Tensor;
-        dw.dataSync();
-        dw.dispose();
-      };
-      out.push(
-        record(
-          "filter_grad",
-          layer.subject,
-          method,
-          options.batch,
-          timeMedian(run, options.steps, 2),
-          options.steps,
-        ),
-      );
-    }
+    const filterAttrs = { ...common, filterShape: layer.filter } as unknown as tf.NamedAttrMap;
     const inputAttrs = { ...common, inputShape: xShape } as unknown as tf.NamedAttrMap;
-    const replacement = () => {
-      const dx = tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, inputAttrs) as tf.Tensor;
-      dx.dataSync();
-      dx.dispose();
-    };
-    out.push(
-      record(
-        "input_grad",
-        layer.subject,
-        "replacement",
-        options.batch,
-        timeMedian(replacement, options.steps, 2),
-        options.steps,
-      ),
-    );
+    for (const method of ["auto", "conv", "im2col"] as const) {
+      setFilterGradMethod(method);
+      const run = (g: tf.Tensor) => {
+        finish(tf.engine().runKernel("Conv2DBackpropFilter", { x, dy: g }, filterAttrs) as tf.Tensor);
+        g.dispose();
+      };
+      const ms = timeMedianWithSetup(fresh(dy), run, options.steps, 2);
+      out.push(record("filter_grad", layer.subject, method, options.batch, ms, options.steps));
+    }
+    for (const method of ["auto", "conv", "col2im"] as const) {
+      setInputGradMethod(method);
+      const run = (filter: tf.Tensor) => {
+        finish(tf.engine().runKernel("Conv2DBackpropInput", { dy, filter }, inputAttrs) as tf.Tensor);
+        filter.dispose();
+      };
+      const ms = timeMedianWithSetup(fresh(w), run, options.steps, 2);
+      out.push(record("input_grad", layer.subject, method, options.batch, ms, options.steps));
+    }
     if (stockInput !== undefined) {
-      const stock = () => {
-        const info = stockInput.kernelFunc({
-          inputs: { dy, filter: w },
-          backend,
-          attrs: inputAttrs,
-        }) as tf.TensorInfo;
+      const run = (filter: tf.Tensor) => {
+        const inputs = { dy, filter };
+        const info = stockInput.kernelFunc({ inputs, backend, attrs: inputAttrs }) as tf.TensorInfo;
         backend.readSync(info.dataId, 0, 1);
         backend.disposeData(info.dataId);
+        filter.dispose();
       };
       const runs = Math.max(3, Math.min(options.steps, 5));
-      out.push(record("input_grad", layer.subject, "stock", options.batch, timeMedian(stock, runs, 1), runs));
+      const ms = timeMedianWithSetup(fresh(w), run, runs, 1);
+      out.push(record("input_grad", layer.subject, "stock", options.batch, ms, runs));
     }
     tf.dispose([x, dy, w]);
   }
-  setFilterGradMethod(previous);
+  setFilterGradMethod(previous.filter);
+  setInputGradMethod(previous.input);
   return out;
 }
 

@@ -18,7 +18,12 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tenso
  * The gradient, with respect to the input, of the objective an attack ascends: the summed cross-entropy of
  * `labels` (untargeted), or its negative for a targeted attack (then `labels` are the targets).
  */
-export function attackGradient(model: Classifier, x: tf.Tensor4D, labels: tf.Tensor1D, targeted = false): tf.Tensor4D {
+export function attackGradient(
+  model: Classifier,
+  x: tf.Tensor4D,
+  labels: tf.Tensor1D,
+  targeted = false,
+): tf.Tensor4D {
   return tf.tidy(() => {
     const g = tf.grad((xi: tf.Tensor) => {
       const loss = tf.sum(crossEntropy(model(xi as tf.Tensor4D), labels));

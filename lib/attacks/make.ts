@@ -13,7 +13,15 @@ import type { Attack } from "./types.ts";
 /** An attack as written in a config. */
 export type AttackSpec =
   | { kind: "fgsm"; eps: number; norm?: Norm; randomStart?: boolean; stepSize?: number }
-  | { kind: "pgd"; eps: number; norm?: Norm; steps: number; stepSize?: number; restarts?: number; randomStart?: boolean }
+  | {
+    kind: "pgd";
+    eps: number;
+    norm?: Norm;
+    steps: number;
+    stepSize?: number;
+    restarts?: number;
+    randomStart?: boolean;
+  }
   | { kind: "rfgsm"; eps: number; alpha?: number };
 
 /** A readable name such as "PGD-40 (l-inf, eps 0.3)". */
@@ -23,7 +31,9 @@ export function describeAttack(spec: AttackSpec): string {
     case "fgsm":
       return `${spec.randomStart ? "FGSM+RS" : norm === "l2" ? "FGM" : "FGSM"} (${norm}, eps ${spec.eps})`;
     case "pgd":
-      return `PGD-${spec.steps}${(spec.restarts ?? 1) > 1 ? `x${spec.restarts}` : ""} (${norm}, eps ${spec.eps})`;
+      return `PGD-${spec.steps}${
+        (spec.restarts ?? 1) > 1 ? `x${spec.restarts}` : ""
+      } (${norm}, eps ${spec.eps})`;
     case "rfgsm":
       return `R+FGSM (l-inf, eps ${spec.eps})`;
   }
@@ -40,6 +50,8 @@ export function makeAttack(spec: AttackSpec, seed = 0): Attack {
     case "rfgsm":
       return (m, x, y) => rfgsm(m, x, y, { ...spec, prng });
     default:
-      throw new RangeError(`makeAttack: unknown attack kind ${JSON.stringify((spec as { kind: unknown }).kind)}`);
+      throw new RangeError(
+        `makeAttack: unknown attack kind ${JSON.stringify((spec as { kind: unknown }).kind)}`,
+      );
   }
 }

@@ -39,8 +39,12 @@ export function pgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options: 
   const steps = options.steps ?? 40;
   const restarts = options.restarts ?? 1;
   const randomStart = options.randomStart ?? true;
-  if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`pgd: steps must be an integer >= 0, got ${steps}`);
-  if (!Number.isInteger(restarts) || restarts < 1) throw new RangeError(`pgd: restarts must be >= 1, got ${restarts}`);
+  if (!Number.isInteger(steps) || steps < 0) {
+    throw new RangeError(`pgd: steps must be an integer >= 0, got ${steps}`);
+  }
+  if (!Number.isInteger(restarts) || restarts < 1) {
+    throw new RangeError(`pgd: restarts must be >= 1, got ${restarts}`);
+  }
   const stepSize = options.stepSize ?? (steps > 0 ? 2.5 * threat.eps / steps : 0);
   const prng = prngFrom(options);
   const n = x.shape[0];

@@ -20,17 +20,30 @@ export interface RfgsmOptions extends CommonAttackOptions {
  * R+FGSM: x' = clip(x + alpha * sign(N(0, I))), then x_adv = proj(x' + (eps - alpha) * sign(grad J(x'))).
  * l-inf only. Uses exactly one gradient evaluation.
  */
-export function rfgsm(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options: RfgsmOptions): AttackResult {
+export function rfgsm(
+  model: Classifier,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  options: RfgsmOptions,
+): AttackResult {
   checkBatch(x, y, "rfgsm");
   const threat = threatFrom(options);
-  if (threat.norm !== "linf") throw new RangeError(`rfgsm: only the l-inf threat model is defined, got ${threat.norm}`);
+  if (threat.norm !== "linf") {
+    throw new RangeError(`rfgsm: only the l-inf threat model is defined, got ${threat.norm}`);
+  }
   const alpha = options.alpha ?? threat.eps / 2;
-  if (!(alpha >= 0 && alpha <= threat.eps)) throw new RangeError(`rfgsm: alpha must be in [0, eps], got ${alpha}`);
+  if (!(alpha >= 0 && alpha <= threat.eps)) {
+    throw new RangeError(`rfgsm: alpha must be in [0, eps], got ${alpha}`);
+  }
   const targeted = options.targeted ?? false;
   const seed = seedFrom(prngFrom(options));
   const adversarial = tf.tidy(() => {
     const noise = tf.sign(tf.randomNormal(x.shape, 0, 1, "float32", seed));
-    const start = tf.clipByValue(tf.add(x, tf.mul(noise, alpha)), threat.clipMin, threat.clipMax) as tf.Tensor4D;
+    const start = tf.clipByValue(
+      tf.add(x, tf.mul(noise, alpha)),
+      threat.clipMin,
+      threat.clipMax,
+    ) as tf.Tensor4D;
     return gradientStep(model, start, x, y, threat, threat.eps - alpha, targeted);
   });
   return finish(model, adversarial, y, targeted, 1);

@@ -39,7 +39,9 @@ function perExampleL2(t: tf.Tensor4D): tf.Tensor4D {
 }
 
 function checkEps(eps: number) {
-  if (!(eps >= 0) || !Number.isFinite(eps)) throw new RangeError(`eps must be a finite number >= 0, got ${eps}`);
+  if (!(eps >= 0) || !Number.isFinite(eps)) {
+    throw new RangeError(`eps must be a finite number >= 0, got ${eps}`);
+  }
 }
 
 /** The l-infinity ball: every pixel moves by at most `eps`. */
@@ -64,7 +66,11 @@ export class LinfBall implements ThreatModel {
   }
   randomStart(x: tf.Tensor4D, seed: number): tf.Tensor4D {
     return tf.tidy(() =>
-      tf.clipByValue(tf.add(x, tf.randomUniform(x.shape, -this.eps, this.eps, "float32", seed)), this.clipMin, this.clipMax)
+      tf.clipByValue(
+        tf.add(x, tf.randomUniform(x.shape, -this.eps, this.eps, "float32", seed)),
+        this.clipMin,
+        this.clipMax,
+      )
     );
   }
   distance(xAdv: tf.Tensor4D, x: tf.Tensor4D): tf.Tensor1D {

@@ -20,13 +20,11 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { callKernel, heapView, release } from "./kernel_call.ts";
+import { imagesPerChunk } from "./patch_limit.ts";
 import { type ConvGeometry, convGeometry, type ConvGradAttrs } from "./conv_geometry.ts";
 
 /** How the filter gradient is computed: a fixed formulation, or "auto" to pick one per shape. */
 export type FilterGradMethod = "auto" | "conv" | "im2col";
-
-/** The largest patch matrix (in floats) that im2col builds in one piece: 16M floats, 64 MiB. */
-const IM2COL_MAX_FLOATS = 1 << 24;
 
 let preferredMethod: FilterGradMethod = "auto";
 
@@ -46,15 +44,16 @@ export function getFilterGradMethod(): FilterGradMethod {
 /**
  * Picks the faster formulation for a convolution geometry.
  *
- * Measured on a 2-core AVX-512 machine (SIMD wasm, one thread): im2col wins for strided convolutions, for
- * inputs with few channels (the conv trick then has only `ci*kh*kw` output pixels) and for wide layers
- * (64+ input channels); the conv trick wins for 5-63 input channels at stride 1, e.g. 75 ms against 95 ms
- * for the second layer of the Madry MNIST network at batch 128.
+ * Measured on a 2-core AVX-512 machine (SIMD wasm, one thread, batch 128): im2col wins for strided
+ * convolutions, for inputs with few channels and many output channels (the conv trick then computes only
+ * `ci*kh*kw` output pixels from a huge packed filter: 31 ms against 64 ms for the first Madry layer) and for
+ * wide layers on small images; the conv trick wins in between (76 ms against 111 ms for the second Madry
+ * layer, 6 ms against 35 ms for its quarter-width version).
  */
 export function chooseFilterGradMethod(g: ConvGeometry): "conv" | "im2col" {
   if (g.sh > 1 || g.sw > 1) return "im2col";
   if (g.ci <= 4 && g.co >= 16) return "im2col";
-  if (g.ci >= 64) return "im2col";
+  if (g.ci >= 128 || (g.ci >= 64 && g.oh * g.ow <= 100)) return "im2col";
   return "conv";
 }
 
@@ -150,7 +149,7 @@ export function filterGradByIm2col(
 ): tf.TensorInfo {
   const rows = g.kh * g.kw * g.ci;
   const perImage = g.oh * g.ow;
-  const chunk = Math.max(1, Math.min(g.n, Math.floor(IM2COL_MAX_FLOATS / (rows * perImage))));
+  const chunk = imagesPerChunk(g.n, rows * perImage);
   let sum: tf.TensorInfo | undefined;
   for (let start = 0; start < g.n; start += chunk) {
     const count = Math.min(chunk, g.n - start);

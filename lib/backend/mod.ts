@@ -29,6 +29,13 @@ export {
   getFilterGradMethod,
   setFilterGradMethod,
 } from "./conv2d_backprop_filter.ts";
+export {
+  chooseInputGradMethod,
+  getInputGradMethod,
+  type InputGradMethod,
+  setInputGradMethod,
+} from "./conv2d_backprop_input.ts";
 export { type ConvGeometry, convGeometry } from "./conv_geometry.ts";
+export { DEFAULT_PATCH_MATRIX_LIMIT, getPatchMatrixLimit, setPatchMatrixLimit } from "./patch_limit.ts";
 export { probeWebGpu, type ProbeWebGpuOptions, type WebGpuProbe } from "./webgpu_probe.ts";
 export { wasmBinaryFolder } from "./wasm_binary.ts";

@@ -14,7 +14,11 @@ import {
   type FilterGradMethod,
   setFilterGradMethod,
 } from "./conv2d_backprop_filter.ts";
-import { makeConv2dBackpropInput } from "./conv2d_backprop_input.ts";
+import {
+  type InputGradMethod,
+  makeConv2dBackpropInput,
+  setInputGradMethod,
+} from "./conv2d_backprop_input.ts";
 import { makeBatchMatMul } from "./matmul_plan.ts";
 import { makeFusedMatMul } from "./fused_matmul.ts";
 import { maxPoolGrad } from "./max_pool_grad.ts";
@@ -26,6 +30,11 @@ export interface WasmKernelOptions {
    * and one matmul) or "auto" (picked per shape, the default). Leaving it out keeps the current setting.
    */
   filterGradMethod?: FilterGradMethod;
+  /**
+   * Formulation of the convolution input gradient: "conv" (convolution with the flipped filter), "col2im"
+   * (matmul and scatter-add) or "auto" (picked per shape, the default). Leaving it out keeps the setting.
+   */
+  inputGradMethod?: InputGradMethod;
 }
 
 /** Marks kernel configs registered here, so that a second registration recognizes them. */
@@ -84,8 +93,9 @@ function wrapping(build: (original: tf.KernelFunc) => tf.KernelFunc) {
  *
  * - `Conv2DBackpropFilter` (missing from tfjs-backend-wasm): NHWC or NCHW, any strides, "same", "valid" or
  *   explicit padding, computed by a dilated `Conv2D` or an im2col matmul, whichever is faster for the shape.
- * - `Conv2DBackpropInput`: recast as one `Conv2D` of the stride-spread gradient with the flipped filter,
- *   about 10x faster than the stock loop on MNIST-sized layers (NCHW still uses the stock kernel).
+ * - `Conv2DBackpropInput`: recast as one `Conv2D` of the stride-spread gradient with the flipped filter, or
+ *   as a matmul and a scatter-add, whichever is faster for the shape; 2-10x faster than the stock loop on
+ *   MNIST-sized layers (NCHW still uses the stock kernel).
  * - `BatchMatMul` and `_FusedMatMul`: operands flagged `transposeA`/`transposeB` are transposed
  *   explicitly first, which is 10-40x faster than the stock kernels' transposed path, and single products
  *   whose right operand is large and new (a dense layer's weights in training) are computed transposed,
@@ -99,6 +109,7 @@ function wrapping(build: (original: tf.KernelFunc) => tf.KernelFunc) {
  */
 export function registerWasmKernels(options: WasmKernelOptions = {}): void {
   if (options.filterGradMethod !== undefined) setFilterGradMethod(options.filterGradMethod);
+  if (options.inputGradMethod !== undefined) setInputGradMethod(options.inputGradMethod);
   installKernel("Conv2DBackpropFilter", () => conv2dBackpropFilter);
   installKernel("Conv2DBackpropInput", wrapping(makeConv2dBackpropInput));
   installKernel("BatchMatMul", wrapping(makeBatchMatMul));

@@ -24,7 +24,11 @@ export function currentScale(explicit?: string): Scale {
   }
   s ??= "course";
   if (!(SCALES as readonly string[]).includes(s)) {
-    throw new ConfigError(`unknown scale "${s}" (from ${explicit ? "the caller" : "ADVEX_SCALE"}); use one of ${SCALES.join(", ")}`);
+    throw new ConfigError(
+      `unknown scale "${s}" (from ${explicit ? "the caller" : "ADVEX_SCALE"}); use one of ${
+        SCALES.join(", ")
+      }`,
+    );
   }
   return s as Scale;
 }
@@ -51,10 +55,14 @@ export function parseExperiment<T>(text: string, schema: Schema<T>, scale: Scale
   } catch (e) {
     throw new ConfigError(`${source}: not valid YAML: ${(e as Error).message}`);
   }
-  if (!isPlainObject(doc)) throw new ConfigError(`${source}: expected a mapping with sections ${SCALES.join(", ")}`);
+  if (!isPlainObject(doc)) {
+    throw new ConfigError(`${source}: expected a mapping with sections ${SCALES.join(", ")}`);
+  }
   for (const key of Object.keys(doc)) {
     if (key !== "common" && !(SCALES as readonly string[]).includes(key)) {
-      throw new ConfigError(`${source}: ${key}: unknown top-level key; allowed: common, ${SCALES.join(", ")}`);
+      throw new ConfigError(
+        `${source}: ${key}: unknown top-level key; allowed: common, ${SCALES.join(", ")}`,
+      );
     }
   }
   if (!(scale in doc)) throw new ConfigError(`${source}: has no "${scale}" section`);

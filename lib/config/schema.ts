@@ -35,7 +35,9 @@ function fail(path: string, expected: string, got: unknown): never {
 
 /** A number, optionally bounded. */
 export function num(opts: { min?: number; max?: number } = {}): Schema<number> {
-  const range = opts.min !== undefined || opts.max !== undefined ? ` in [${opts.min ?? "-inf"}, ${opts.max ?? "inf"}]` : "";
+  const range = opts.min !== undefined || opts.max !== undefined
+    ? ` in [${opts.min ?? "-inf"}, ${opts.max ?? "inf"}]`
+    : "";
   return {
     describe: `a number${range}`,
     validate(v, path) {
@@ -140,7 +142,9 @@ export function obj<F extends Record<string, Schema<unknown>>>(
       const out: Record<string, unknown> = {};
       for (const [key, schema] of Object.entries(fields)) {
         const sub = path ? `${path}.${key}` : key;
-        if (!(key in rec) && !("optional" in schema)) throw new ConfigError(`${sub}: missing (${schema.describe})`);
+        if (!(key in rec) && !("optional" in schema)) {
+          throw new ConfigError(`${sub}: missing (${schema.describe})`);
+        }
         out[key] = schema.validate(rec[key], sub);
       }
       return out as { [K in keyof F]: Infer<F[K]> };

@@ -19,7 +19,11 @@ export function tagged<T>(tag: string, variants: Record<string, Schema<unknown>>
       }
       const kind = (v as Record<string, unknown>)[tag];
       if (typeof kind !== "string" || !(kind in variants)) {
-        throw new ConfigError(`${path}.${tag}: expected one of ${names.map((n) => JSON.stringify(n)).join(", ")}, got ${JSON.stringify(kind)}`);
+        throw new ConfigError(
+          `${path}.${tag}: expected one of ${names.map((n) => JSON.stringify(n)).join(", ")}, got ${
+            JSON.stringify(kind)
+          }`,
+        );
       }
       return variants[kind].validate(v, path) as T;
     },
@@ -33,13 +37,21 @@ export const modelSpecSchema: Schema<ModelSpec> = tagged<ModelSpec>("kind", {
   "logistic": obj({ kind: kindIs("logistic") }),
   "mlp": obj({ kind: kindIs("mlp"), hidden: list(int({ min: 1 })) }),
   "madry-cnn": obj({ kind: kindIs("madry-cnn"), scale: int({ min: 1, max: 64 }) }),
-  "resnet": obj({ kind: kindIs("resnet"), widths: list(int({ min: 1 }), { minLength: 1 }), blocksPerStage: int({ min: 1 }) }),
+  "resnet": obj({
+    kind: kindIs("resnet"),
+    widths: list(int({ min: 1 }), { minLength: 1 }),
+    blocksPerStage: int({ min: 1 }),
+  }),
 });
 
 /** An optimizer spec: adam or sgd. */
 export const optimizerSchema: Schema<OptimizerSpec> = tagged<OptimizerSpec>("name", {
   "adam": obj({ name: kindIs("adam"), learningRate: num({ min: 0 }) }),
-  "sgd": obj({ name: kindIs("sgd"), learningRate: num({ min: 0 }), momentum: optional(num({ min: 0, max: 1 }), 0) }),
+  "sgd": obj({
+    name: kindIs("sgd"),
+    learningRate: num({ min: 0 }),
+    momentum: optional(num({ min: 0, max: 1 }), 0),
+  }),
 });
 
 const norm = optional(str(["linf", "l2"]), "linf" as "linf" | "l2");
@@ -61,7 +73,11 @@ export const attackSpecSchema: Schema<AttackSpec> = tagged<AttackSpec>("kind", {
     stepSize: optional(num({ min: 0 }), undefined as unknown as number),
     restarts: optional(int({ min: 1 }), 1),
   }),
-  "rfgsm": obj({ kind: kindIs("rfgsm"), eps: num({ min: 0 }), alpha: optional(num({ min: 0 }), undefined as unknown as number) }),
+  "rfgsm": obj({
+    kind: kindIs("rfgsm"),
+    eps: num({ min: 0 }),
+    alpha: optional(num({ min: 0 }), undefined as unknown as number),
+  }),
 });
 
 /** Training data: which dataset, and optionally a stratified subset of it. */
@@ -78,4 +94,5 @@ export const trainSchema = obj({
   batchSize: int({ min: 1 }),
   optimizer: optimizerSchema,
   seed: int({ min: 0 }),
+  schedule: optional(str(["constant", "cosine"]), "constant" as "constant" | "cosine"),
 });

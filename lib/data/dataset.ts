@@ -39,10 +39,14 @@ export function makeDataset(
 ): Dataset {
   const per = shape[0] * shape[1] * shape[2];
   if (images.length !== labels.length * per) {
-    throw new RangeError(`${name}: ${images.length} pixels do not make ${labels.length} images of ${shape.join("x")}`);
+    throw new RangeError(
+      `${name}: ${images.length} pixels do not make ${labels.length} images of ${shape.join("x")}`,
+    );
   }
   for (const l of labels) {
-    if (!(l >= 0 && l < classes.length)) throw new RangeError(`${name}: label ${l} outside [0, ${classes.length})`);
+    if (!(l >= 0 && l < classes.length)) {
+      throw new RangeError(`${name}: label ${l} outside [0, ${classes.length})`);
+    }
   }
   return { name, images, labels, shape, classes };
 }

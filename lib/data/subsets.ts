@@ -18,7 +18,9 @@ export interface SubsetOptions {
  * returns the whole dataset shuffled.
  */
 export function stratifiedSubset(ds: Dataset, n: number, options: SubsetOptions = {}): Dataset {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`stratifiedSubset: n must be a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RangeError(`stratifiedSubset: n must be a positive integer, got ${n}`);
+  }
   const prng = createPrng(options.seed ?? 0);
   const total = size(ds);
   const C = ds.classes.length;
@@ -54,7 +56,9 @@ export function twoClassSubset(ds: Dataset, classes: [number, number]): Dataset 
   const [a, b] = classes;
   const C = ds.classes.length;
   if (a === b || !(a >= 0 && a < C) || !(b >= 0 && b < C)) {
-    throw new RangeError(`twoClassSubset: classes must be two distinct labels in [0, ${C}), got [${a}, ${b}]`);
+    throw new RangeError(
+      `twoClassSubset: classes must be two distinct labels in [0, ${C}), got [${a}, ${b}]`,
+    );
   }
   const idx: number[] = [];
   for (let i = 0; i < size(ds); i++) if (ds.labels[i] === a || ds.labels[i] === b) idx.push(i);

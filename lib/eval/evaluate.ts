@@ -45,7 +45,11 @@ export interface Evaluation {
  * const robust = await evaluate(classifier, testSet, { attack: makeAttack({ kind: "pgd", eps: 0.3, steps: 40 }) });
  * ```
  */
-export async function evaluate(model: Classifier, data: Dataset, options: EvaluateOptions = {}): Promise<Evaluation> {
+export async function evaluate(
+  model: Classifier,
+  data: Dataset,
+  options: EvaluateOptions = {},
+): Promise<Evaluation> {
   const n = size(data);
   const batchSize = options.batchSize ?? 256;
   const t0 = performance.now();

@@ -23,7 +23,8 @@ export function adversarialGallery(
   const y = labelsTensor(shown);
   const name = (c: number) => shown.classes[c];
   const per = shown.shape[0] * shown.shape[1] * shown.shape[2];
-  const split = (values: Float32Array) => Array.from({ length: indices.length }, (_, i) => values.slice(i * per, (i + 1) * per));
+  const split = (values: Float32Array) =>
+    Array.from({ length: indices.length }, (_, i) => values.slice(i * per, (i + 1) * per));
   const clean = predictLabels(model, x);
   const rows: ImageRow[] = [{
     label: "clean",

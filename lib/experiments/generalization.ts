@@ -44,7 +44,10 @@ export function notebook01Job(cfg: Notebook01Config): TrainJob {
 }
 
 /** The FGSM and PGD attacks of the chapter at radius `eps`. */
-export function chapterAttacks(cfg: Notebook01Config, eps = cfg.attack.eps): { fgsm: AttackSpec; pgd: AttackSpec } {
+export function chapterAttacks(
+  cfg: Notebook01Config,
+  eps = cfg.attack.eps,
+): { fgsm: AttackSpec; pgd: AttackSpec } {
   return {
     fgsm: { kind: "fgsm", eps },
     pgd: {

@@ -71,7 +71,9 @@ export function mlp(shape: ModelShape, hidden: number[], seed = 0): tf.LayersMod
  * 1024); the capacity study uses scales 1, 2, 4, 8, 16.
  */
 export function madryCnn(shape: ModelShape, scale: number, seed = 0): tf.LayersModel {
-  if (!Number.isInteger(scale) || scale < 1) throw new RangeError(`madryCnn: scale must be an integer >= 1, got ${scale}`);
+  if (!Number.isInteger(scale) || scale < 1) {
+    throw new RangeError(`madryCnn: scale must be an integer >= 1, got ${scale}`);
+  }
   const seeds = new Seeds(seed);
   return tf.sequential({
     name: `madry_cnn_x${scale}`,
@@ -85,7 +87,13 @@ export function madryCnn(shape: ModelShape, scale: number, seed = 0): tf.LayersM
         kernelInitializer: seeds.he(),
       }),
       tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
-      tf.layers.conv2d({ filters: 4 * scale, kernelSize: 5, padding: "same", activation: "relu", kernelInitializer: seeds.he() }),
+      tf.layers.conv2d({
+        filters: 4 * scale,
+        kernelSize: 5,
+        padding: "same",
+        activation: "relu",
+        kernelInitializer: seeds.he(),
+      }),
       tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
       tf.layers.flatten(),
       tf.layers.dense({ units: 64 * scale, activation: "relu", kernelInitializer: seeds.he() }),
@@ -99,13 +107,26 @@ export function madryCnn(shape: ModelShape, scale: number, seed = 0): tf.LayersM
  * (conv-BN-ReLU-conv-BN plus shortcut; stages after the first halve the resolution with stride 2 and a 1x1
  * projection), global average pooling and a dense layer.
  */
-export function smallResNet(shape: ModelShape, widths = [16, 32, 64], blocksPerStage = 1, seed = 0): tf.LayersModel {
+export function smallResNet(
+  shape: ModelShape,
+  widths = [16, 32, 64],
+  blocksPerStage = 1,
+  seed = 0,
+): tf.LayersModel {
   const seeds = new Seeds(seed);
   const input = tf.input({ shape: shape.inputShape });
   const conv = (x: tf.SymbolicTensor, filters: number, kernelSize: number, strides: number) =>
-    tf.layers.conv2d({ filters, kernelSize, strides, padding: "same", useBias: false, kernelInitializer: seeds.he() })
+    tf.layers.conv2d({
+      filters,
+      kernelSize,
+      strides,
+      padding: "same",
+      useBias: false,
+      kernelInitializer: seeds.he(),
+    })
       .apply(x) as tf.SymbolicTensor;
-  const bn = (x: tf.SymbolicTensor) => tf.layers.batchNormalization({ axis: -1 }).apply(x) as tf.SymbolicTensor;
+  const bn = (x: tf.SymbolicTensor) =>
+    tf.layers.batchNormalization({ axis: -1 }).apply(x) as tf.SymbolicTensor;
   const relu = (x: tf.SymbolicTensor) => tf.layers.reLU().apply(x) as tf.SymbolicTensor;
   let x = relu(bn(conv(input, widths[0], 3, 1)));
   let channels = widths[0];
@@ -121,7 +142,9 @@ export function smallResNet(shape: ModelShape, widths = [16, 32, 64], blocksPerS
     }
   });
   const pooled = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
-  const logits = tf.layers.dense({ units: shape.classes, kernelInitializer: seeds.kernel() }).apply(pooled) as tf.SymbolicTensor;
+  const logits = tf.layers.dense({ units: shape.classes, kernelInitializer: seeds.kernel() }).apply(
+    pooled,
+  ) as tf.SymbolicTensor;
   return tf.model({ name: "resnet", inputs: input, outputs: logits });
 }
 
@@ -137,7 +160,9 @@ export function buildModel(spec: ModelSpec, shape: ModelShape, seed = 0): tf.Lay
     case "resnet":
       return smallResNet(shape, spec.widths, spec.blocksPerStage, seed);
     default:
-      throw new RangeError(`buildModel: unknown model kind ${JSON.stringify((spec as { kind: unknown }).kind)}`);
+      throw new RangeError(
+        `buildModel: unknown model kind ${JSON.stringify((spec as { kind: unknown }).kind)}`,
+      );
   }
 }
 

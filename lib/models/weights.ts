@@ -10,7 +10,9 @@ const MAGIC = "ADVEXW1";
 
 /** Packs tensors (their shapes and float32 values) into bytes. */
 export function packTensors(tensors: tf.Tensor[], meta: Record<string, unknown> = {}): Uint8Array {
-  const header = new TextEncoder().encode(JSON.stringify({ magic: MAGIC, shapes: tensors.map((t) => t.shape), meta }));
+  const header = new TextEncoder().encode(
+    JSON.stringify({ magic: MAGIC, shapes: tensors.map((t) => t.shape), meta }),
+  );
   const total = tensors.reduce((n, t) => n + t.size, 0);
   const padded = Math.ceil((8 + header.length) / 4) * 4;
   const out = new Uint8Array(padded + 4 * total);
@@ -42,7 +44,9 @@ export function unpackTensors(
   if (header.magic !== MAGIC) throw new Error(`${name}: not an advex weights file (magic ${header.magic})`);
   const padded = Math.ceil((8 + hlen) / 4) * 4;
   const total = header.shapes.reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
-  if (bytes.length !== padded + 4 * total) throw new Error(`${name}: truncated (expected ${padded + 4 * total} bytes)`);
+  if (bytes.length !== padded + 4 * total) {
+    throw new Error(`${name}: truncated (expected ${padded + 4 * total} bytes)`);
+  }
   const all = new Float32Array(bytes.slice(padded).buffer);
   const values: Float32Array[] = [];
   let off = 0;
@@ -60,13 +64,21 @@ export function serializeWeights(model: tf.LayersModel, meta: Record<string, unk
 }
 
 /** Loads bytes from {@linkcode serializeWeights} into `model`, checking every shape. */
-export function loadWeightsInto(model: tf.LayersModel, bytes: Uint8Array, name = "weights"): Record<string, unknown> {
+export function loadWeightsInto(
+  model: tf.LayersModel,
+  bytes: Uint8Array,
+  name = "weights",
+): Record<string, unknown> {
   const { shapes, values, meta } = unpackTensors(bytes, name);
   const ws = model.weights;
-  if (ws.length !== shapes.length) throw new Error(`${name}: holds ${shapes.length} tensors, model has ${ws.length}`);
+  if (ws.length !== shapes.length) {
+    throw new Error(`${name}: holds ${shapes.length} tensors, model has ${ws.length}`);
+  }
   const tensors = ws.map((w, i) => {
     if (w.shape.join("x") !== shapes[i].join("x")) {
-      throw new Error(`${name}: tensor ${i} has shape ${shapes[i].join("x")}, model expects ${w.shape.join("x")}`);
+      throw new Error(
+        `${name}: tensor ${i} has shape ${shapes[i].join("x")}, model expects ${w.shape.join("x")}`,
+      );
     }
     return tf.tensor(values[i], shapes[i]);
   });

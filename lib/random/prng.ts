@@ -57,7 +57,7 @@ export function createPrng(seed: number, state?: [number, number, number, number
     },
     state: () => [a, b, c, d],
   };
-  if (!state) for (let i = 0; i < 12; i++) gen.next();
+  if (!state) { for (let i = 0; i < 12; i++) gen.next(); }
   return gen;
 }
 

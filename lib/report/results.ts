@@ -8,7 +8,11 @@ import { cacheRoot } from "../config/cache.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 
 /** Writes `results` for `chapter` at `scale` to `<cacheRoot>/results/<chapter>-<scale>.json`; returns the path. */
-export async function saveResults(chapter: string, scale: string, results: Record<string, unknown>): Promise<string> {
+export async function saveResults(
+  chapter: string,
+  scale: string,
+  results: Record<string, unknown>,
+): Promise<string> {
   const path = join(cacheRoot(), "results", `${chapter}-${scale}.json`);
   const body = { chapter, scale, date: new Date().toISOString(), ...results };
   await writeFileAtomic(path, JSON.stringify(body, null, 2) + "\n");

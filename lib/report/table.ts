@@ -68,7 +68,8 @@ export function table(rows: Record<string, unknown>[], options: TableOptions = {
   const t: Table = {
     rows,
     toHtml() {
-      const head = columns.map((c) => `<th style="text-align:left;padding:2px 10px">${escapeHtml(c)}</th>`).join("");
+      const head = columns.map((c) => `<th style="text-align:left;padding:2px 10px">${escapeHtml(c)}</th>`)
+        .join("");
       const body = rows.map((r) =>
         "<tr>" +
         columns.map((c) => {
@@ -77,13 +78,20 @@ export function table(rows: Record<string, unknown>[], options: TableOptions = {
         }).join("") +
         "</tr>"
       ).join("");
-      const caption = options.caption ? `<caption style="text-align:left;font-weight:bold">${escapeHtml(options.caption)}</caption>` : "";
+      const caption = options.caption
+        ? `<caption style="text-align:left;font-weight:bold">${escapeHtml(options.caption)}</caption>`
+        : "";
       return `<table class="advex-table" style="border-collapse:collapse">${caption}<thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
     },
     toText() {
       const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r, c).length)));
       const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i])).join("  ").trimEnd();
-      return [options.caption ?? "", line(columns), line(widths.map((w) => "-".repeat(w))), ...rows.map((r) => line(columns.map((c) => cell(r, c))))]
+      return [
+        options.caption ?? "",
+        line(columns),
+        line(widths.map((w) => "-".repeat(w))),
+        ...rows.map((r) => line(columns.map((c) => cell(r, c)))),
+      ]
         .filter((l, i) => i > 0 || l).join("\n");
     },
     [Symbol.for("Jupyter.display")]() {

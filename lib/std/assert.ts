@@ -77,7 +77,9 @@ export function assertLessOrEqual<T>(actual: T, expected: T, msg?: string): void
 
 /** Asserts that `actual` includes `expected`. */
 export function assertStringIncludes(actual: string, expected: string, msg?: string): void {
-  if (!actual.includes(expected)) fail(msg, `expected ${JSON.stringify(actual)} to include ${JSON.stringify(expected)}`);
+  if (!actual.includes(expected)) {
+    fail(msg, `expected ${JSON.stringify(actual)} to include ${JSON.stringify(expected)}`);
+  }
 }
 
 /** Asserts that `actual` matches `expected`. */
@@ -126,9 +128,17 @@ function checkError<E extends Error>(
   msg: string | undefined,
 ): void {
   if (ErrorClass && !(e instanceof ErrorClass)) {
-    fail(msg, `expected error of class ${ErrorClass.name}, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
+    fail(
+      msg,
+      `expected error of class ${ErrorClass.name}, got ${(e as Error)?.name}: ${(e as Error)?.message}`,
+    );
   }
   if (msgIncludes !== undefined && !String((e as Error)?.message).includes(msgIncludes)) {
-    fail(msg, `expected error message to include ${JSON.stringify(msgIncludes)}, got ${JSON.stringify((e as Error)?.message)}`);
+    fail(
+      msg,
+      `expected error message to include ${JSON.stringify(msgIncludes)}, got ${
+        JSON.stringify((e as Error)?.message)
+      }`,
+    );
   }
 }

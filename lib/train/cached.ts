@@ -56,7 +56,9 @@ export async function trainingData(spec: TrainDataSpec): Promise<Dataset> {
 }
 
 /** The test split, or a seeded stratified subset of `testSize` examples of it (absent or 0: all of it). */
-export async function testData(spec: { dataset: DatasetName; testSize?: number; seed?: number }): Promise<Dataset> {
+export async function testData(
+  spec: { dataset: DatasetName; testSize?: number; seed?: number },
+): Promise<Dataset> {
   const full = await loadDataset(spec.dataset, "test");
   return spec.testSize ? stratifiedSubset(full, spec.testSize, { seed: (spec.seed ?? 0) + 1 }) : full;
 }
@@ -84,7 +86,8 @@ export async function trainCached(
     ...job.train,
     checkpointDir: dir,
     stopAfterStep: options.stopAfterStep,
-    label: options.label ?? `train ${describeModel(job.model)}${job.train.adversarial ? " (adversarial)" : ""}`,
+    label: options.label ??
+      `train ${describeModel(job.model)}${job.train.adversarial ? " (adversarial)" : ""}`,
     progress: options.progress,
   });
   if (report.finished) {

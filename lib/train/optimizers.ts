@@ -18,6 +18,8 @@ export interface Optimizer {
   state(): tf.Tensor[];
   /** Restores a state made by {@linkcode Optimizer.state}. */
   load(state: tf.Tensor[]): void;
+  /** Changes the learning rate for the following updates (for schedules). */
+  setLearningRate(lr: number): void;
   /** Frees the slot variables. */
   dispose(): void;
 }
@@ -31,7 +33,13 @@ class Adam implements Optimizer {
   private m: tf.Variable[];
   private v: tf.Variable[];
   private t = 0;
-  constructor(private vars: tf.Variable[], private lr: number, private b1: number, private b2: number, private eps: number) {
+  constructor(
+    private vars: tf.Variable[],
+    private lr: number,
+    private b1: number,
+    private b2: number,
+    private eps: number,
+  ) {
     this.m = slots(vars);
     this.v = slots(vars);
   }
@@ -48,12 +56,17 @@ class Adam implements Optimizer {
       });
     });
   }
+  setLearningRate(lr: number): void {
+    this.lr = lr;
+  }
   state(): tf.Tensor[] {
     return [tf.scalar(this.t), ...this.m, ...this.v];
   }
   load(state: tf.Tensor[]): void {
     const n = this.vars.length;
-    if (state.length !== 1 + 2 * n) throw new Error(`adam state holds ${state.length} tensors, expected ${1 + 2 * n}`);
+    if (state.length !== 1 + 2 * n) {
+      throw new Error(`adam state holds ${state.length} tensors, expected ${1 + 2 * n}`);
+    }
     this.t = state[0].dataSync()[0];
     this.m.forEach((m, i) => m.assign(state[1 + i]));
     this.v.forEach((v, i) => v.assign(state[1 + n + i]));
@@ -82,6 +95,9 @@ class Sgd implements Optimizer {
       });
     });
   }
+  setLearningRate(lr: number): void {
+    this.lr = lr;
+  }
   state(): tf.Tensor[] {
     return [tf.scalar(this.t), ...this.velocity];
   }
@@ -99,13 +115,17 @@ class Sgd implements Optimizer {
 
 /** Creates the optimizer a spec describes over `vars`. */
 export function createOptimizer(spec: OptimizerSpec, vars: tf.Variable[]): Optimizer {
-  if (!(spec.learningRate > 0)) throw new RangeError(`optimizer: learningRate must be > 0, got ${spec.learningRate}`);
+  if (!(spec.learningRate > 0)) {
+    throw new RangeError(`optimizer: learningRate must be > 0, got ${spec.learningRate}`);
+  }
   switch (spec.name) {
     case "adam":
       return new Adam(vars, spec.learningRate, spec.beta1 ?? 0.9, spec.beta2 ?? 0.999, spec.epsilon ?? 1e-7);
     case "sgd":
       return new Sgd(vars, spec.learningRate, spec.momentum ?? 0);
     default:
-      throw new RangeError(`unknown optimizer ${JSON.stringify((spec as { name: unknown }).name)}; use "adam" or "sgd"`);
+      throw new RangeError(
+        `unknown optimizer ${JSON.stringify((spec as { name: unknown }).name)}; use "adam" or "sgd"`,
+      );
   }
 }

@@ -31,6 +31,8 @@ export interface TrainOptions {
   optimizer: OptimizerSpec;
   /** Seed of the shuffling (and of attack random starts). */
   seed: number;
+  /** Learning-rate schedule: constant, or cosine decay from the optimizer's rate to 0 over all steps. Default constant. */
+  schedule?: "constant" | "cosine";
   /** Adversarial training; absent means standard training. */
   adversarial?: AdversarialSpec;
   /** Folder for checkpoints; when it holds one, training resumes from it. */
@@ -76,12 +78,31 @@ const CKPT_WEIGHTS = "checkpoint.weights";
 const CKPT_OPTIMIZER = "checkpoint.optimizer";
 const CKPT_META = "checkpoint.json";
 
+/** The learning rate at `step` of `totalSteps` under `schedule`, starting from `base`. */
+export function learningRateAt(
+  base: number,
+  step: number,
+  totalSteps: number,
+  schedule: "constant" | "cosine" = "constant",
+): number {
+  if (schedule === "constant") return base;
+  if (schedule === "cosine") return 0.5 * base * (1 + Math.cos(Math.PI * Math.min(1, step / totalSteps)));
+  throw new RangeError(
+    `unknown learning-rate schedule ${JSON.stringify(schedule)}; use "constant" or "cosine"`,
+  );
+}
+
 /** The example order of `epoch`: a permutation seeded by (seed, epoch), so a resumed run sees the same order. */
 export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
   return permutation(n, createPrng(seed * 1_000_003 + epoch));
 }
 
-function gatherBatch(ds: Dataset, order: Int32Array, start: number, end: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
+function gatherBatch(
+  ds: Dataset,
+  order: Int32Array,
+  start: number,
+  end: number,
+): { x: tf.Tensor4D; y: tf.Tensor1D } {
   const per = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const n = end - start;
   const images = new Float32Array(n * per);
@@ -105,27 +126,46 @@ function gatherBatch(ds: Dataset, order: Int32Array, start: number, end: number)
  * });
  * ```
  */
-export async function train(model: tf.LayersModel, data: Dataset, options: TrainOptions): Promise<TrainReport> {
+export async function train(
+  model: tf.LayersModel,
+  data: Dataset,
+  options: TrainOptions,
+): Promise<TrainReport> {
   const n = size(data);
   const { epochs, batchSize } = options;
-  if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`train: epochs must be an integer >= 1, got ${epochs}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`train: batchSize must be >= 1, got ${batchSize}`);
+  if (!Number.isInteger(epochs) || epochs < 1) {
+    throw new RangeError(`train: epochs must be an integer >= 1, got ${epochs}`);
+  }
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new RangeError(`train: batchSize must be >= 1, got ${batchSize}`);
+  }
   if (n === 0) throw new RangeError(`train: dataset ${data.name} is empty`);
   const stepsPerEpoch = Math.ceil(n / batchSize);
   const totalSteps = epochs * stepsPerEpoch;
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const optimizer = createOptimizer(options.optimizer, vars);
   const alpha = options.adversarial?.alpha ?? 0;
-  if (options.adversarial && !(alpha >= 0 && alpha <= 1)) throw new RangeError(`train: alpha must be in [0, 1], got ${alpha}`);
+  if (options.adversarial && !(alpha >= 0 && alpha <= 1)) {
+    throw new RangeError(`train: alpha must be in [0, 1], got ${alpha}`);
+  }
   const classifier = asClassifier(model);
 
-  let meta: CheckpointMeta = { step: 0, totalSteps, seconds: 0, epochLoss: [], epochLossSum: 0, epochLossCount: 0 };
+  let meta: CheckpointMeta = {
+    step: 0,
+    totalSteps,
+    seconds: 0,
+    epochLoss: [],
+    epochLossSum: 0,
+    epochLossCount: 0,
+  };
   const dir = options.checkpointDir;
   if (dir) {
     const saved = await readJsonIfExists<CheckpointMeta>(join(dir, CKPT_META));
     if (saved) {
       if (saved.totalSteps !== totalSteps) {
-        throw new Error(`checkpoint in ${dir} is for ${saved.totalSteps} steps, this run has ${totalSteps}: remove it or change the folder`);
+        throw new Error(
+          `checkpoint in ${dir} is for ${saved.totalSteps} steps, this run has ${totalSteps}: remove it or change the folder`,
+        );
       }
       loadWeightsInto(model, await Deno.readFile(join(dir, CKPT_WEIGHTS)), join(dir, CKPT_WEIGHTS));
       const opt = unpackTensors(await Deno.readFile(join(dir, CKPT_OPTIMIZER)), join(dir, CKPT_OPTIMIZER));
@@ -172,6 +212,9 @@ export async function train(model: tf.LayersModel, data: Dataset, options: Train
         const result = attack(classifier, x, y);
         xAdv = result.adversarial;
       }
+      optimizer.setLearningRate(
+        learningRateAt(options.optimizer.learningRate, meta.step, totalSteps, options.schedule),
+      );
       const lossValue = tf.tidy(() => {
         const lossFn = () => {
           const ceOf = (inputs: tf.Tensor4D) =>
@@ -187,7 +230,9 @@ export async function train(model: tf.LayersModel, data: Dataset, options: Train
       const loss = (await lossValue.data())[0];
       tf.dispose([lossValue, x, y]);
       xAdv?.dispose();
-      if (!Number.isFinite(loss)) throw new Error(`${label}: loss became ${loss} at step ${meta.step}; lower the learning rate`);
+      if (!Number.isFinite(loss)) {
+        throw new Error(`${label}: loss became ${loss} at step ${meta.step}; lower the learning rate`);
+      }
 
       meta.step++;
       meta.epochLossSum += loss;
@@ -198,7 +243,12 @@ export async function train(model: tf.LayersModel, data: Dataset, options: Train
         meta.epochLossCount = 0;
       }
       meta.seconds = secondsBefore + (performance.now() - start) / 1000;
-      progress.update(meta.step, `epoch ${epoch + 1}/${epochs}, loss ${(meta.epochLossSum / Math.max(1, meta.epochLossCount) || loss).toFixed(4)}`);
+      progress.update(
+        meta.step,
+        `epoch ${epoch + 1}/${epochs}, loss ${
+          (meta.epochLossSum / Math.max(1, meta.epochLossCount) || loss).toFixed(4)
+        }`,
+      );
       sinceCheckpoint++;
       const due = options.checkpointEvery !== undefined
         ? sinceCheckpoint >= options.checkpointEvery
@@ -212,7 +262,9 @@ export async function train(model: tf.LayersModel, data: Dataset, options: Train
   } finally {
     optimizer.dispose();
   }
-  await progress.finish(meta.step >= totalSteps ? `loss ${meta.epochLoss.at(-1)?.toFixed(4) ?? "?"}` : "stopped");
+  await progress.finish(
+    meta.step >= totalSteps ? `loss ${meta.epochLoss.at(-1)?.toFixed(4) ?? "?"}` : "stopped",
+  );
   return {
     steps: meta.step,
     totalSteps,

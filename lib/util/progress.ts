@@ -87,8 +87,13 @@ export function createProgress(options: ProgressOptions): Progress {
     const frac = total > 0 ? Math.min(1, done / total) : 1;
     const eta = frac > 0 && !final ? elapsed * (1 - frac) / frac : 0;
     const pct = (100 * frac).toFixed(0).padStart(3);
-    const timing = final ? `done in ${formatSeconds(elapsed)}` : `${formatSeconds(elapsed)} elapsed, ~${formatSeconds(eta)} left`;
-    return { frac, line: `${options.label}: ${pct}% ${done}/${total} ${unit}, ${timing}${note ? ` | ${note}` : ""}` };
+    const timing = final
+      ? `done in ${formatSeconds(elapsed)}`
+      : `${formatSeconds(elapsed)} elapsed, ~${formatSeconds(eta)} left`;
+    return {
+      frac,
+      line: `${options.label}: ${pct}% ${done}/${total} ${unit}, ${timing}${note ? ` | ${note}` : ""}`,
+    };
   };
 
   const draw = (done: number, note: string | undefined, final: boolean) => {
@@ -103,7 +108,9 @@ export function createProgress(options: ProgressOptions): Progress {
         `<div style="background:#e5e7eb;width:320px;height:8px;border-radius:4px;overflow:hidden">` +
         `<div style="background:${final ? "#16a34a" : "#2563eb"};width:${width}%;height:8px"></div></div>` +
         `<div>${escapeHtml(line)}</div></div>`;
-      const opts = shown ? { raw: true, display_id: displayId, update: true } : { raw: true, display_id: displayId };
+      const opts = shown
+        ? { raw: true, display_id: displayId, update: true }
+        : { raw: true, display_id: displayId };
       shown = true;
       pending = pending.then(() => display({ "text/plain": line, "text/html": html }, opts)).catch(() => {});
     }

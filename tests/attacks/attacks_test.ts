@@ -1,5 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
-import { assert, assertAlmostEquals, assertEquals, assertGreater, assertLessOrEqual, assertThrows } from "@std/assert";
+import {
+  assert,
+  assertAlmostEquals,
+  assertEquals,
+  assertGreater,
+  assertLessOrEqual,
+  assertThrows,
+} from "@std/assert";
 import { attackGradient, ball, crossEntropy, fgsm, makeAttack, pgd, rfgsm } from "../../lib/attacks/mod.ts";
 import { imagesTensor, labelsTensor } from "../../lib/data/mod.ts";
 import type { Classifier } from "../../lib/models/mod.ts";
@@ -23,7 +30,12 @@ function mean(a: Uint8Array): number {
 
 Deno.test("fgsm(), pgd() and rfgsm() with eps = 0 return the input unchanged", () => {
   for (const norm of ["linf", "l2"] as const) {
-    for (const r of [fgsm(classifier, x, y, { eps: 0, norm }), pgd(classifier, x, y, { eps: 0, norm, steps: 3, stepSize: 0.1 })]) {
+    for (
+      const r of [
+        fgsm(classifier, x, y, { eps: 0, norm }),
+        pgd(classifier, x, y, { eps: 0, norm, steps: 3, stepSize: 0.1 }),
+      ]
+    ) {
       assertEquals(maxAbsDiff(r.adversarial, x), 0, norm);
       r.adversarial.dispose();
     }
@@ -36,11 +48,36 @@ Deno.test("fgsm(), pgd() and rfgsm() with eps = 0 return the input unchanged", (
 Deno.test("every attack keeps each adversarial image in its ball and in [0, 1]", () => {
   const cases = [
     { name: "fgsm linf", run: () => fgsm(classifier, x, y, { eps: 0.3 }), norm: "linf" as const, eps: 0.3 },
-    { name: "fgsm+rs linf", run: () => fgsm(classifier, x, y, { eps: 0.3, randomStart: true, seed: 2 }), norm: "linf" as const, eps: 0.3 },
-    { name: "fgm l2", run: () => fgsm(classifier, x, y, { eps: 2, norm: "l2" }), norm: "l2" as const, eps: 2 },
-    { name: "pgd linf", run: () => pgd(classifier, x, y, { eps: 0.3, steps: 10, stepSize: 0.05 }), norm: "linf" as const, eps: 0.3 },
-    { name: "pgd l2", run: () => pgd(classifier, x, y, { eps: 2, norm: "l2", steps: 10, stepSize: 0.5, restarts: 2 }), norm: "l2" as const, eps: 2 },
-    { name: "rfgsm", run: () => rfgsm(classifier, x, y, { eps: 0.3, seed: 3 }), norm: "linf" as const, eps: 0.3 },
+    {
+      name: "fgsm+rs linf",
+      run: () => fgsm(classifier, x, y, { eps: 0.3, randomStart: true, seed: 2 }),
+      norm: "linf" as const,
+      eps: 0.3,
+    },
+    {
+      name: "fgm l2",
+      run: () => fgsm(classifier, x, y, { eps: 2, norm: "l2" }),
+      norm: "l2" as const,
+      eps: 2,
+    },
+    {
+      name: "pgd linf",
+      run: () => pgd(classifier, x, y, { eps: 0.3, steps: 10, stepSize: 0.05 }),
+      norm: "linf" as const,
+      eps: 0.3,
+    },
+    {
+      name: "pgd l2",
+      run: () => pgd(classifier, x, y, { eps: 2, norm: "l2", steps: 10, stepSize: 0.5, restarts: 2 }),
+      norm: "l2" as const,
+      eps: 2,
+    },
+    {
+      name: "rfgsm",
+      run: () => rfgsm(classifier, x, y, { eps: 0.3, seed: 3 }),
+      norm: "linf" as const,
+      eps: 0.3,
+    },
   ];
   for (const c of cases) {
     const r = c.run();
@@ -62,8 +99,20 @@ Deno.test("pgd() is at least as strong as fgsm() on a trained model", () => {
 });
 
 Deno.test("pgd() with restarts keeps every success of its first run (worst case per example)", () => {
-  const one = pgd(classifier, x, y, { eps: 0.06, steps: 5, stepSize: 0.02, restarts: 1, prng: createPrng(9) });
-  const three = pgd(classifier, x, y, { eps: 0.06, steps: 5, stepSize: 0.02, restarts: 3, prng: createPrng(9) });
+  const one = pgd(classifier, x, y, {
+    eps: 0.06,
+    steps: 5,
+    stepSize: 0.02,
+    restarts: 1,
+    prng: createPrng(9),
+  });
+  const three = pgd(classifier, x, y, {
+    eps: 0.06,
+    steps: 5,
+    stepSize: 0.02,
+    restarts: 3,
+    prng: createPrng(9),
+  });
   for (let i = 0; i < 100; i++) assert(!one.success[i] || three.success[i], `example ${i} lost by restarts`);
   assert(mean(three.success) >= mean(one.success));
   assertEquals(three.gradientSteps, 15);
@@ -91,13 +140,15 @@ Deno.test("rfgsm() uses exactly one gradient evaluation", () => {
   // Count gradient evaluations by watching the backward pass of an identity wrapped around the input.
   const watched: Classifier = (images) => {
     // deno-lint-ignore no-explicit-any
-    const id = tf.customGrad(((t: tf.Tensor) => ({
-      value: t.clone(),
-      gradFunc: (dy: tf.Tensor) => {
-        gradientCalls++;
-        return dy;
-      },
-    })) as any);
+    const id = tf.customGrad(
+      ((t: tf.Tensor) => ({
+        value: t.clone(),
+        gradFunc: (dy: tf.Tensor) => {
+          gradientCalls++;
+          return dy;
+        },
+      })) as any,
+    );
     return counting(id(images) as tf.Tensor4D);
   };
   const r = rfgsm(watched, x, y, { eps: 0.3, alpha: 0.15, seed: 1 });
@@ -154,7 +205,12 @@ Deno.test("attacks do not leak tensors over 100 iterations", () => {
 });
 
 Deno.test("makeAttack() builds each kind and rejects an unknown one", () => {
-  for (const spec of [{ kind: "fgsm", eps: 0.1 }, { kind: "pgd", eps: 0.1, steps: 2 }, { kind: "rfgsm", eps: 0.1 }] as const) {
+  for (
+    const spec of [{ kind: "fgsm", eps: 0.1 }, { kind: "pgd", eps: 0.1, steps: 2 }, {
+      kind: "rfgsm",
+      eps: 0.1,
+    }] as const
+  ) {
     const r = makeAttack(spec)(classifier, x, y);
     assertEquals(r.adversarial.shape, x.shape);
     r.adversarial.dispose();

@@ -29,7 +29,11 @@ Deno.test("L2Ball.project() lands within eps of x and within [0, 1], and leaves 
   const p = b.project(far, x);
   assert(maxOf(b.distance(p, x)) <= 1.5 + 1e-4);
   assert(minOf(p) >= 0 && maxOf(p) <= 1);
-  const near = tf.clipByValue(tf.add(x, tf.mul(tf.sign(tf.randomNormal(x.shape, 0, 1, "float32", 5)), 0.001)), 0, 1) as tf.Tensor4D;
+  const near = tf.clipByValue(
+    tf.add(x, tf.mul(tf.sign(tf.randomNormal(x.shape, 0, 1, "float32", 5)), 0.001)),
+    0,
+    1,
+  ) as tf.Tensor4D;
   const q = b.project(near, x);
   assertAlmostEquals(maxOf(tf.abs(tf.sub(q, near))), 0, 1e-6);
   tf.dispose([x, y, far, p, near, q]);

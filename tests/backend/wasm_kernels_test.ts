@@ -4,8 +4,14 @@ import { assert, assertEquals, assertLessOrEqual } from "@std/assert";
 import {
   type FilterGradMethod,
   getFilterGradMethod,
+  getInputGradMethod,
+  getPatchMatrixLimit,
+  initBackend,
+  type InputGradMethod,
   registerWasmKernels,
   setFilterGradMethod,
+  setInputGradMethod,
+  setPatchMatrixLimit,
   WASM_KERNEL_OVERRIDES,
   wasmKernelsRegistered,
 } from "../../lib/backend/mod.ts";
@@ -14,6 +20,8 @@ import { relativeError, seededFloats, sizeOf, valuesOn } from "./_compare.ts";
 const TOLERANCE = 1e-4;
 
 registerWasmKernels();
+// Initializing cpu through the library keeps its Node.js greeting out of the test output.
+await initBackend({ backend: "cpu" });
 
 interface ConvCase {
   x: [number, number, number, number];
@@ -52,13 +60,18 @@ function convGradients(c: ConvCase): tf.Tensor[] {
   )([x, w]);
 }
 
-async function withMethod<T>(method: FilterGradMethod, fn: () => Promise<T>): Promise<T> {
-  const before = getFilterGradMethod();
-  setFilterGradMethod(method);
+async function withMethods<T>(
+  methods: { filter?: FilterGradMethod; input?: InputGradMethod },
+  fn: () => Promise<T>,
+): Promise<T> {
+  const before = { filter: getFilterGradMethod(), input: getInputGradMethod() };
+  setFilterGradMethod(methods.filter ?? before.filter);
+  setInputGradMethod(methods.input ?? before.input);
   try {
     return await fn();
   } finally {
-    setFilterGradMethod(before);
+    setFilterGradMethod(before.filter);
+    setInputGradMethod(before.input);
   }
 }
 
@@ -66,7 +79,10 @@ Deno.test("registerWasmKernels() makes conv2d filter gradients match the cpu bac
   for (const c of CONV_CASES) {
     const [, expected] = await valuesOn("cpu", () => convGradients(c));
     for (const method of ["auto", "conv", "im2col"] as const) {
-      const [, actual] = await withMethod(method, () => valuesOn("wasm", () => convGradients(c)));
+      const [, actual] = await withMethods(
+        { filter: method },
+        () => valuesOn("wasm", () => convGradients(c)),
+      );
       const err = relativeError(actual, expected);
       assertLessOrEqual(err, TOLERANCE, `${method}: ${describeCase(c)}: relative error ${err}`);
     }
@@ -76,9 +92,28 @@ Deno.test("registerWasmKernels() makes conv2d filter gradients match the cpu bac
 Deno.test("registerWasmKernels() makes conv2d input gradients match the cpu backend", async () => {
   for (const c of CONV_CASES) {
     const [expected] = await valuesOn("cpu", () => convGradients(c));
-    const [actual] = await valuesOn("wasm", () => convGradients(c));
-    const err = relativeError(actual, expected);
-    assertLessOrEqual(err, TOLERANCE, `${describeCase(c)}: relative error ${err}`);
+    for (const method of ["auto", "conv", "col2im"] as const) {
+      const [actual] = await withMethods({ input: method }, () => valuesOn("wasm", () => convGradients(c)));
+      const err = relativeError(actual, expected);
+      assertLessOrEqual(err, TOLERANCE, `${method}: ${describeCase(c)}: relative error ${err}`);
+    }
+  }
+});
+
+Deno.test("registerWasmKernels() keeps conv2d gradients exact when patch matrices are built in chunks", async () => {
+  const c: ConvCase = { x: [5, 7, 9, 3], filter: [3, 3, 3, 4], strides: 2, pad: "same" };
+  const expected = await valuesOn("cpu", () => convGradients(c));
+  const limit = getPatchMatrixLimit();
+  setPatchMatrixLimit(2 * 27 * 20); // two images per chunk: chunks of 2, 2 and 1
+  try {
+    const actual = await withMethods(
+      { filter: "im2col", input: "col2im" },
+      () => valuesOn("wasm", () => convGradients(c)),
+    );
+    assertLessOrEqual(relativeError(actual[0], expected[0]), TOLERANCE, "input gradient");
+    assertLessOrEqual(relativeError(actual[1], expected[1]), TOLERANCE, "filter gradient");
+  } finally {
+    setPatchMatrixLimit(limit);
   }
 });
 
@@ -300,19 +335,21 @@ Deno.test("registerWasmKernels() keeps tensor and wasm buffer counts flat over 1
     return tf.matMul(g.reshape([2, -1]), d).square().sum();
   };
   const once = () => tf.dispose(tf.grads(f)([x, w1, w2, dense]));
-  const before = getFilterGradMethod();
+  const before = { filter: getFilterGradMethod(), input: getInputGradMethod() };
   try {
     once();
     const tensors = tf.memory().numTensors;
     const buffers = backend.numDataIds();
     for (let i = 0; i < 100; i++) {
       setFilterGradMethod(i % 2 === 0 ? "conv" : "im2col");
+      setInputGradMethod(i % 4 < 2 ? "conv" : "col2im");
       once();
     }
     assertEquals(tf.memory().numTensors, tensors);
     assertEquals(backend.numDataIds(), buffers);
   } finally {
-    setFilterGradMethod(before);
+    setFilterGradMethod(before.filter);
+    setInputGradMethod(before.input);
     tf.dispose([x, w1, w2, dense]);
   }
 });

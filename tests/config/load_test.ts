@@ -1,5 +1,16 @@
 import { assertEquals, assertRejects, assertStringIncludes, assertThrows } from "@std/assert";
-import { ConfigError, currentScale, int, list, loadExperiment, num, obj, optional, parseExperiment, str } from "../../lib/config/mod.ts";
+import {
+  ConfigError,
+  currentScale,
+  int,
+  list,
+  loadExperiment,
+  num,
+  obj,
+  optional,
+  parseExperiment,
+  str,
+} from "../../lib/config/mod.ts";
 
 const schema = obj({
   data: obj({ dataset: str(["mnist", "fashion-mnist"]), trainSize: optional(int({ min: 1 }), 0) }),
@@ -22,7 +33,11 @@ paper:
 
 Deno.test("parseExperiment() merges common settings under the chosen scale and fills defaults", () => {
   const smoke = parseExperiment(yaml, schema, "smoke");
-  assertEquals(smoke, { data: { dataset: "mnist", trainSize: 0 }, train: { epochs: 1, learningRate: 0.01 }, eps: [0, 0.1] });
+  assertEquals(smoke, {
+    data: { dataset: "mnist", trainSize: 0 },
+    train: { epochs: 1, learningRate: 0.01 },
+    eps: [0, 0.1],
+  });
   assertEquals(parseExperiment(yaml, schema, "course").data.trainSize, 1000);
 });
 
@@ -35,16 +50,36 @@ Deno.test("parseExperiment() names an unknown key, its path and the likely inten
 
 Deno.test("parseExperiment() names a wrong type and what was expected", () => {
   const bad = yaml.replace("epochs: 3", "epochs: three");
-  assertThrows(() => parseExperiment(bad, schema, "course", "exp.yaml"), ConfigError, `course.train.epochs: expected an integer in [1, inf], got "three"`);
+  assertThrows(
+    () => parseExperiment(bad, schema, "course", "exp.yaml"),
+    ConfigError,
+    `course.train.epochs: expected an integer in [1, inf], got "three"`,
+  );
   const badChoice = yaml.replace("dataset: mnist", "dataset: cifar");
-  assertThrows(() => parseExperiment(badChoice, schema, "smoke"), ConfigError, `one of "mnist", "fashion-mnist"`);
+  assertThrows(
+    () => parseExperiment(badChoice, schema, "smoke"),
+    ConfigError,
+    `one of "mnist", "fashion-mnist"`,
+  );
 });
 
 Deno.test("parseExperiment() reports a missing key, a missing scale and an unknown top-level key", () => {
-  assertThrows(() => parseExperiment(yaml.replace("learningRate: 0.01", "x: 1"), schema, "smoke"), ConfigError, "unknown key");
-  assertThrows(() => parseExperiment("smoke:\n  eps: []\n", schema, "smoke"), ConfigError, "smoke.data: missing");
+  assertThrows(
+    () => parseExperiment(yaml.replace("learningRate: 0.01", "x: 1"), schema, "smoke"),
+    ConfigError,
+    "unknown key",
+  );
+  assertThrows(
+    () => parseExperiment("smoke:\n  eps: []\n", schema, "smoke"),
+    ConfigError,
+    "smoke.data: missing",
+  );
   assertThrows(() => parseExperiment("smoke: {}\n", schema, "paper"), ConfigError, `has no "paper" section`);
-  assertThrows(() => parseExperiment(yaml + "\nfast: {}\n", schema, "smoke"), ConfigError, "fast: unknown top-level key");
+  assertThrows(
+    () => parseExperiment(yaml + "\nfast: {}\n", schema, "smoke"),
+    ConfigError,
+    "fast: unknown top-level key",
+  );
 });
 
 Deno.test("currentScale() defaults to course and rejects an unknown scale", () => {
@@ -55,7 +90,11 @@ Deno.test("currentScale() defaults to course and rejects an unknown scale", () =
 Deno.test("loadExperiment() reads every shipped config at every scale", async () => {
   const { notebook01Schema } = await import("../../lib/experiments/generalization.ts");
   for (const scale of ["smoke", "course", "paper"] as const) {
-    const cfg = await loadExperiment(new URL("../../configs/01-generalization-vs-robustness.yaml", import.meta.url), notebook01Schema, scale);
+    const cfg = await loadExperiment(
+      new URL("../../configs/01-generalization-vs-robustness.yaml", import.meta.url),
+      notebook01Schema,
+      scale,
+    );
     assertEquals(cfg.attack.eps, 0.3);
   }
   await assertRejects(() => loadExperiment("/nonexistent.yaml", schema, "smoke"), ConfigError, "not found");

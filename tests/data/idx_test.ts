@@ -10,7 +10,11 @@ Deno.test("parseIdx() reads what encodeIdx() writes", () => {
 
 Deno.test("parseIdx() names the file when the header and the size disagree", () => {
   const bytes = encodeIdx([10], new Uint8Array(10)).subarray(0, 15);
-  assertThrows(() => parseIdx(bytes, "labels.idx"), IdxFormatError, "labels.idx: IDX header promises 10 elements");
+  assertThrows(
+    () => parseIdx(bytes, "labels.idx"),
+    IdxFormatError,
+    "labels.idx: IDX header promises 10 elements",
+  );
 });
 
 Deno.test("parseIdx() rejects a bad magic number and unsupported types", () => {

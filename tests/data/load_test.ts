@@ -28,7 +28,9 @@ Deno.test("loadDataset() reports a corrupt file by name with what to do", async 
   const dir = await Deno.makeTempDir();
   try {
     const src = DATASETS["mnist"];
-    for (const f of [src.test.images, src.test.labels]) await Deno.copyFile(join(src.dir, f.file), join(dir, f.file));
+    for (const f of [src.test.images, src.test.labels]) {
+      await Deno.copyFile(join(src.dir, f.file), join(dir, f.file));
+    }
     const path = join(dir, src.test.images.file);
     const bytes = await Deno.readFile(path);
     bytes[5000] ^= 0xff;
@@ -44,8 +46,14 @@ Deno.test("loadDataset() reports a corrupt file by name with what to do", async 
 Deno.test("loadDataset() reports a missing file by name", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const err = await assertRejects(() => loadDataset("fashion-mnist", "train", { dir }), DataFileError, "is missing");
-    assert(err.message.includes(join(dir, "train-images-idx3-ubyte.gz")) || err.message.includes("train-labels"));
+    const err = await assertRejects(
+      () => loadDataset("fashion-mnist", "train", { dir }),
+      DataFileError,
+      "is missing",
+    );
+    assert(
+      err.message.includes(join(dir, "train-images-idx3-ubyte.gz")) || err.message.includes("train-labels"),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -23,7 +23,9 @@ Deno.test("evaluate() counts correct predictions the same way in any batch size"
 
 Deno.test("evaluate() under attack gives lower accuracy and higher risk than clean", async () => {
   const clean = await evaluate(classifier, test);
-  const robust = await evaluate(classifier, test, { attack: makeAttack({ kind: "pgd", eps: 0.1, steps: 10, stepSize: 0.02 }) });
+  const robust = await evaluate(classifier, test, {
+    attack: makeAttack({ kind: "pgd", eps: 0.1, steps: 10, stepSize: 0.02 }),
+  });
   assertLess(robust.accuracy, clean.accuracy);
   assert(robust.loss > clean.loss);
   assert(robust.attackSuccess! > 0);
@@ -31,8 +33,15 @@ Deno.test("evaluate() under attack gives lower accuracy and higher risk than cle
 
 Deno.test("accuracyVsEps() starts at clean accuracy and does not rise with eps", async () => {
   const sub = { ...test, images: test.images.subarray(0, 100 * 784), labels: test.labels.subarray(0, 100) };
-  const rows = await accuracyVsEps(classifier, sub, [0, 0.05, 0.1, 0.2, 0.3], (eps) => makeAttack({ kind: "pgd", eps, steps: 10, stepSize: eps / 4 }));
+  const rows = await accuracyVsEps(
+    classifier,
+    sub,
+    [0, 0.05, 0.1, 0.2, 0.3],
+    (eps) => makeAttack({ kind: "pgd", eps, steps: 10, stepSize: eps / 4 }),
+  );
   assertEquals(rows[0].accuracy, (await evaluate(classifier, sub)).accuracy);
-  for (let i = 1; i < rows.length; i++) assert(rows[i].accuracy <= rows[i - 1].accuracy + 0.02, JSON.stringify(rows));
+  for (let i = 1; i < rows.length; i++) {
+    assert(rows[i].accuracy <= rows[i - 1].accuracy + 0.02, JSON.stringify(rows));
+  }
   assertLess(rows.at(-1)!.accuracy, 0.05);
 });

@@ -14,7 +14,10 @@ Deno.test("serializeWeights() and loadWeightsInto() round-trip every weight, bat
   const wa = a.getWeights(), wb = b.getWeights();
   wa.forEach((w, i) => assertEquals(Array.from(w.dataSync()), Array.from(wb[i].dataSync())));
   const x = tf.randomUniform([2, 28, 28, 1], 0, 1, "float32", 3);
-  assertEquals(Array.from((a.predict(x) as tf.Tensor).dataSync()), Array.from((b.predict(x) as tf.Tensor).dataSync()));
+  assertEquals(
+    Array.from((a.predict(x) as tf.Tensor).dataSync()),
+    Array.from((b.predict(x) as tf.Tensor).dataSync()),
+  );
   tf.dispose(x);
   a.dispose();
   b.dispose();

@@ -1,10 +1,16 @@
 import * as tf from "@tensorflow/tfjs";
-import { assert, assertEquals, assertGreater, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertGreater, assertRejects, assertThrows } from "@std/assert";
 import { join } from "node:path";
 import { loadDataset, stratifiedSubset } from "../../lib/data/mod.ts";
 import { evaluate } from "../../lib/eval/mod.ts";
 import { asClassifier, buildModel } from "../../lib/models/mod.ts";
-import { createOptimizer, epochOrder, train, type TrainOptions } from "../../lib/train/mod.ts";
+import {
+  createOptimizer,
+  epochOrder,
+  learningRateAt,
+  train,
+  type TrainOptions,
+} from "../../lib/train/mod.ts";
 import { setupBackend } from "../_helpers.ts";
 
 await setupBackend();
@@ -38,16 +44,33 @@ Deno.test("train() fits a model that beats chance by far on held-out data", asyn
 Deno.test("train() interrupted and resumed from its checkpoint ends with the same weights", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    for (const optimizer of [{ name: "adam", learningRate: 3e-3 }, { name: "sgd", learningRate: 0.05, momentum: 0.9 }] as const) {
+    for (
+      const optimizer of [{ name: "adam", learningRate: 3e-3 }, {
+        name: "sgd",
+        learningRate: 0.05,
+        momentum: 0.9,
+      }] as const
+    ) {
       const straight = buildModel({ kind: "mlp", hidden: [16] }, shape, 2);
-      await train(straight, data, { ...base, optimizer });
+      await train(straight, data, { ...base, optimizer, schedule: "cosine" });
       const ckpt = join(dir, optimizer.name);
       const first = buildModel({ kind: "mlp", hidden: [16] }, shape, 2);
-      const part = await train(first, data, { ...base, optimizer, checkpointDir: ckpt, stopAfterStep: 7 });
+      const part = await train(first, data, {
+        ...base,
+        optimizer,
+        schedule: "cosine",
+        checkpointDir: ckpt,
+        stopAfterStep: 7,
+      });
       assertEquals([part.steps, part.finished], [7, false]);
       first.dispose();
       const resumed = buildModel({ kind: "mlp", hidden: [16] }, shape, 2);
-      const rest = await train(resumed, data, { ...base, optimizer, checkpointDir: ckpt });
+      const rest = await train(resumed, data, {
+        ...base,
+        optimizer,
+        schedule: "cosine",
+        checkpointDir: ckpt,
+      });
       assertEquals([rest.resumedFrom, rest.steps, rest.finished], [7, 24, true]);
       assertEquals(weightsOf(resumed), weightsOf(straight), optimizer.name);
       straight.dispose();
@@ -72,7 +95,11 @@ Deno.test("train() does not leak tensors across steps", async () => {
   const model = buildModel({ kind: "madry-cnn", scale: 1 }, shape, 1);
   await train(model, data, { ...base, epochs: 1 });
   const before = tf.memory().numTensors;
-  await train(model, data, { ...base, epochs: 1, adversarial: { attack: { kind: "pgd", eps: 0.1, steps: 2 }, alpha: 0.5 } });
+  await train(model, data, {
+    ...base,
+    epochs: 1,
+    adversarial: { attack: { kind: "pgd", eps: 0.1, steps: 2 }, alpha: 0.5 },
+  });
   assertEquals(tf.memory().numTensors, before);
   model.dispose();
 });
@@ -84,11 +111,24 @@ Deno.test("train() rejects bad settings and a checkpoint of another schedule", a
   const dir = await Deno.makeTempDir();
   try {
     await train(model, data, { ...base, epochs: 1, checkpointDir: dir, stopAfterStep: 2 });
-    await assertRejects(() => train(model, data, { ...base, epochs: 3, checkpointDir: dir }), Error, "checkpoint in");
+    await assertRejects(
+      () => train(model, data, { ...base, epochs: 3, checkpointDir: dir }),
+      Error,
+      "checkpoint in",
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
   model.dispose();
+});
+
+Deno.test("learningRateAt() decays from the base rate to 0 along a cosine and rejects unknown schedules", () => {
+  assertEquals(learningRateAt(0.1, 5, 10), 0.1);
+  assertEquals(learningRateAt(0.1, 0, 10, "cosine"), 0.1);
+  assert(Math.abs(learningRateAt(0.1, 5, 10, "cosine") - 0.05) < 1e-12);
+  assert(learningRateAt(0.1, 10, 10, "cosine") < 1e-12);
+  // deno-lint-ignore no-explicit-any
+  assertThrows(() => learningRateAt(0.1, 1, 10, "step" as any), RangeError, "schedule");
 });
 
 Deno.test("epochOrder() is a seeded permutation that differs between epochs", () => {
