@@ -3,7 +3,7 @@
  * success on the final images.
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs";
 import type { Classifier } from "../models/classifier.ts";
 import { createPrng, type Prng } from "../random/prng.ts";
 import { predictLabels } from "./loss.ts";

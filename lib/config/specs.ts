@@ -72,6 +72,7 @@ export const attackSpecSchema: Schema<AttackSpec> = tagged<AttackSpec>("kind", {
     steps: int({ min: 0 }),
     stepSize: optional(num({ min: 0 }), undefined as unknown as number),
     restarts: optional(int({ min: 1 }), 1),
+    randomStart: optional(bool(), true),
   }),
   "rfgsm": obj({
     kind: kindIs("rfgsm"),
@@ -95,4 +96,9 @@ export const trainSchema = obj({
   optimizer: optimizerSchema,
   seed: int({ min: 0 }),
   schedule: optional(str(["constant", "cosine"]), "constant" as "constant" | "cosine"),
+  /** Adversarial training: the attack run on every minibatch and the weight alpha of the clean loss. */
+  adversarial: optional(
+    obj({ attack: attackSpecSchema, alpha: optional(num({ min: 0, max: 1 }), 0) }),
+    undefined as unknown as { attack: AttackSpec; alpha: number },
+  ),
 });

@@ -3,7 +3,7 @@
  * [N, H, W, C] in [0, 1] to logits [N, K]. Attacks never know about layers or training.
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs";
 
 /** A model as a function from images to logits. Must be differentiable with respect to its input. */
 export type Classifier = (images: tf.Tensor4D) => tf.Tensor2D;

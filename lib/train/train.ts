@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { crossEntropy } from "../attacks/loss.ts";
 import { type AttackSpec, makeAttack } from "../attacks/make.ts";
-import { type Dataset, imagesTensor, labelsTensor, size } from "../data/dataset.ts";
+import { type Dataset, size } from "../data/dataset.ts";
 import { asClassifier } from "../models/classifier.ts";
 import { loadWeightsInto, packTensors, serializeWeights, unpackTensors } from "../models/weights.ts";
 import { createPrng, permutation } from "../random/prng.ts";

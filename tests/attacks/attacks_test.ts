@@ -139,16 +139,14 @@ Deno.test("rfgsm() uses exactly one gradient evaluation", () => {
   };
   // Count gradient evaluations by watching the backward pass of an identity wrapped around the input.
   const watched: Classifier = (images) => {
-    // deno-lint-ignore no-explicit-any
-    const id = tf.customGrad(
-      ((t: tf.Tensor) => ({
-        value: t.clone(),
-        gradFunc: (dy: tf.Tensor) => {
-          gradientCalls++;
-          return dy;
-        },
-      })) as any,
-    );
+    const identity = (t: tf.Tensor) => ({
+      value: t.clone(),
+      gradFunc: (dy: tf.Tensor) => {
+        gradientCalls++;
+        return dy;
+      },
+    });
+    const id = tf.customGrad(identity as unknown as Parameters<typeof tf.customGrad>[0]);
     return counting(id(images) as tf.Tensor4D);
   };
   const r = rfgsm(watched, x, y, { eps: 0.3, alpha: 0.15, seed: 1 });
