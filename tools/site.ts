@@ -15,6 +15,7 @@
  * @module
  */
 
+import { exists, writeFileAtomic } from "../lib/util/fs.ts";
 import {
   type ChapterEntry,
   decoratePage,
@@ -40,10 +41,60 @@ export const KERNEL_PATH: string = `${PROJECT_ROOT}/.cache/jupyter`;
 /** Name of the project's Jupyter kernel. */
 export const KERNEL_NAME = "advex";
 
-/** MathJax as upstream nbconvert loads it (Debian's build points at local files instead). */
+/** MathJax as upstream nbconvert loads it, used when no local copy can be bundled into the site. */
 const MATHJAX_URL =
   "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/MathJax.js?config=TeX-AMS_CHTML-full,Safe";
 const REQUIRE_JS_URL = "https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js";
+
+/** Where Debian's libjs-mathjax and libjs-requirejs (installed with Jupyter) keep their files. */
+const LOCAL_MATHJAX = "/usr/share/javascript/mathjax";
+const LOCAL_REQUIRE_JS = "/usr/share/javascript/requirejs/require.min.js";
+
+/** The parts of MathJax 2 that the TeX-AMS_CHTML-full configuration loads (about 1.5 MB of 54). */
+const MATHJAX_PARTS = [
+  "MathJax.js",
+  "config/TeX-AMS_CHTML-full.js",
+  "extensions",
+  "jax/input/TeX",
+  "jax/element",
+  "jax/output/CommonHTML",
+  "fonts/HTML-CSS/TeX/woff",
+  "localization/en",
+];
+
+async function copyTree(from: string, to: string): Promise<void> {
+  const info = await Deno.stat(from);
+  if (info.isFile) {
+    await Deno.mkdir(dirName(to), { recursive: true });
+    await Deno.copyFile(from, to);
+    return;
+  }
+  for await (const entry of Deno.readDir(from)) {
+    await copyTree(`${from}/${entry.name}`, `${to}/${entry.name}`);
+  }
+}
+
+/**
+ * Copies MathJax and require.js into `<outDir>/assets/` when Debian's packages provide them, so the site
+ * typesets its mathematics offline; returns the URLs the pages should load (the public copies otherwise).
+ */
+export async function bundleScripts(outDir: string): Promise<{ mathjax: string; requireJs: string }> {
+  let mathjax = MATHJAX_URL;
+  let requireJs = REQUIRE_JS_URL;
+  if (await exists(`${LOCAL_MATHJAX}/MathJax.js`)) {
+    for (const part of MATHJAX_PARTS) {
+      if (await exists(`${LOCAL_MATHJAX}/${part}`)) {
+        await copyTree(`${LOCAL_MATHJAX}/${part}`, `${outDir}/assets/mathjax/${part}`);
+      }
+    }
+    mathjax = "assets/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe";
+  }
+  if (await exists(LOCAL_REQUIRE_JS)) {
+    await copyTree(LOCAL_REQUIRE_JS, `${outDir}/assets/require.min.js`);
+    requireJs = "assets/require.min.js";
+  }
+  return { mathjax, requireJs };
+}
 
 /** Settings of one site build. */
 export interface BuildOptions {
@@ -221,19 +272,6 @@ export async function listNotebooks(dir: string): Promise<string[]> {
   return names.sort((a, b) => a < b ? -1 : a > b ? 1 : 0).map((name) => `${dir}/${name}`);
 }
 
-/** Writes a file atomically: the text goes to a temporary file in the same folder, then is renamed. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const temp = `${path}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(temp, data);
-    else await Deno.writeFile(temp, data);
-    await Deno.rename(temp, path);
-  } catch (error) {
-    await Deno.remove(temp).catch(() => {});
-    throw error;
-  }
-}
-
 // deno-lint-ignore no-control-regex
 const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
 
@@ -294,16 +332,6 @@ async function readManifest(path: string): Promise<SiteManifest | undefined> {
   return undefined;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
 function baseName(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
 }
@@ -362,6 +390,7 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
     (previous?.notebooks ?? []).map((entry) => [entry.name, entry]),
   );
   const work = await Deno.makeTempDir({ dir: options.outDir, prefix: ".build-" });
+  const scripts = await bundleScripts(options.outDir);
   const started = performance.now();
   log(`site: ${selected.length} notebook(s) at scale ${options.scale} -> ${options.outDir}`);
 
@@ -394,8 +423,8 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
         `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
         `--ExecutePreprocessor.timeout=${timeout}`,
         "--ExecutePreprocessor.startup_timeout=300",
-        `--HTMLExporter.mathjax_url=${MATHJAX_URL}`,
-        `--HTMLExporter.require_js_url=${REQUIRE_JS_URL}`,
+        `--HTMLExporter.mathjax_url=${scripts.mathjax}`,
+        `--HTMLExporter.require_js_url=${scripts.requireJs}`,
         `--output-dir=${work}`,
         `--output=${name}`,
       ];
