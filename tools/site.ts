@@ -1,6 +1,6 @@
 /**
- * Builds the HTML course site: executes every notebook headless on the project's Deno kernel with
- * `jupyter nbconvert --execute`, exports it to HTML and writes an index page.
+ * Builds the HTML course site: executes every notebook headless on the project's Deno kernel (with
+ * `tools/execute_notebook.py`), exports it to HTML with `jupyter nbconvert` and writes an index page.
  *
  * ```
  * deno task site [--scale smoke|course|paper] [--only TEXT] [--out DIR] [--notebooks DIR]
@@ -45,6 +45,9 @@ export const KERNEL_NAME = "advex";
 const MATHJAX_URL =
   "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/MathJax.js?config=TeX-AMS_CHTML-full,Safe";
 const REQUIRE_JS_URL = "https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js";
+
+/** The notebook executor (see its docstring for why nbconvert does not execute). */
+const EXECUTE_SCRIPT = `${PROJECT_ROOT}/tools/execute_notebook.py`;
 
 /** Where Debian's libjs-mathjax and libjs-requirejs (installed with Jupyter) keep their files. */
 const LOCAL_MATHJAX = "/usr/share/javascript/mathjax";
@@ -112,6 +115,8 @@ export interface BuildOptions {
   cellTimeoutSeconds?: number;
   /** The `jupyter` executable. */
   jupyter?: string;
+  /** The Python that has Jupyter's modules (runs tools/execute_notebook.py). */
+  python?: string;
   /** Receives progress lines; defaults to `console.log`. */
   log?: (line: string) => void;
 }
@@ -298,13 +303,13 @@ interface RunResult {
   output: string;
 }
 
-async function runJupyter(
-  jupyter: string,
+async function runTool(
+  program: string,
   args: string[],
   cwd: string,
   env: Record<string, string>,
 ): Promise<RunResult> {
-  const command = new Deno.Command(jupyter, {
+  const command = new Deno.Command(program, {
     args,
     cwd,
     env,
@@ -316,7 +321,7 @@ async function runJupyter(
   try {
     result = await command.output();
   } catch (error) {
-    throw new UsageError(`cannot run ${jupyter}: ${(error as Error).message} (run: bash scripts/install.sh)`);
+    throw new UsageError(`cannot run ${program}: ${(error as Error).message} (run: bash scripts/install.sh)`);
   }
   const decoder = new TextDecoder();
   return { code: result.code, output: decoder.decode(result.stderr) + decoder.decode(result.stdout) };
@@ -373,6 +378,7 @@ async function jupyterEnv(scale: Scale): Promise<Record<string, string>> {
 export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
   const log = options.log ?? ((line: string) => console.log(line));
   const jupyter = options.jupyter ?? Deno.env.get("ADVEX_JUPYTER") ?? "/usr/bin/jupyter";
+  const python = options.python ?? Deno.env.get("ADVEX_PYTHON") ?? "/usr/bin/python3";
   const timeout = options.cellTimeoutSeconds ?? 3600;
   if (!(await exists(options.notebooksDir))) throw new UsageError(`no folder ${options.notebooksDir}`);
   const all = await listNotebooks(options.notebooksDir);
@@ -419,23 +425,30 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
       }
       log(`${counter} ${file}: ${title}`);
       const t0 = performance.now();
-      const common = [
-        `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
-        `--ExecutePreprocessor.timeout=${timeout}`,
-        "--ExecutePreprocessor.startup_timeout=300",
-        `--HTMLExporter.mathjax_url=${scripts.mathjax}`,
-        `--HTMLExporter.require_js_url=${scripts.requireJs}`,
-        `--output-dir=${work}`,
-        `--output=${name}`,
-      ];
-      const steps = options.keepIpynb
-        ? [
-          ["nbconvert", "--to", "notebook", "--execute", ...common, path],
-          ["nbconvert", "--to", "html", ...common, `${work}/${name}.ipynb`],
-        ]
-        : [["nbconvert", "--to", "html", "--execute", ...common, path]];
-      for (const args of steps) {
-        const result = await runJupyter(jupyter, args, dirName(path), env);
+      // Execution runs through tools/execute_notebook.py, which keeps outputs the kernel publishes after a
+      // cell's idle status (nbconvert --execute drops them); nbconvert then only exports the result.
+      const steps = [
+        [python, [
+          EXECUTE_SCRIPT,
+          path,
+          `${work}/${name}.ipynb`,
+          `--kernel=${KERNEL_NAME}`,
+          `--timeout=${timeout}`,
+          "--startup-timeout=300",
+        ]],
+        [jupyter, [
+          "nbconvert",
+          "--to",
+          "html",
+          `--HTMLExporter.mathjax_url=${scripts.mathjax}`,
+          `--HTMLExporter.require_js_url=${scripts.requireJs}`,
+          `--output-dir=${work}`,
+          `--output=${name}`,
+          `${work}/${name}.ipynb`,
+        ]],
+      ] as const;
+      for (const [program, args] of steps) {
+        const result = await runTool(program, [...args], dirName(path), env);
         if (result.code !== 0) {
           const seconds = (performance.now() - t0) / 1000;
           log(`${counter} ${file}: FAILED after ${formatSeconds(seconds)}`);

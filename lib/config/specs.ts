@@ -81,6 +81,15 @@ export const attackSpecSchema: Schema<AttackSpec> = tagged<AttackSpec>("kind", {
   }),
 });
 
+/**
+ * An optional `backend` key of an experiment config: "auto", "webgpu", "wasm" or "cpu". Absent, the
+ * `ADVEX_BACKEND` environment variable (else "auto") decides; present, it wins over the variable.
+ */
+export const backendSchema = optional(
+  str(["auto", "webgpu", "wasm", "cpu"]),
+  undefined as unknown as "auto" | "webgpu" | "wasm" | "cpu",
+);
+
 /** Training data: which dataset, and optionally a stratified subset of it. */
 export const trainDataSchema = obj({
   dataset: str(["mnist", "fashion-mnist"]),

@@ -5,12 +5,13 @@
  */
 import type { AttackSpec } from "../attacks/make.ts";
 import { int, list, num, obj, optional } from "../config/schema.ts";
-import { modelSpecSchema, trainDataSchema, trainSchema } from "../config/specs.ts";
+import { backendSchema, modelSpecSchema, trainDataSchema, trainSchema } from "../config/specs.ts";
 import type { Infer } from "../config/schema.ts";
 import type { TrainJob } from "../train/cached.ts";
 
 /** Settings of notebook 01 (configs/01-generalization-vs-robustness.yaml). */
 export const notebook01Schema = obj({
+  backend: backendSchema,
   data: trainDataSchema,
   model: modelSpecSchema,
   initSeed: int({ min: 0 }),

@@ -99,3 +99,21 @@ Deno.test("loadExperiment() reads every shipped config at every scale", async ()
   }
   await assertRejects(() => loadExperiment("/nonexistent.yaml", schema, "smoke"), ConfigError, "not found");
 });
+
+Deno.test("backendSchema lets a config pin the backend and rejects an unknown one", async () => {
+  const { notebook01Schema } = await import("../../lib/experiments/generalization.ts");
+  const text = await Deno.readTextFile(
+    new URL("../../configs/01-generalization-vs-robustness.yaml", import.meta.url),
+  );
+  assertEquals(parseExperiment(text, notebook01Schema, "smoke").backend, undefined);
+  assertEquals(
+    parseExperiment(text.replace("common:\n", "common:\n  backend: cpu\n"), notebook01Schema, "smoke")
+      .backend,
+    "cpu",
+  );
+  assertThrows(
+    () => parseExperiment(text.replace("common:\n", "common:\n  backend: gpu\n"), notebook01Schema, "smoke"),
+    ConfigError,
+    `smoke.backend: expected one of "auto", "webgpu", "wasm", "cpu"`,
+  );
+});

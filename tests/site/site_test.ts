@@ -178,6 +178,12 @@ Deno.test("site: page checker passes a good page and fails empty figures and err
   await page.close();
 });
 
+/** The site bundles Debian's MathJax into assets/ when it is installed (it comes with Jupyter). */
+const ASSETS: string[] = await Deno.stat("/usr/share/javascript/mathjax/MathJax.js").then(
+  () => ["assets"],
+  () => [],
+);
+
 Deno.test("site: builds the fixture notebook at smoke scale; pages pass the browser check", async () => {
   const out = await Deno.makeTempDir({ prefix: "advex-site-test-" });
   try {
@@ -186,7 +192,12 @@ Deno.test("site: builds the fixture notebook at smoke scale; pages pass the brow
     assertEquals(run.code, 0, `site build failed:\n${run.stdout}\n${run.stderr}`);
     const buildSeconds = (performance.now() - t0) / 1000;
     assertStringIncludes(run.stdout, "[1/1] fixture.ipynb: ok in");
-    assertEquals(await listDir(out), ["fixture.html", "fixture.ipynb", "index.html", "site.json"]);
+    assertEquals(await listDir(out), [...ASSETS, "fixture.html", "fixture.ipynb", "index.html", "site.json"]);
+    if (ASSETS.length) {
+      const mathjax = await Deno.stat(`${out}/assets/mathjax/MathJax.js`);
+      assert(mathjax.isFile, "MathJax is bundled so pages typeset offline");
+      assertStringIncludes(await Deno.readTextFile(`${out}/fixture.html`), 'src="assets/mathjax/MathJax.js');
+    }
 
     const manifest: SiteManifest = JSON.parse(await Deno.readTextFile(`${out}/site.json`));
     assertEquals(manifest.notebooks.length, 1);
@@ -229,7 +240,11 @@ Deno.test("site: a failing notebook stops the build with its name and the error"
     assertStringIncludes(run.stderr, "broken/broken.ipynb");
     assertStringIncludes(run.stderr, 'throw new Error("fixture failure: boom");');
     assertStringIncludes(run.stderr, "Error: fixture failure: boom");
-    assertEquals(await listDir(out), ["index.html", "site.json"], "no page and no temporary files are left");
+    assertEquals(
+      await listDir(out),
+      [...ASSETS, "index.html", "site.json"],
+      "no page and no temporary files are left",
+    );
     const manifest: SiteManifest = JSON.parse(await Deno.readTextFile(`${out}/site.json`));
     assertEquals(manifest.notebooks, []);
   } finally {
@@ -262,6 +277,17 @@ Deno.test({
       }
       const report = await checkSite(dir);
       assertEquals(report.problems, []);
+      // Every figure a notebook shows must reach its page: count the show(...) calls in its code cells.
+      for (const page of report.pages) {
+        const name = page.url.slice(page.url.lastIndexOf("/") + 1).replace(/\.html$/, "");
+        if (name === "index") continue;
+        const notebook = JSON.parse(await Deno.readTextFile(`${NOTEBOOKS}/${name}.ipynb`));
+        const shows = notebook.cells
+          .filter((cell: { cell_type: string }) => cell.cell_type === "code")
+          .map((cell: { source: string[] | string }) => [cell.source].flat().join(""))
+          .join("\n").match(/\bshow\(/g)?.length ?? 0;
+        assertEquals(page.figures, shows, `${name}: figures on the page vs show() calls in the notebook`);
+      }
     } finally {
       if (temp) await Deno.remove(temp, { recursive: true });
     }

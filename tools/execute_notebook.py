@@ -1,0 +1,164 @@
+#!/usr/bin/python3
+"""Executes a Jupyter notebook headless and writes the executed notebook.
+
+tools/site.ts uses this instead of `jupyter nbconvert --execute`. nbconvert (through nbclient) stops
+collecting a cell's outputs when the kernel reports it idle, and silently drops any output that arrives
+later. The Deno kernel can publish a cell's outputs after its idle status when the machine is busy, so
+figures and tables went missing at random. Here every output message is routed to the cell whose request
+it answers, whenever it arrives, and the output channel is drained once all cells have run.
+
+usage: execute_notebook.py IN.ipynb OUT.ipynb --kernel NAME [--timeout SECONDS] [--startup-timeout SECONDS]
+Exit status 0 on success, 1 when a cell fails or times out (the failing cell and its error are printed in
+the form nbconvert uses), 2 on usage errors.
+"""
+
+import argparse
+import os
+import queue
+import sys
+import time
+
+import nbformat
+from jupyter_client.manager import start_new_kernel
+from nbformat.v4 import output_from_msg
+
+# After the last cell, wait this long without any message before deciding nothing more will come.
+QUIET_SECONDS = 1.0
+# ...but never longer than this in total.
+DRAIN_LIMIT_SECONDS = 15.0
+
+
+class Outputs:
+    """Routes IOPub messages to the outputs of the cell whose request they answer."""
+
+    def __init__(self):
+        self.cell_of = {}  # request msg_id -> cell
+        self.idle = set()  # request msg_ids whose idle status was seen
+        self.display_ids = {}  # display_id -> list of (cell, output index)
+
+    def track(self, msg_id, cell):
+        self.cell_of[msg_id] = cell
+        cell.outputs = []
+
+    def handle(self, msg):
+        parent = msg.get("parent_header", {}).get("msg_id")
+        kind = msg["msg_type"]
+        content = msg["content"]
+        if kind == "status":
+            if content.get("execution_state") == "idle":
+                self.idle.add(parent)
+            return
+        cell = self.cell_of.get(parent)
+        if kind == "update_display_data":
+            display_id = content.get("transient", {}).get("display_id")
+            for owner, index in self.display_ids.get(display_id, []):
+                owner.outputs[index]["data"] = content.get("data", {})
+                owner.outputs[index]["metadata"] = content.get("metadata", {})
+            return
+        if cell is None:
+            return
+        if kind == "execute_input":
+            cell.execution_count = content.get("execution_count")
+        elif kind == "clear_output":
+            cell.outputs = []
+            self.display_ids = {
+                key: [(owner, index) for owner, index in places if owner is not cell]
+                for key, places in self.display_ids.items()
+            }
+        elif kind == "stream":
+            last = cell.outputs[-1] if cell.outputs else None
+            if last is not None and last.get("output_type") == "stream" and last.get("name") == content["name"]:
+                last["text"] += content["text"]
+            else:
+                cell.outputs.append(output_from_msg(msg))
+        elif kind in ("display_data", "execute_result", "error"):
+            cell.outputs.append(output_from_msg(msg))
+            display_id = content.get("transient", {}).get("display_id")
+            if display_id:
+                self.display_ids.setdefault(display_id, []).append((cell, len(cell.outputs) - 1))
+
+
+def drain(kc, outputs, timeout):
+    """Handles every IOPub message that arrives within `timeout` seconds; returns how many there were."""
+    count = 0
+    end = time.monotonic() + timeout
+    while True:
+        remaining = end - time.monotonic()
+        try:
+            msg = kc.get_iopub_msg(timeout=max(0.0, remaining))
+        except queue.Empty:
+            return count
+        outputs.handle(msg)
+        count += 1
+
+
+def error_text(cell, reply):
+    traceback = "\n".join(reply.get("traceback", [])) or f"{reply.get('ename')}: {reply.get('evalue')}"
+    return (
+        "An error occurred while executing the following cell:\n------------------\n"
+        f"{cell.source}\n------------------\n\n{traceback}\n{reply.get('ename', 'Error')}: {reply.get('evalue', '')}"
+    )
+
+
+def run_cell(kc, outputs, cell, timeout):
+    """Executes one code cell; returns its execute_reply content."""
+    msg_id = kc.execute(cell.source, store_history=True, allow_stdin=False, stop_on_error=True)
+    outputs.track(msg_id, cell)
+    deadline = time.monotonic() + timeout
+    while True:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"a cell ran longer than {timeout} s:\n{cell.source}")
+        drain(kc, outputs, 0.0)
+        try:
+            reply = kc.get_shell_msg(timeout=0.2)
+        except queue.Empty:
+            continue
+        if reply.get("parent_header", {}).get("msg_id") == msg_id:
+            break
+    # Give the outputs that precede the idle status a chance to arrive; later ones are still routed here.
+    idle_deadline = time.monotonic() + 5.0
+    while msg_id not in outputs.idle and time.monotonic() < idle_deadline:
+        drain(kc, outputs, 0.1)
+    return reply["content"]
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("input")
+    parser.add_argument("output")
+    parser.add_argument("--kernel", required=True)
+    parser.add_argument("--timeout", type=int, default=3600)
+    parser.add_argument("--startup-timeout", type=int, default=300)
+    args = parser.parse_args(argv)
+
+    nb = nbformat.read(args.input, as_version=4)
+    cwd = os.path.dirname(os.path.abspath(args.input))
+    km, kc = start_new_kernel(kernel_name=args.kernel, cwd=cwd, startup_timeout=args.startup_timeout)
+    outputs = Outputs()
+    status = 0
+    try:
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            reply = run_cell(kc, outputs, cell, args.timeout)
+            if reply.get("status") == "error":
+                drain(kc, outputs, QUIET_SECONDS)
+                print(error_text(cell, reply), file=sys.stderr)
+                status = 1
+                break
+        # Collect whatever arrives late, until the channel stays quiet.
+        end = time.monotonic() + DRAIN_LIMIT_SECONDS
+        while time.monotonic() < end and drain(kc, outputs, QUIET_SECONDS) > 0:
+            pass
+    except TimeoutError as error:
+        print(f"CellTimeoutError: {error}", file=sys.stderr)
+        status = 1
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    nbformat.write(nb, args.output)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
