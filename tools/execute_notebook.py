@@ -26,6 +26,10 @@ from nbformat.v4 import output_from_msg
 QUIET_SECONDS = 1.0
 # ...but never longer than this in total.
 DRAIN_LIMIT_SECONDS = 15.0
+# Progress displays (display ids starting with this) are echoed to stdout as "progress: <text>" lines,
+# at most once per PROGRESS_SECONDS per display and once more when they finish, for the terminal.
+PROGRESS_PREFIX = "advex-progress"
+PROGRESS_SECONDS = 10.0
 
 
 class Outputs:
@@ -35,6 +39,20 @@ class Outputs:
         self.cell_of = {}  # request msg_id -> cell
         self.idle = set()  # request msg_ids whose idle status was seen
         self.display_ids = {}  # display_id -> list of (cell, output index)
+        self.progress_shown = {}  # progress display_id -> monotonic time it was last echoed
+
+    def echo_progress(self, content):
+        display_id = content.get("transient", {}).get("display_id") or ""
+        if not display_id.startswith(PROGRESS_PREFIX):
+            return
+        text = content.get("data", {}).get("text/plain", "")
+        text = "".join(text) if isinstance(text, list) else str(text)
+        now = time.monotonic()
+        final = " done in " in text
+        first_seen = self.progress_shown.setdefault(display_id, now)
+        if final or now - first_seen >= PROGRESS_SECONDS:
+            self.progress_shown[display_id] = now
+            print(f"progress: {text}", flush=True)
 
     def track(self, msg_id, cell):
         self.cell_of[msg_id] = cell
@@ -49,6 +67,8 @@ class Outputs:
                 self.idle.add(parent)
             return
         cell = self.cell_of.get(parent)
+        if kind in ("display_data", "update_display_data"):
+            self.echo_progress(content)
         if kind == "update_display_data":
             display_id = content.get("transient", {}).get("display_id")
             for owner, index in self.display_ids.get(display_id, []):

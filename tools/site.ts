@@ -308,23 +308,34 @@ async function runTool(
   args: string[],
   cwd: string,
   env: Record<string, string>,
+  onProgress?: (line: string) => void,
 ): Promise<RunResult> {
-  const command = new Deno.Command(program, {
-    args,
-    cwd,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
-  let result: Deno.CommandOutput;
+  let child: Deno.ChildProcess;
   try {
-    result = await command.output();
+    child = new Deno.Command(program, { args, cwd, env, stdin: "null", stdout: "piped", stderr: "piped" })
+      .spawn();
   } catch (error) {
     throw new UsageError(`cannot run ${program}: ${(error as Error).message} (run: bash scripts/install.sh)`);
   }
-  const decoder = new TextDecoder();
-  return { code: result.code, output: decoder.decode(result.stderr) + decoder.decode(result.stdout) };
+  // stdout is read line by line so that the executor's "progress: ..." lines reach the terminal live.
+  let stdout = "";
+  const readStdout = (async () => {
+    let pending = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      stdout += chunk;
+      pending += chunk;
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        if (line.startsWith("progress: ")) onProgress?.(line.slice("progress: ".length));
+      }
+    }
+  })();
+  const stderr = new Response(child.stderr).text();
+  const [status, errText] = await Promise.all([child.status, stderr, readStdout]).then(([st, e]) =>
+    [st, e] as const
+  );
+  return { code: status.code, output: errText + stdout };
 }
 
 async function readManifest(path: string): Promise<SiteManifest | undefined> {
@@ -448,7 +459,7 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
         ]],
       ] as const;
       for (const [program, args] of steps) {
-        const result = await runTool(program, [...args], dirName(path), env);
+        const result = await runTool(program, [...args], dirName(path), env, (line) => log(`    ${line}`));
         if (result.code !== 0) {
           const seconds = (performance.now() - t0) / 1000;
           log(`${counter} ${file}: FAILED after ${formatSeconds(seconds)}`);
