@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { inputGradientsOnly } from "../backend/gradient_scope.ts";
 import type { Classifier } from "../models/classifier.ts";
 
 /** Per-example softmax cross-entropy, shape [N], for logits [N, K] and integer labels [N]. */
@@ -24,13 +25,16 @@ export function attackGradient(
   labels: tf.Tensor1D,
   targeted = false,
 ): tf.Tensor4D {
-  return tf.tidy(() => {
-    const g = tf.grad((xi: tf.Tensor) => {
-      const loss = tf.sum(crossEntropy(model(xi as tf.Tensor4D), labels));
-      return targeted ? tf.neg(loss) : loss;
-    });
-    return g(x) as tf.Tensor4D;
-  });
+  // Only the input gradient is used: let the backend skip the parameter gradients tfjs would discard.
+  return inputGradientsOnly(() =>
+    tf.tidy(() => {
+      const g = tf.grad((xi: tf.Tensor) => {
+        const loss = tf.sum(crossEntropy(model(xi as tf.Tensor4D), labels));
+        return targeted ? tf.neg(loss) : loss;
+      });
+      return g(x) as tf.Tensor4D;
+    })
+  );
 }
 
 /** Predicted classes as a typed array (runs the model once; disposes everything). */

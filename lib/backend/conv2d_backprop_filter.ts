@@ -17,6 +17,7 @@
  * Neither wins everywhere (see {@linkcode chooseFilterGradMethod}).
  * @module
  */
+import { parameterGradientsSkipped } from "./gradient_scope.ts";
 import type * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { callKernel, heapView, release } from "./kernel_call.ts";
@@ -66,6 +67,12 @@ export interface Conv2DBackpropFilterAttrs extends ConvGradAttrs {
 export const conv2dBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const wasm = backend as BackendWasm;
   const a = attrs as unknown as Conv2DBackpropFilterAttrs;
+  if (parameterGradientsSkipped()) {
+    // Inside inputGradientsOnly(): tfjs discards this gradient, so return zeros without computing it.
+    const zeros = wasm.makeOutput(a.filterShape, "float32");
+    heapView(wasm, zeros).fill(0);
+    return zeros;
+  }
   const g = convGeometry(inputs.x!.shape, a.filterShape, a);
   let x = inputs.x!;
   let dy = inputs.dy!;

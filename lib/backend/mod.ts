@@ -39,3 +39,5 @@ export { type ConvGeometry, convGeometry } from "./conv_geometry.ts";
 export { DEFAULT_PATCH_MATRIX_LIMIT, getPatchMatrixLimit, setPatchMatrixLimit } from "./patch_limit.ts";
 export { probeWebGpu, type ProbeWebGpuOptions, type WebGpuProbe } from "./webgpu_probe.ts";
 export { wasmBinaryFolder } from "./wasm_binary.ts";
+export { registerBatchNormGradient } from "./batch_norm_grad.ts";
+export { inputGradientsOnly, parameterGradientsSkipped } from "./gradient_scope.ts";
