@@ -277,7 +277,8 @@ Deno.test({
       }
       const report = await checkSite(dir);
       assertEquals(report.problems, []);
-      // Every figure a notebook shows must reach its page: count the show(...) calls in its code cells.
+      // Every figure a notebook shows must reach its page: at least one per show(...) call in its code cells
+      // (a call inside a loop shows several).
       for (const page of report.pages) {
         const name = page.url.slice(page.url.lastIndexOf("/") + 1).replace(/\.html$/, "");
         if (name === "index") continue;
@@ -286,7 +287,10 @@ Deno.test({
           .filter((cell: { cell_type: string }) => cell.cell_type === "code")
           .map((cell: { source: string[] | string }) => [cell.source].flat().join(""))
           .join("\n").match(/\bshow\(/g)?.length ?? 0;
-        assertEquals(page.figures, shows, `${name}: figures on the page vs show() calls in the notebook`);
+        assert(
+          page.figures >= shows,
+          `${name}: ${page.figures} figures on the page, ${shows} show() calls in the notebook`,
+        );
       }
     } finally {
       if (temp) await Deno.remove(temp, { recursive: true });
