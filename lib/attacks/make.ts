@@ -7,12 +7,15 @@ import { createPrng } from "../random/prng.ts";
 import { fgsm } from "./fgsm.ts";
 import { pgd } from "./pgd.ts";
 import { rfgsm } from "./rfgsm.ts";
-import type { Norm } from "./threat.ts";
+import type { BallOptions, Norm } from "./threat.ts";
 import type { Attack } from "./types.ts";
 
-/** An attack as written in a config. */
+/**
+ * An attack as written in a config. `clipMin`/`clipMax` (default 0 and 1) bound the pixel range; the
+ * infinite range lets the attack leave [0, 1] (e.g. for the closed form of adversarial logistic regression).
+ */
 export type AttackSpec =
-  | { kind: "fgsm"; eps: number; norm?: Norm; randomStart?: boolean; stepSize?: number }
+  | { kind: "fgsm"; eps: number; norm?: Norm; randomStart?: boolean; stepSize?: number } & BallOptions
   | {
     kind: "pgd";
     eps: number;
@@ -21,7 +24,7 @@ export type AttackSpec =
     stepSize?: number;
     restarts?: number;
     randomStart?: boolean;
-  }
+  } & BallOptions
   | { kind: "rfgsm"; eps: number; alpha?: number };
 
 /** A readable name such as "PGD-40 (l-inf, eps 0.3)". */

@@ -1,4 +1,4 @@
-/** Attacks written once against the threat models: FGSM/FGM, PGD, R+FGSM. @module */
+/** Attacks written once against the threat models: FGSM/FGM, PGD, R+FGSM; transfer attacks. @module */
 export * from "./common.ts";
 export * from "./fgsm.ts";
 export * from "./loss.ts";
@@ -7,3 +7,4 @@ export * from "./pgd.ts";
 export * from "./rfgsm.ts";
 export * from "./threat.ts";
 export * from "./types.ts";
+export * from "./transfer.ts";

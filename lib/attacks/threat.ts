@@ -38,6 +38,14 @@ function perExampleL2(t: tf.Tensor4D): tf.Tensor4D {
   return tf.sqrt(tf.sum(tf.square(t.reshape([n, -1])), 1)).reshape([n, 1, 1, 1]);
 }
 
+/**
+ * sign(t) from two comparisons. The wasm backend's `Sign` kernel returns 0 for |t| below float32 epsilon
+ * (about 1.2e-7), which would silently drop the small input gradients of confidently classified examples.
+ */
+export function exactSign<T extends tf.Tensor>(t: T): T {
+  return tf.tidy(() => tf.sub(tf.cast(tf.greater(t, 0), "float32"), tf.cast(tf.less(t, 0), "float32")) as T);
+}
+
 function checkEps(eps: number) {
   if (!(eps >= 0) || !Number.isFinite(eps)) {
     throw new RangeError(`eps must be a finite number >= 0, got ${eps}`);
@@ -62,7 +70,7 @@ export class LinfBall implements ThreatModel {
     });
   }
   step(grad: tf.Tensor4D, size: number): tf.Tensor4D {
-    return tf.tidy(() => tf.mul(tf.sign(grad), size));
+    return tf.tidy(() => tf.mul(exactSign(grad), size));
   }
   randomStart(x: tf.Tensor4D, seed: number): tf.Tensor4D {
     return tf.tidy(() =>

@@ -8,6 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
+import { registerBatchNormGradient } from "./batch_norm_grad.ts";
 import { WASM } from "./kernel_call.ts";
 import {
   conv2dBackpropFilter,
@@ -104,6 +105,9 @@ function wrapping(build: (original: tf.KernelFunc) => tf.KernelFunc) {
  * - `MaxPoolGrad`: a single pass over the input on the wasm heap, 3-4x faster than the stock kernel, which
  *   also misplaces the gradient of windows whose values are all negative.
  *
+ * It also registers the broadcasting gradient of batch normalisation (`batch_norm_grad.ts`), which drops
+ * the full-size Tile that makes tfjs's own gradient slow on wasm.
+ *
  * Every other kernel that dense, conv2d, pooling, batch-normalization, relu, softmax cross-entropy, sign,
  * clipByValue, Adam and SGD training steps use already exists on the wasm backend.
  */
@@ -115,6 +119,7 @@ export function registerWasmKernels(options: WasmKernelOptions = {}): void {
   installKernel("BatchMatMul", wrapping(makeBatchMatMul));
   installKernel("_FusedMatMul", wrapping(makeFusedMatMul));
   installKernel("MaxPoolGrad", () => maxPoolGrad);
+  registerBatchNormGradient();
 }
 
 /** Whether {@linkcode registerWasmKernels} has run in this process (its filter gradient is registered). */

@@ -32,7 +32,7 @@ export function tagged<T>(tag: string, variants: Record<string, Schema<unknown>>
 
 const kindIs = (k: string) => str([k]);
 
-/** A model spec: logistic, mlp, madry-cnn or resnet. */
+/** A model spec: logistic, mlp, madry-cnn, resnet or resnet50. */
 export const modelSpecSchema: Schema<ModelSpec> = tagged<ModelSpec>("kind", {
   "logistic": obj({ kind: kindIs("logistic") }),
   "mlp": obj({ kind: kindIs("mlp"), hidden: list(int({ min: 1 })) }),
@@ -41,6 +41,13 @@ export const modelSpecSchema: Schema<ModelSpec> = tagged<ModelSpec>("kind", {
     kind: kindIs("resnet"),
     widths: list(int({ min: 1 }), { minLength: 1 }),
     blocksPerStage: int({ min: 1 }),
+  }),
+  "resnet50": obj({
+    kind: kindIs("resnet50"),
+    baseWidth: int({ min: 1 }),
+    stem: optional(str(["imagenet", "small"]), undefined as unknown as "imagenet" | "small"),
+    stemStride: optional(int({ min: 1, max: 2 }), undefined as unknown as number),
+    zeroInitResidual: optional(bool(), undefined as unknown as boolean),
   }),
 });
 
@@ -107,7 +114,12 @@ export const trainSchema = obj({
   schedule: optional(str(["constant", "cosine"]), "constant" as "constant" | "cosine"),
   /** Adversarial training: the attack run on every minibatch and the weight alpha of the clean loss. */
   adversarial: optional(
-    obj({ attack: attackSpecSchema, alpha: optional(num({ min: 0, max: 1 }), 0) }),
-    undefined as unknown as { attack: AttackSpec; alpha: number },
+    obj({
+      attack: attackSpecSchema,
+      alpha: optional(num({ min: 0, max: 1 }), 0),
+      /** Share of the run over which eps grows from 0 (absent: no warm-up). */
+      warmup: optional(num({ min: 0, max: 1 }), undefined as unknown as number),
+    }),
+    undefined as unknown as { attack: AttackSpec; alpha: number; warmup?: number },
   ),
 });

@@ -1,2 +1,5 @@
 /** Evaluation: clean and robust accuracy, risks, accuracy versus epsilon. @module */
 export * from "./evaluate.ts";
+export * from "./robust.ts";
+export * from "./sanity.ts";
+export * from "./loss_surface.ts";

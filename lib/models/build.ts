@@ -4,13 +4,21 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { resnet50, type ResNetStem } from "./resnet50.ts";
 
 /** What to build, as written in a config file. */
 export type ModelSpec =
   | { kind: "logistic" }
   | { kind: "mlp"; hidden: number[] }
   | { kind: "madry-cnn"; scale: number }
-  | { kind: "resnet"; widths: number[]; blocksPerStage: number };
+  | { kind: "resnet"; widths: number[]; blocksPerStage: number }
+  | {
+    kind: "resnet50";
+    baseWidth: number;
+    stem?: ResNetStem;
+    stemStride?: number;
+    zeroInitResidual?: boolean;
+  };
 
 /** Input shape and number of classes. */
 export interface ModelShape {
@@ -29,6 +37,10 @@ export function describeModel(spec: ModelSpec): string {
       return `madry-cnn x${spec.scale}`;
     case "resnet":
       return `resnet ${spec.widths.join("-")} x${spec.blocksPerStage}`;
+    case "resnet50":
+      return `resnet-50 width ${spec.baseWidth}${
+        spec.stem ? ` (${spec.stem} stem${spec.stemStride === 2 ? ", stride 2" : ""})` : ""
+      }`;
   }
 }
 
@@ -159,6 +171,13 @@ export function buildModel(spec: ModelSpec, shape: ModelShape, seed = 0): tf.Lay
       return madryCnn(shape, spec.scale, seed);
     case "resnet":
       return smallResNet(shape, spec.widths, spec.blocksPerStage, seed);
+    case "resnet50":
+      return resnet50(shape, {
+        baseWidth: spec.baseWidth,
+        stem: spec.stem,
+        stemStride: spec.stemStride,
+        zeroInitResidual: spec.zeroInitResidual,
+      }, seed);
     default:
       throw new RangeError(
         `buildModel: unknown model kind ${JSON.stringify((spec as { kind: unknown }).kind)}`,

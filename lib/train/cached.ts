@@ -4,7 +4,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { cacheDir } from "../config/cache.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { loadDataset } from "../data/load.ts";
@@ -46,6 +46,44 @@ export interface TrainedModel {
   dir: string;
 }
 
+/**
+ * Static models a job's training attack is crafted on instead of the model being trained (ensemble
+ * adversarial training). The models' own cache keys and the rule's name become part of the job's key.
+ */
+export interface CraftSources {
+  /** The static models, as {@linkcode trainCached} trained or loaded them. */
+  models: readonly TrainedModel[];
+  /**
+   * Which model crafts the minibatch of `step`: an index into `models`, or undefined for the model being
+   * trained. A function of the step alone, so that a resumed run crafts on the same models.
+   */
+  pick: (step: number) => number | undefined;
+  /** A name for the rule `pick` follows, e.g. "round-robin with self"; part of the cache key. */
+  rule: string;
+}
+
+/** Options of {@linkcode trainCached}. */
+export interface TrainCachedOptions {
+  progress?: ProgressMode;
+  label?: string;
+  /** The training data, when already loaded; it must be what `job.data` describes. */
+  data?: Dataset;
+  /** Stop (as if interrupted) after this many steps in total. */
+  stopAfterStep?: number;
+  /** Craft the adversarial examples on these static models (needs `job.train.adversarial`). */
+  craftSources?: CraftSources;
+}
+
+/** The configuration a job's cache key is made of: the job, plus its craft sources' keys when it has any. */
+export function trainCacheConfig(job: TrainJob, craftSources?: CraftSources): Record<string, unknown> {
+  if (!craftSources) return { version: TRAIN_CACHE_VERSION, ...job };
+  return {
+    version: TRAIN_CACHE_VERSION,
+    ...job,
+    craftSources: { rule: craftSources.rule, keys: craftSources.models.map((m) => basename(m.dir)) },
+  };
+}
+
 /** Bumped when training code changes in a way that invalidates cached models. */
 export const TRAIN_CACHE_VERSION = 1;
 
@@ -69,9 +107,19 @@ export async function testData(
  */
 export async function trainCached(
   job: TrainJob,
-  options: { progress?: ProgressMode; label?: string; data?: Dataset; stopAfterStep?: number } = {},
+  options: TrainCachedOptions = {},
 ): Promise<TrainedModel> {
-  const dir = await cacheDir("models", { version: TRAIN_CACHE_VERSION, ...job });
+  const sources = options.craftSources;
+  if (job.train.adversarial?.craftOn) {
+    throw new TypeError(
+      "trainCached: give static attack sources through options.craftSources, so that they enter the cache key",
+    );
+  }
+  if (sources && !job.train.adversarial) {
+    throw new TypeError("trainCached: craftSources needs adversarial training (job.train.adversarial)");
+  }
+  const config = trainCacheConfig(job, sources);
+  const dir = await cacheDir("models", config);
   const data = options.data ?? await trainingData(job.data);
   const model = buildModel(job.model, { inputShape: data.shape, classes: data.classes.length }, job.initSeed);
   const weightsPath = join(dir, "model.weights");
@@ -81,13 +129,26 @@ export async function trainCached(
     const report = (await readJsonIfExists<TrainReport>(reportPath))!;
     return { model, classifier: asClassifier(model), report, fromCache: true, dir };
   }
-  await writeFileAtomic(join(dir, "job.json"), JSON.stringify(job, null, 2));
+  const described = sources ? { ...job, craftSources: config.craftSources } : job;
+  await writeFileAtomic(join(dir, "job.json"), JSON.stringify(described, null, 2));
+  const adversarial = sources && job.train.adversarial
+    ? {
+      ...job.train.adversarial,
+      craftOn: (step: number) => {
+        const i = sources.pick(step);
+        return i === undefined ? undefined : sources.models[i].classifier;
+      },
+    }
+    : job.train.adversarial;
   const report = await train(model, data, {
     ...job.train,
+    adversarial,
     checkpointDir: dir,
     stopAfterStep: options.stopAfterStep,
     label: options.label ??
-      `train ${describeModel(job.model)}${job.train.adversarial ? " (adversarial)" : ""}`,
+      `train ${describeModel(job.model)}${
+        sources ? " (ensemble adversarial)" : job.train.adversarial ? " (adversarial)" : ""
+      }`,
     progress: options.progress,
   });
   if (report.finished) {

@@ -2,3 +2,5 @@
 export * from "./cached.ts";
 export * from "./optimizers.ts";
 export * from "./train.ts";
+export * from "./adversarial.ts";
+export * from "./ensemble.ts";

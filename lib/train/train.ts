@@ -1,7 +1,8 @@
 /**
  * The minibatch training loop: seeded shuffling, Adam or SGD, progress in the terminal and in a notebook
  * cell, atomic checkpoints, and exact resume after an interruption. Optionally adversarial: each minibatch
- * is attacked against the current model and the model trained on alpha * J(x) + (1 - alpha) * J(x_adv).
+ * is attacked against the current model (or against a static model the options name for that step) and the
+ * model trained on alpha * J(x) + (1 - alpha) * J(x_adv).
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -9,7 +10,7 @@ import { join } from "node:path";
 import { crossEntropy } from "../attacks/loss.ts";
 import { type AttackSpec, makeAttack } from "../attacks/make.ts";
 import { type Dataset, size } from "../data/dataset.ts";
-import { asClassifier } from "../models/classifier.ts";
+import { asClassifier, type Classifier } from "../models/classifier.ts";
 import { loadWeightsInto, packTensors, serializeWeights, unpackTensors } from "../models/weights.ts";
 import { createPrng, permutation } from "../random/prng.ts";
 import { readJsonIfExists, writeFileAtomic } from "../util/fs.ts";
@@ -22,6 +23,17 @@ export interface AdversarialSpec {
   attack: AttackSpec;
   /** Weight of the clean loss: 1 is standard training, 0 pure adversarial training. Default 0. */
   alpha?: number;
+  /**
+   * Share of the run (0 to 1) over which the attack's eps, and its step size, grow linearly from 0 to their
+   * values: a warm-up that gets adversarial training off its initial plateau on short budgets. Default 0.
+   */
+  warmup?: number;
+  /**
+   * The model the attack is run against at step `step` (counted over the whole run): a static model, as in
+   * ensemble adversarial training, or undefined for the model being trained. Absent: always the model being
+   * trained. It must depend on the step alone, so that a resumed run crafts on the same models.
+   */
+  craftOn?: (step: number) => Classifier | undefined;
 }
 
 /** Options of {@linkcode train}. */
@@ -90,6 +102,18 @@ export function learningRateAt(
   throw new RangeError(
     `unknown learning-rate schedule ${JSON.stringify(schedule)}; use "constant" or "cosine"`,
   );
+}
+
+/** `spec` with its eps (and step size) multiplied by `factor`, for the warm-up of adversarial training. */
+export function warmedUp(spec: AttackSpec, factor: number): AttackSpec {
+  const scaled = { ...spec, eps: spec.eps * factor };
+  if ("stepSize" in spec && spec.stepSize !== undefined) {
+    (scaled as { stepSize?: number }).stepSize = spec.stepSize * factor;
+  }
+  if (spec.kind === "rfgsm" && spec.alpha !== undefined) {
+    (scaled as { alpha?: number }).alpha = spec.alpha * factor;
+  }
+  return scaled;
 }
 
 /** The example order of `epoch`: a permutation seeded by (seed, epoch), so a resumed run sees the same order. */
@@ -208,8 +232,14 @@ export async function train(
       const { x, y } = gatherBatch(data, order!, b0, b1);
       let xAdv: tf.Tensor4D | undefined;
       if (options.adversarial) {
-        const attack = makeAttack(options.adversarial.attack, options.seed * 7919 + meta.step);
-        const result = attack(classifier, x, y);
+        const warmup = (options.adversarial.warmup ?? 0) * totalSteps;
+        const spec = options.adversarial.attack;
+        const attack = makeAttack(
+          meta.step + 1 < warmup ? warmedUp(spec, (meta.step + 1) / warmup) : spec,
+          options.seed * 7919 + meta.step,
+        );
+        const source = options.adversarial.craftOn?.(meta.step) ?? classifier;
+        const result = attack(source, x, y);
         xAdv = result.adversarial;
       }
       optimizer.setLearningRate(

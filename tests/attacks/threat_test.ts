@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { assert, assertAlmostEquals, assertThrows } from "@std/assert";
+import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
 import { ball, L2Ball, LinfBall } from "../../lib/attacks/mod.ts";
 import { randomBatch, setupBackend } from "../_helpers.ts";
 
@@ -66,4 +66,11 @@ Deno.test("ball() rejects an unknown norm and a negative eps", () => {
   // deno-lint-ignore no-explicit-any
   assertThrows(() => ball("l1" as any, 0.1), RangeError, "unknown norm");
   assertThrows(() => new LinfBall(-1), RangeError, "eps");
+});
+
+Deno.test("LinfBall.step() keeps the sign of gradients smaller than float32 epsilon", () => {
+  const g = tf.tensor4d([1e-9, -1e-9, 3e-8, -5e-8, 0, 2], [1, 2, 3, 1]);
+  const s = new LinfBall(0.3).step(g, 0.3);
+  assertEquals(Array.from(s.dataSync()), [0.3, -0.3, 0.3, -0.3, 0, 0.3].map(Math.fround));
+  tf.dispose([g, s]);
 });

@@ -1,0 +1,199 @@
+/**
+ * Transfer attacks: adversarial examples crafted with the gradients of one model (the source) and shown to
+ * others (the targets), which the attacker never queries while crafting.
+ *
+ * The transfer rate of a target is the share of the source's successful adversarial examples that also fool
+ * the target. By default only examples the source classifies correctly before the attack count as source
+ * successes: an example it already gets wrong is no success of the attack. Targets may be tfjs classifiers
+ * or anything that predicts labels, such as an onnxruntime session.
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import { type Dataset, imagesTensor, labelsTensor, pixelsPerImage, size } from "../data/dataset.ts";
+import type { Classifier } from "../models/classifier.ts";
+import { createProgress, type ProgressMode } from "../util/progress.ts";
+import { predictLabels } from "./loss.ts";
+import type { Attack } from "./types.ts";
+
+/** Predicts the classes of a batch of images `[N, H, W, C]`; may answer asynchronously. */
+export type LabelPredictor = (images: tf.Tensor4D) => Int32Array | Promise<Int32Array>;
+
+/** A model examples are transferred to: a tfjs classifier, or an object that predicts labels. */
+export type TransferTarget = Classifier | { predict: LabelPredictor };
+
+/** Options of {@linkcode transferAttack}. */
+export interface TransferOptions {
+  /** Examples attacked at once. Default 128. */
+  batchSize?: number;
+  /** Count only examples the source classifies correctly before the attack as its successes. Default true. */
+  onlyCorrect?: boolean;
+  /** Also return the adversarial images (NHWC floats, in the dataset's order). Default false. */
+  keepAdversarial?: boolean;
+  /** Progress label; progress is shown only when given. */
+  label?: string;
+  progress?: ProgressMode;
+}
+
+/** How one target fares on the source's adversarial examples. */
+export interface TransferTargetResult {
+  name: string;
+  /** Accuracy on the clean examples. */
+  cleanAccuracy: number;
+  /** Accuracy on the adversarial examples (all of them, successful on the source or not). */
+  adversarialAccuracy: number;
+  /** Number of source successes that also fool this target. */
+  transferred: number;
+  /** `transferred` divided by the number of source successes (0 when there are none). */
+  transferRate: number;
+  /** The same rate among source successes this target classified correctly before the attack. */
+  transferRateOnCorrect: number;
+  /** Per example: 1 where a source success also fools this target. */
+  fooled: Uint8Array;
+}
+
+/** What {@linkcode transferAttack} measured. */
+export interface TransferReport {
+  /** Examples attacked. */
+  n: number;
+  sourceCleanAccuracy: number;
+  sourceAdversarialAccuracy: number;
+  /** Examples that could count as source successes: all, or those the source got right (`onlyCorrect`). */
+  eligible: number;
+  /** Number of source successes: eligible examples the source misclassifies after the attack. */
+  sourceSuccesses: number;
+  /** `sourceSuccesses / eligible`: the white-box success rate on the source. */
+  sourceSuccessRate: number;
+  /** Per example: 1 for a source success. */
+  success: Uint8Array;
+  targets: TransferTargetResult[];
+  /** The adversarial images, when `keepAdversarial` was set. */
+  adversarial?: Float32Array;
+  seconds: number;
+}
+
+async function predictWith(target: TransferTarget, x: tf.Tensor4D): Promise<Int32Array> {
+  return typeof target === "function" ? predictLabels(target, x) : await target.predict(x);
+}
+
+/**
+ * Crafts adversarial examples for `data` against `source` with `attack` (untargeted, judged against the
+ * dataset's labels) and measures how each target classifies them.
+ *
+ * @example
+ * ```ts ignore
+ * const report = await transferAttack(resnet.classifier, { mlp: mlp.classifier, cnn: ortCnn }, testSet,
+ *   makeAttack({ kind: "pgd", eps: 0.2, steps: 20 }));
+ * report.targets.map((t) => [t.name, t.transferRate]);
+ * ```
+ */
+export async function transferAttack(
+  source: Classifier,
+  targets: Record<string, TransferTarget>,
+  data: Dataset,
+  attack: Attack,
+  options: TransferOptions = {},
+): Promise<TransferReport> {
+  const n = size(data);
+  const batchSize = options.batchSize ?? 128;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new RangeError(`transferAttack: batchSize must be an integer >= 1, got ${batchSize}`);
+  }
+  const onlyCorrect = options.onlyCorrect ?? true;
+  const names = Object.keys(targets);
+  const t0 = performance.now();
+  const per = pixelsPerImage(data);
+  const kept = options.keepAdversarial ? new Float32Array(n * per) : undefined;
+  const sourceClean = new Int32Array(n);
+  const sourceAdv = new Int32Array(n);
+  const clean = names.map(() => new Int32Array(n));
+  const adv = names.map(() => new Int32Array(n));
+  const progress = options.label
+    ? createProgress({ label: options.label, total: n, unit: "examples", mode: options.progress })
+    : undefined;
+  for (let start = 0; start < n; start += batchSize) {
+    const end = Math.min(n, start + batchSize);
+    const x = imagesTensor(data, start, end);
+    const y = labelsTensor(data, start, end);
+    try {
+      sourceClean.set(predictLabels(source, x), start);
+      const result = attack(source, x, y);
+      try {
+        sourceAdv.set(result.predictions, start);
+        if (kept) kept.set(await result.adversarial.data() as Float32Array, start * per);
+        for (let k = 0; k < names.length; k++) {
+          clean[k].set(await predictWith(targets[names[k]], x), start);
+          adv[k].set(await predictWith(targets[names[k]], result.adversarial), start);
+        }
+      } finally {
+        result.adversarial.dispose();
+      }
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
+    progress?.update(end);
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  await progress?.finish();
+
+  const labels = data.labels;
+  const success = new Uint8Array(n);
+  let eligible = 0;
+  let successes = 0;
+  let srcRight = 0;
+  let srcAdvRight = 0;
+  for (let i = 0; i < n; i++) {
+    const right = sourceClean[i] === labels[i];
+    if (right) srcRight++;
+    if (sourceAdv[i] === labels[i]) srcAdvRight++;
+    if (onlyCorrect && !right) continue;
+    eligible++;
+    if (sourceAdv[i] !== labels[i]) {
+      success[i] = 1;
+      successes++;
+    }
+  }
+  const results = names.map((name, k): TransferTargetResult => {
+    const fooled = new Uint8Array(n);
+    let transferred = 0;
+    let cleanRight = 0;
+    let advRight = 0;
+    let onCorrect = 0;
+    let onCorrectFooled = 0;
+    for (let i = 0; i < n; i++) {
+      if (clean[k][i] === labels[i]) cleanRight++;
+      if (adv[k][i] === labels[i]) advRight++;
+      if (!success[i]) continue;
+      const wrong = adv[k][i] !== labels[i];
+      if (wrong) {
+        fooled[i] = 1;
+        transferred++;
+      }
+      if (clean[k][i] === labels[i]) {
+        onCorrect++;
+        if (wrong) onCorrectFooled++;
+      }
+    }
+    return {
+      name,
+      cleanAccuracy: n ? cleanRight / n : 0,
+      adversarialAccuracy: n ? advRight / n : 0,
+      transferred,
+      transferRate: successes ? transferred / successes : 0,
+      transferRateOnCorrect: onCorrect ? onCorrectFooled / onCorrect : 0,
+      fooled,
+    };
+  });
+  return {
+    n,
+    sourceCleanAccuracy: n ? srcRight / n : 0,
+    sourceAdversarialAccuracy: n ? srcAdvRight / n : 0,
+    eligible,
+    sourceSuccesses: successes,
+    sourceSuccessRate: eligible ? successes / eligible : 0,
+    success,
+    targets: results,
+    adversarial: kept,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * Chapter 5, "Adversarial training" (lecture section 5.2 and the end of 5.3; Madry et al.): the capacity
+ * study (standard, FGSM and PGD training of the Madry CNN at capacity scales 1 to 16, each evaluated clean,
+ * under FGSM and under PGD) and the accuracy of the PGD-trained network against eps in l-inf and l2. This
+ * module holds the notebook's settings schema, its training jobs and attacks, and the rows of its figures.
+ * @module
+ */
+import type { AttackSpec } from "../attacks/make.ts";
+import { bool, int, list, num, obj, optional, str } from "../config/schema.ts";
+import type { Infer } from "../config/schema.ts";
+import { attackSpecSchema, trainDataSchema, trainSchema } from "../config/specs.ts";
+import type { RobustEvaluation } from "../eval/robust.ts";
+import type { TrainJob } from "../train/cached.ts";
+
+const none = undefined as unknown as number;
+
+/** Settings of notebook 05 (configs/05-adversarial-training.yaml). */
+export const notebook05Schema = obj({
+  /** Training data (`trainSize` is the default of every scale) and the evaluation set (`testSize`). */
+  data: trainDataSchema,
+  initSeed: int({ min: 0 }),
+  /** The radius of training and evaluation (MNIST's standard 0.3). */
+  eps: num({ min: 0 }),
+  /** The minibatch schedule shared by every model (`adversarial` is set per training mode). */
+  train: trainSchema,
+  /** Capacity scales of the Madry CNN, each optionally with its own training-set size and epochs. */
+  scales: list(
+    obj({
+      scale: int({ min: 1, max: 64 }),
+      trainSize: optional(int({ min: 0 }), none),
+      epochs: optional(int({ min: 1 }), none),
+    }),
+    { minLength: 1 },
+  ),
+  /** Training modes: a name and the training attack (none: standard training). */
+  modes: list(
+    obj({
+      name: str(),
+      attack: optional(attackSpecSchema, undefined as unknown as AttackSpec),
+      alpha: optional(num({ min: 0, max: 1 }), 0),
+      warmup: optional(num({ min: 0, max: 1 }), none),
+    }),
+    { minLength: 1 },
+  ),
+  /** The evaluation of every model: clean, FGSM and PGD at eps on `testSize` test images. */
+  eval: obj({
+    testSize: optional(int({ min: 0 }), 0),
+    pgdSteps: int({ min: 1 }),
+    pgdStepSize: optional(num({ min: 0 }), none),
+    restarts: optional(int({ min: 1 }), 1),
+  }),
+  /** Accuracy against eps of the PGD-trained model (Figure 13). */
+  sweep: obj({
+    /** The capacity scale whose PGD-trained model is swept. Default: the largest. */
+    scale: optional(int({ min: 1 }), none),
+    testSize: int({ min: 1 }),
+    pgdSteps: int({ min: 1 }),
+    linf: list(num({ min: 0 }), { minLength: 2 }),
+    l2: list(num({ min: 0 }), { minLength: 2 }),
+  }),
+  /** Gradient-masking checks of the three models at the swept scale. */
+  sanity: obj({
+    run: optional(bool(), true),
+    testSize: int({ min: 1 }),
+    pgdSteps: int({ min: 1 }),
+    epsList: list(num({ min: 0 }), { minLength: 1 }),
+  }),
+});
+
+/** The typed settings of notebook 05. */
+export type Notebook05Config = Infer<typeof notebook05Schema>;
+
+/** One training mode of the capacity study. */
+export type TrainingMode = Notebook05Config["modes"][number];
+
+/** One capacity scale of the study. */
+export type CapacityScale = Notebook05Config["scales"][number];
+
+/** The training job (the cache key) of `mode` at capacity `entry`. */
+export function capacityJob(cfg: Notebook05Config, mode: TrainingMode, entry: CapacityScale): TrainJob {
+  const { adversarial: _ignored, ...schedule } = cfg.train;
+  const trainSize = entry.trainSize ?? cfg.data.trainSize;
+  const epochs = entry.epochs ?? schedule.epochs;
+  const adversarial = mode.attack
+    ? {
+      attack: mode.attack,
+      alpha: mode.alpha,
+      ...(mode.warmup ? { warmup: mode.warmup } : {}),
+    }
+    : undefined;
+  return {
+    data: { dataset: cfg.data.dataset, trainSize, seed: cfg.data.seed },
+    model: { kind: "madry-cnn", scale: entry.scale },
+    initSeed: cfg.initSeed,
+    train: { ...schedule, epochs, ...(adversarial ? { adversarial } : {}) },
+  };
+}
+
+/** Every (mode, scale) pair of the study, modes outermost, with its job. */
+export function capacityGrid(
+  cfg: Notebook05Config,
+): { mode: TrainingMode; entry: CapacityScale; job: TrainJob }[] {
+  return cfg.modes.flatMap((mode) =>
+    cfg.scales.map((entry) => ({ mode, entry, job: capacityJob(cfg, mode, entry) }))
+  );
+}
+
+/** The evaluation attacks at `eps` (default the chapter's): FGSM, then PGD-k with restarts. */
+export function evaluationAttacks(cfg: Notebook05Config, eps = cfg.eps): AttackSpec[] {
+  const { pgdSteps, restarts } = cfg.eval;
+  return [
+    { kind: "fgsm", eps },
+    {
+      kind: "pgd",
+      eps,
+      steps: pgdSteps,
+      stepSize: cfg.eval.pgdStepSize ?? 2.5 * eps / pgdSteps,
+      restarts,
+    },
+  ];
+}
+
+/** The PGD of the accuracy-against-eps sweep at `eps` in `norm`: `sweep.pgdSteps` steps of 2.5 eps / steps. */
+export function sweepAttack(cfg: Notebook05Config, norm: "linf" | "l2", eps: number): AttackSpec {
+  const steps = cfg.sweep.pgdSteps;
+  return { kind: "pgd", eps, norm, steps, stepSize: 2.5 * eps / steps };
+}
+
+/** The capacity scale whose PGD-trained model the sweep and the sanity checks use. */
+export function sweptScale(cfg: Notebook05Config): number {
+  return cfg.sweep.scale ?? Math.max(...cfg.scales.map((s) => s.scale));
+}
+
+/** One model's row of the capacity study. */
+export interface CapacityResult {
+  mode: string;
+  scale: number;
+  evaluation: RobustEvaluation;
+  trainSeconds: number;
+}
+
+/**
+ * The rows of the three-panel capacity figure: one per (mode, scale, evaluation), with the accuracy clean,
+ * under FGSM and under PGD (and the worst case over both attacks, under `worst`).
+ */
+export function capacityRows(
+  results: CapacityResult[],
+  names: { fgsm?: string; pgd?: string; worst?: string } = {},
+): { mode: string; scale: number; evaluation: string; accuracy: number }[] {
+  return results.flatMap((r) => {
+    const [fgsm, pgd] = r.evaluation.attacks;
+    const rows = [
+      { mode: r.mode, scale: r.scale, evaluation: "clean", accuracy: r.evaluation.clean },
+      { mode: r.mode, scale: r.scale, evaluation: names.fgsm ?? "FGSM", accuracy: fgsm.accuracy ?? NaN },
+      { mode: r.mode, scale: r.scale, evaluation: names.pgd ?? "PGD", accuracy: pgd.accuracy ?? NaN },
+    ];
+    if (names.worst) {
+      rows.push({
+        mode: r.mode,
+        scale: r.scale,
+        evaluation: names.worst,
+        accuracy: r.evaluation.robustAccuracy,
+      });
+    }
+    return rows;
+  });
+}

@@ -1,0 +1,203 @@
+/**
+ * Chapter 7, "Ensemble adversarial training" (lecture section 5.3, Figures 11 and 12; Tramer et al. 2018):
+ * the settings schema of its notebook, the training jobs of the static, held-out and trained models, and the
+ * evaluation behind Figure 12: error on clean data, under white-box FGSM (crafted on the model itself) and
+ * under black-box FGSM (crafted on held-out models that no trained model saw).
+ * @module
+ */
+import { type AttackSpec, describeAttack, makeAttack } from "../attacks/make.ts";
+import { transferAttack } from "../attacks/transfer.ts";
+import { bool, int, list, num, obj, optional, str } from "../config/schema.ts";
+import type { Infer } from "../config/schema.ts";
+import { backendSchema, modelSpecSchema, trainDataSchema, trainSchema } from "../config/specs.ts";
+import type { Dataset } from "../data/dataset.ts";
+import { selfFgsmJob } from "../defenses/single_step.ts";
+import { evaluate } from "../eval/evaluate.ts";
+import type { Classifier } from "../models/classifier.ts";
+import type { TrainJob } from "../train/cached.ts";
+import type { ProgressMode } from "../util/progress.ts";
+
+const namedModelSchema = obj({
+  /** A short name shown in tables, e.g. "B". */
+  name: str(),
+  model: modelSpecSchema,
+  initSeed: int({ min: 0 }),
+  train: trainSchema,
+});
+
+/** Settings of notebook 07 (configs/07-ensemble-adversarial-training.yaml). */
+export const notebook07Schema = obj({
+  backend: backendSchema,
+  data: trainDataSchema,
+  /** Radius (l-inf) of the training FGSM and of every evaluation attack. */
+  eps: num({ min: 0 }),
+  /** Model A: trained once against its own FGSM, once with the ensemble. */
+  target: obj({
+    model: modelSpecSchema,
+    initSeed: int({ min: 0 }),
+    train: trainSchema,
+    /** Weight of the clean loss in the mixed objective. */
+    alpha: optional(num({ min: 0, max: 1 }), 0.5),
+  }),
+  /** Whether A itself takes its turn among the ensemble's sources (as in Tramer et al.). */
+  includeSelf: optional(bool(), true),
+  /** The static pretrained models the ensemble crafts on (B, C, D). */
+  static: list(namedModelSchema, { minLength: 1 }),
+  /** Standard models that neither A saw: the black-box attacker's sources. */
+  heldOut: list(namedModelSchema, { minLength: 1 }),
+  evaluation: obj({
+    /** Test examples for clean, white-box and black-box FGSM (0: all). */
+    testSize: int({ min: 0 }),
+    /** White-box PGD on a smaller subset, to show what neither training buys. */
+    pgdSteps: int({ min: 1 }),
+    pgdStepSize: num({ min: 0 }),
+    pgdTestSize: int({ min: 1 }),
+  }),
+});
+
+/** The typed settings of notebook 07. */
+export type Notebook07Config = Infer<typeof notebook07Schema>;
+
+/** A named training job. */
+export interface NamedJob {
+  name: string;
+  job: TrainJob;
+}
+
+/** The training jobs of the chapter: A (its FGSM training), the static sources and the held-out models. */
+export function ensembleJobs(
+  cfg: Notebook07Config,
+): { target: TrainJob; static: NamedJob[]; heldOut: NamedJob[] } {
+  const data = { dataset: cfg.data.dataset, trainSize: cfg.data.trainSize, seed: cfg.data.seed };
+  const job = (m: { model: TrainJob["model"]; initSeed: number; train: TrainJob["train"] }): TrainJob => ({
+    data,
+    model: m.model,
+    initSeed: m.initSeed,
+    train: m.train,
+  });
+  const names = [...cfg.static, ...cfg.heldOut].map((m) => m.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) {
+    throw new RangeError(`ensembleJobs: the model name ${JSON.stringify(dup)} is used twice`);
+  }
+  return {
+    target: selfFgsmJob(job(cfg.target), { eps: cfg.eps, alpha: cfg.target.alpha }),
+    static: cfg.static.map((m) => ({ name: m.name, job: job(m) })),
+    heldOut: cfg.heldOut.map((m) => ({ name: m.name, job: job(m) })),
+  };
+}
+
+/** A model that crafts black-box examples. */
+export interface AttackSource {
+  name: string;
+  classifier: Classifier;
+  /** "held-out": no trained model saw it; "static": a source of the ensemble's training examples. */
+  role: "held-out" | "static";
+}
+
+/** Options of {@linkcode ensembleEvaluation}. */
+export interface EnsembleEvaluationOptions {
+  /** Seed of the attacks. Default 0. */
+  seed?: number;
+  /** Examples per batch. Default 250. */
+  batchSize?: number;
+  progress?: ProgressMode;
+}
+
+/** Error rates of one trained model. */
+export interface EnsembleErrors {
+  model: string;
+  clean: number;
+  /** Under FGSM crafted on the model itself. */
+  whiteBox: number;
+  /** Under FGSM crafted on each source, by source name. */
+  bySource: Record<string, number>;
+  /** The largest error over the held-out sources: Tramer et al.'s "max. black-box". */
+  blackBox: number;
+  /** The mean error over the held-out sources. */
+  blackBoxMean: number;
+}
+
+/**
+ * Evaluates each trained model on `data`: clean error, error under white-box `fgsm` and under `fgsm` crafted
+ * on each source (every source attacks all models with the same examples).
+ */
+export async function ensembleEvaluation(
+  models: Record<string, Classifier>,
+  sources: AttackSource[],
+  data: Dataset,
+  fgsm: AttackSpec,
+  options: EnsembleEvaluationOptions = {},
+): Promise<EnsembleErrors[]> {
+  if (!sources.some((s) => s.role === "held-out")) {
+    throw new RangeError("ensembleEvaluation: at least one held-out source is needed");
+  }
+  const seed = options.seed ?? 0;
+  const common = { batchSize: options.batchSize ?? 250, progress: options.progress };
+  const names = Object.keys(models);
+  const out: EnsembleErrors[] = [];
+  for (const [k, name] of names.entries()) {
+    const clean = await evaluate(models[name], data, { ...common, label: `${name}: clean` });
+    const white = await evaluate(models[name], data, {
+      ...common,
+      attack: makeAttack(fgsm, seed + k),
+      label: `${name}: white-box ${describeAttack(fgsm)}`,
+    });
+    out.push({
+      model: name,
+      clean: 1 - clean.accuracy,
+      whiteBox: 1 - white.accuracy,
+      bySource: {},
+      blackBox: 0,
+      blackBoxMean: 0,
+    });
+  }
+  for (const [k, source] of sources.entries()) {
+    const report = await transferAttack(source.classifier, models, data, makeAttack(fgsm, seed + 100 + k), {
+      ...common,
+      label: `black-box ${describeAttack(fgsm)} from ${source.name}`,
+    });
+    for (const t of report.targets) {
+      out.find((e) => e.model === t.name)!.bySource[source.name] = 1 - t.adversarialAccuracy;
+    }
+  }
+  const heldOut = sources.filter((s) => s.role === "held-out").map((s) => s.name);
+  for (const e of out) {
+    const errors = heldOut.map((n) => e.bySource[n]);
+    e.blackBox = Math.max(...errors);
+    e.blackBoxMean = errors.reduce((a, b) => a + b, 0) / errors.length;
+  }
+  return out;
+}
+
+/**
+ * Figure 12's bars: per model, the error on clean data, under white-box FGSM and under black-box FGSM (the
+ * worst held-out source).
+ */
+export function figure12Rows(
+  errors: EnsembleErrors[],
+): { evaluation: string; model: string; error: number }[] {
+  return errors.flatMap((e) => [
+    { evaluation: "clean data", model: e.model, error: e.clean },
+    { evaluation: "white-box FGSM", model: e.model, error: e.whiteBox },
+    { evaluation: "black-box FGSM", model: e.model, error: e.blackBox },
+  ]);
+}
+
+/** The table of {@linkcode ensembleEvaluation}: one row per model, one column per evaluation and source. */
+export function ensembleTableRows(
+  errors: EnsembleErrors[],
+  sources: AttackSource[],
+): Record<string, unknown>[] {
+  return errors.map((e) => ({
+    model: e.model,
+    clean: e.clean,
+    "white-box FGSM": e.whiteBox,
+    ...Object.fromEntries(
+      sources.map((
+        s,
+      ) => [`from ${s.name} (${s.role === "held-out" ? "held out" : "static"})`, e.bySource[s.name]]),
+    ),
+    "black-box (worst held-out)": e.blackBox,
+  }));
+}

@@ -1,0 +1,470 @@
+/**
+ * Chapter 2, "Robust and non-robust features" (Ilyas et al. 2019): the settings schema of its notebook and
+ * the pipelines behind its two experiments. Experiment 1 trains a standard model, relabels every training
+ * image with a target class it is attacked towards (D_rand, D_det, or the two-class swap of the lecture),
+ * trains a fresh model on that set and tests it on the original test set. Experiment 2 builds D_R from an
+ * adversarially trained model's representation and D_NR from a standard model's, and trains standard
+ * models on each.
+ * @module
+ */
+import { basename } from "node:path";
+import { predictLabels } from "../attacks/loss.ts";
+import { type AttackSpec, makeAttack } from "../attacks/make.ts";
+import { cacheDir } from "../config/cache.ts";
+import { type Infer, int, list, num, obj, optional, str } from "../config/schema.ts";
+import { modelSpecSchema, trainSchema } from "../config/specs.ts";
+import { type Dataset, imagesTensor, size, take } from "../data/dataset.ts";
+import { loadDataset } from "../data/load.ts";
+import type { DatasetName } from "../data/sources.ts";
+import { stratifiedSubset, twoClassSubset } from "../data/subsets.ts";
+import { buildNonRobustDataset, type NonRobustDataset } from "../datasets/non_robust.ts";
+import { buildRobustDataset, type RobustDataset } from "../datasets/robust.ts";
+import type { TargetRule } from "../datasets/targets.ts";
+import { evaluate } from "../eval/evaluate.ts";
+import type { ModelSpec } from "../models/build.ts";
+import type { Classifier } from "../models/classifier.ts";
+import { representationOf } from "../models/representation.ts";
+import type { ImageRow } from "../plot/images.ts";
+import { trainCached, type TrainedModel, type TrainJob } from "../train/cached.ts";
+
+const datasetName = str(["mnist", "fashion-mnist"]);
+
+/** How every model of the chapter is scored: clean accuracy and accuracy under l2 PGD at `eps`. */
+const evaluationSchema = obj({
+  /** Test images, a seeded stratified subset of the test split (0: all of it). */
+  testSize: int({ min: 0 }),
+  /** Radius of the l2 PGD attack of the robust accuracy. */
+  eps: num({ min: 0 }),
+  steps: int({ min: 1 }),
+  /** PGD step length. Default 2.5 eps / steps. */
+  stepSize: optional(num({ min: 0 }), undefined as unknown as number),
+});
+
+/** Experiment 1: non-robust datasets made by targeted attacks. */
+const nonRobustSchema = obj({
+  /** Architecture of the standard source models and of the models trained on the constructed sets. */
+  model: modelSpecSchema,
+  /** Training images of each source model (0: the whole split, or both classes for the two-class task). */
+  trainSize: int({ min: 0 }),
+  /** Standard training of the source models. */
+  train: trainSchema,
+  /** Images per constructed dataset: the first `size` of the source model's training subset. */
+  size: int({ min: 1 }),
+  /** The targeted l2 PGD that moves each image towards its target. */
+  attack: obj({
+    eps: num({ min: 0 }),
+    steps: int({ min: 1 }),
+    stepSize: optional(num({ min: 0 }), undefined as unknown as number),
+  }),
+  /** The lecture's two-class task: two classes of a dataset standing in for cats and dogs. */
+  binary: obj({ dataset: datasetName, classes: list(int({ min: 0, max: 9 }), { minLength: 2 }) }),
+  /** Datasets of the 10-class D_rand and D_det. */
+  datasets: list(datasetName, { minLength: 1 }),
+  /** Training of the fresh models on the constructed sets. */
+  freshTrain: trainSchema,
+  batchSize: optional(int({ min: 1 }), 250),
+  chunkSize: optional(int({ min: 1 }), 1000),
+});
+
+/** Experiment 2: datasets made by matching a robust or a standard model's representation. */
+const robustSchema = obj({
+  dataset: datasetName,
+  /** Architecture of every model of the experiment. */
+  model: modelSpecSchema,
+  /** Training images of the standard and the robust model (0: all). */
+  trainSize: int({ min: 0 }),
+  /** Standard training (the model on D, and the source of D_NR). */
+  train: trainSchema,
+  /** Adversarial training (the model whose representation makes D_R): `train` plus this l2 PGD, alpha 0. */
+  adversarial: obj({
+    eps: num({ min: 0 }),
+    steps: int({ min: 1 }),
+    stepSize: optional(num({ min: 0 }), undefined as unknown as number),
+    /** Epochs of adversarial training. Default: those of `train`. */
+    epochs: optional(int({ min: 1 }), 0),
+  }),
+  /** Images per constructed dataset: the first `size` of the training subset. */
+  size: int({ min: 1 }),
+  /** The descent on the representation distance. */
+  inversion: obj({
+    method: optional(str(["l2", "adam"]), "l2" as "l2" | "adam"),
+    steps: int({ min: 0 }),
+    stepSize: num({ min: 0 }),
+    schedule: optional(str(["constant", "cosine"]), "cosine" as "constant" | "cosine"),
+    start: optional(str(["image", "noise"]), "image" as "image" | "noise"),
+    batchSize: optional(int({ min: 1 }), 250),
+    chunkSize: optional(int({ min: 1 }), 1000),
+  }),
+  /** Standard training of the fresh models on D_R and D_NR. */
+  freshTrain: trainSchema,
+});
+
+/** Settings of notebook 02 (configs/02-robust-and-non-robust-features.yaml). */
+export const notebook02Schema = obj({
+  /** Seed of the data subsets, the targets and the starting points. */
+  seed: int({ min: 0 }),
+  /** Seed of the initial weights of every model. */
+  initSeed: int({ min: 0 }),
+  evaluation: evaluationSchema,
+  nonRobust: nonRobustSchema,
+  robust: robustSchema,
+  /** Images shown per gallery. */
+  gallery: int({ min: 1 }),
+});
+
+/** The typed settings of notebook 02. */
+export type Notebook02Config = Infer<typeof notebook02Schema>;
+
+/** A classification task of the chapter: a dataset, or two of its classes. */
+export interface FeatureTask {
+  /** Short name, e.g. "mnist" or "fashion-mnist[5,7]". */
+  id: string;
+  /** Readable name, e.g. "Fashion-MNIST Sandal vs Sneaker". */
+  title: string;
+  dataset: DatasetName;
+  /** The two classes of a two-class task. */
+  classes?: [number, number];
+}
+
+/** The data of a task: the source models' training subset and the test subset. */
+export interface FeatureTaskData {
+  train: Dataset;
+  test: Dataset;
+}
+
+/** A trained model with its clean and robust test accuracy. */
+export interface FeatureScore {
+  /** What it is, e.g. "standard training on D_rand". */
+  label: string;
+  trained: TrainedModel;
+  /** Clean accuracy on the original test set. */
+  clean: number;
+  /** Accuracy under the chapter's l2 PGD. */
+  robust: number;
+}
+
+const pretty: Record<DatasetName, string> = { "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST" };
+
+/** The lecture's two-class task of experiment 1. */
+export async function featuresBinaryTask(cfg: Notebook02Config): Promise<FeatureTask> {
+  const { dataset, classes } = cfg.nonRobust.binary;
+  if (classes.length !== 2 || classes[0] === classes[1]) {
+    throw new RangeError(`nonRobust.binary.classes must be two different classes, got [${classes}]`);
+  }
+  const names = (await loadDataset(dataset, "test")).classes;
+  return {
+    id: `${dataset}[${classes[0]},${classes[1]}]`,
+    title: `${pretty[dataset]} ${names[classes[0]]} vs ${names[classes[1]]}`,
+    dataset,
+    classes: [classes[0], classes[1]],
+  };
+}
+
+/** The 10-class tasks of experiment 1. */
+export function featuresTenClassTasks(cfg: Notebook02Config): FeatureTask[] {
+  return cfg.nonRobust.datasets.map((d) => ({ id: d, title: pretty[d], dataset: d }));
+}
+
+/** The 10-class task of experiment 2. */
+export function featuresRobustTask(cfg: Notebook02Config): FeatureTask {
+  return { id: cfg.robust.dataset, title: pretty[cfg.robust.dataset], dataset: cfg.robust.dataset };
+}
+
+/** A task's training subset (`trainSize` images, 0: all) and its test subset. */
+export async function featureTaskData(
+  task: FeatureTask,
+  trainSize: number,
+  cfg: Notebook02Config,
+): Promise<FeatureTaskData> {
+  let train = await loadDataset(task.dataset, "train");
+  let test = await loadDataset(task.dataset, "test");
+  if (task.classes) {
+    train = twoClassSubset(train, task.classes);
+    test = twoClassSubset(test, task.classes);
+  }
+  const subset = (ds: Dataset, n: number, seed: number) =>
+    n > 0 && n < size(ds) ? stratifiedSubset(ds, n, { seed }) : ds;
+  return {
+    train: subset(train, trainSize, cfg.seed),
+    test: subset(test, cfg.evaluation.testSize, cfg.seed + 1),
+  };
+}
+
+/** The l2 PGD of the chapter's robust accuracy. */
+export function featuresAttack(cfg: Notebook02Config): AttackSpec {
+  const { eps, steps, stepSize } = cfg.evaluation;
+  return { kind: "pgd", norm: "l2", eps, steps, stepSize: stepSize ?? 2.5 * eps / steps };
+}
+
+/** Clean accuracy and accuracy under {@linkcode featuresAttack} on `test`. */
+export async function featuresScore(
+  classifier: Classifier,
+  test: Dataset,
+  cfg: Notebook02Config,
+  label?: string,
+): Promise<{ clean: number; robust: number }> {
+  const clean = await evaluate(classifier, test);
+  const robust = await evaluate(classifier, test, {
+    attack: makeAttack(featuresAttack(cfg), cfg.seed + 7),
+    label: label ? `robust accuracy: ${label}` : undefined,
+  });
+  return { clean: clean.accuracy, robust: robust.accuracy };
+}
+
+/** A training job on a task's data; `constructed` names a constructed training set (its cache folder). */
+function taskJob(
+  task: FeatureTask,
+  trainSize: number,
+  model: ModelSpec,
+  train: TrainJob["train"],
+  cfg: Notebook02Config,
+  constructed?: string,
+): TrainJob {
+  const data = {
+    dataset: task.dataset,
+    trainSize,
+    seed: cfg.seed,
+    classes: task.classes ?? null,
+    constructed: constructed ?? null,
+  };
+  return { data, model, initSeed: cfg.initSeed, train };
+}
+
+async function score(
+  label: string,
+  job: TrainJob,
+  data: Dataset,
+  test: Dataset,
+  cfg: Notebook02Config,
+): Promise<FeatureScore> {
+  const trained = await trainCached(job, { data, label: `train: ${label}` });
+  return { label, trained, ...(await featuresScore(trained.classifier, test, cfg, label)) };
+}
+
+/** The first `n` images of `ds` (a copy), the examples a construction starts from. */
+function firstImages(ds: Dataset, n: number): Dataset {
+  const m = Math.min(n, size(ds));
+  return take(ds, Array.from({ length: m }, (_, i) => i), `${ds.name}[:${m}]`);
+}
+
+/** One constructed non-robust set and the fresh model trained on it. */
+export interface NonRobustSet {
+  rule: TargetRule;
+  /** Its name in the lecture's notation, e.g. "D_rand". */
+  name: string;
+  built: NonRobustDataset;
+  /** The images it was made from (with their original labels). */
+  original: Dataset;
+  fresh: FeatureScore;
+  /** Share of test images the fresh model assigns to class (y + 1) mod C: the D_det relabelling learned as such. */
+  shifted: number;
+}
+
+/** Experiment 1 on one task: the standard source model and, per rule, the constructed set and its fresh model. */
+export interface NonRobustRun {
+  task: FeatureTask;
+  data: FeatureTaskData;
+  source: FeatureScore;
+  sets: NonRobustSet[];
+}
+
+/**
+ * Experiment 1 on `task`: trains (or loads) the standard source model, builds (or loads) each rule's
+ * relabelled set against it, trains a fresh model of the same architecture on each set, and scores every
+ * model on the original test set.
+ */
+export async function runNonRobust(
+  cfg: Notebook02Config,
+  task: FeatureTask,
+  rules: TargetRule[],
+): Promise<NonRobustRun> {
+  const c = cfg.nonRobust;
+  const data = await featureTaskData(task, c.trainSize, cfg);
+  const sourceJob = taskJob(task, c.trainSize, c.model, c.train, cfg);
+  const source = await score(`standard training on D (${task.title})`, sourceJob, data.train, data.test, cfg);
+  const original = firstImages(data.train, c.size);
+  const sets: NonRobustSet[] = [];
+  for (const rule of rules) {
+    const name = task.classes ? "D_NR (swapped labels)" : `D_${rule}`;
+    const settings = {
+      rule,
+      eps: c.attack.eps,
+      steps: c.attack.steps,
+      stepSize: c.attack.stepSize,
+      seed: cfg.seed,
+      batchSize: c.batchSize,
+      chunkSize: c.chunkSize,
+    };
+    const identity = { model: basename(source.trained.dir), data: original.name, size: size(original) };
+    const dir = await cacheDir("datasets", { ...settings, norm: "l2", source: identity });
+    const built = await buildNonRobustDataset(source.trained.classifier, original, {
+      ...settings,
+      dir,
+      source: identity,
+      label: `build ${name} (${task.title})`,
+    });
+    const job = taskJob(task, c.trainSize, c.model, c.freshTrain, cfg, basename(dir));
+    const fresh = await score(
+      `standard training on ${name} (${task.title})`,
+      job,
+      built.dataset,
+      data.test,
+      cfg,
+    );
+    const predictions = predictLabelsOf(fresh.trained.classifier, data.test);
+    const C = data.test.classes.length;
+    const shifted = predictions.reduce((n, p, i) => n + (p === (data.test.labels[i] + 1) % C ? 1 : 0), 0) /
+      Math.max(1, predictions.length);
+    sets.push({ rule, name, built, original, fresh, shifted });
+  }
+  return { task, data, source, sets };
+}
+
+/** Predictions of `classifier` on all of `ds`, in batches. */
+function predictLabelsOf(classifier: Classifier, ds: Dataset, batchSize = 500): Int32Array {
+  const out = new Int32Array(size(ds));
+  for (let s = 0; s < size(ds); s += batchSize) {
+    const e = Math.min(size(ds), s + batchSize);
+    const x = imagesTensor(ds, s, e);
+    out.set(predictLabels(classifier, x), s);
+    x.dispose();
+  }
+  return out;
+}
+
+/** Experiment 2: the models on D, the two constructed sets, and the fresh models trained on them. */
+export interface RobustFeaturesRun {
+  task: FeatureTask;
+  data: FeatureTaskData;
+  /** Standard training on D. */
+  standard: FeatureScore;
+  /** Adversarial training on D (l2 PGD). */
+  adversarial: FeatureScore;
+  /** The images the constructions matched (with their labels). */
+  original: Dataset;
+  /** D_R: matched to the adversarially trained model's representation. */
+  robustSet: RobustDataset;
+  /** D_NR: matched to the standard model's representation. */
+  nonRobustSet: RobustDataset;
+  /** Standard training on D_R. */
+  onRobust: FeatureScore;
+  /** Standard training on D_NR. */
+  onNonRobust: FeatureScore;
+}
+
+/** The adversarial-training job of experiment 2 (l2 PGD, alpha 0: adversarial examples only). */
+export function featuresAdversarialJob(cfg: Notebook02Config): TrainJob {
+  const r = cfg.robust;
+  const a = r.adversarial;
+  const attack: AttackSpec = {
+    kind: "pgd",
+    norm: "l2",
+    eps: a.eps,
+    steps: a.steps,
+    stepSize: a.stepSize ?? 2.5 * a.eps / a.steps,
+  };
+  const train = { ...r.train, epochs: a.epochs || r.train.epochs, adversarial: { attack, alpha: 0 } };
+  return taskJob(featuresRobustTask(cfg), r.trainSize, r.model, train, cfg);
+}
+
+/**
+ * Experiment 2: trains (or loads) a standard and an adversarially trained model on D, builds D_R from the
+ * adversarially trained model's representation and D_NR from the standard one's, trains a standard model
+ * on each, and scores all four on the original test set.
+ */
+export async function runRobustFeatures(cfg: Notebook02Config): Promise<RobustFeaturesRun> {
+  const r = cfg.robust;
+  const task = featuresRobustTask(cfg);
+  const data = await featureTaskData(task, r.trainSize, cfg);
+  const standard = await score(
+    "standard training on D",
+    taskJob(task, r.trainSize, r.model, r.train, cfg),
+    data.train,
+    data.test,
+    cfg,
+  );
+  const adversarial = await score(
+    "adversarial training on D",
+    featuresAdversarialJob(cfg),
+    data.train,
+    data.test,
+    cfg,
+  );
+  const original = firstImages(data.train, r.size);
+  const build = async (from: FeatureScore, name: string) => {
+    const identity = { model: basename(from.trained.dir), data: original.name, size: size(original) };
+    const settings = { ...r.inversion, seed: cfg.seed };
+    const dir = await cacheDir("datasets", { ...settings, construction: "representation", source: identity });
+    const built = await buildRobustDataset(representationOf(from.trained.model), original, {
+      ...settings,
+      dir,
+      source: identity,
+      label: `build ${name} (${task.title})`,
+    });
+    return { built, key: basename(dir) };
+  };
+  const dR = await build(adversarial, "D_R");
+  const dNR = await build(standard, "D_NR");
+  const fresh = (name: string, set: { built: RobustDataset; key: string }) =>
+    score(
+      `standard training on ${name}`,
+      taskJob(task, r.trainSize, r.model, r.freshTrain, cfg, set.key),
+      set.built.dataset,
+      data.test,
+      cfg,
+    );
+  return {
+    task,
+    data,
+    standard,
+    adversarial,
+    original,
+    robustSet: dR.built,
+    nonRobustSet: dNR.built,
+    onRobust: await fresh("D_R", dR),
+    onNonRobust: await fresh("D_NR", dNR),
+  };
+}
+
+/** Bar-chart rows (one per model and accuracy kind) for clean (blue) and robust (red) accuracy. */
+export function featuresBars(models: FeatureScore[], names?: string[]): Record<string, unknown>[] {
+  return models.flatMap((m, i) => [
+    { model: names?.[i] ?? m.label, accuracy: "clean", value: m.clean },
+    { model: names?.[i] ?? m.label, accuracy: "robust", value: m.robust },
+  ]);
+}
+
+/** The colours of the lecture's figures: clean accuracy blue, robust accuracy red. */
+export const CLEAN_ROBUST_COLORS: Readonly<Record<string, string>> = { clean: "#2563eb", robust: "#dc2626" };
+
+/** An image-grid row: the first `count` images of `ds`, captioned with their class names (after `prefix`). */
+export function constructedRow(label: string, ds: Dataset, count: number, prefix = ""): ImageRow {
+  const per = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  const n = Math.min(count, size(ds));
+  return {
+    label,
+    kind: "image",
+    images: Array.from({ length: n }, (_, i) => ds.images.slice(i * per, (i + 1) * per)),
+    captions: Array.from({ length: n }, (_, i) => `${prefix}${ds.classes[ds.labels[i]]}`),
+  };
+}
+
+/** An image-grid row of the differences `ds - original` for the first `count` images. */
+export function constructedDifferenceRow(
+  label: string,
+  ds: Dataset,
+  original: Dataset,
+  count: number,
+): ImageRow {
+  const per = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  const n = Math.min(count, size(ds), size(original));
+  return {
+    label,
+    kind: "diverging",
+    images: Array.from({ length: n }, (_, i) => {
+      const d = new Float32Array(per);
+      for (let j = 0; j < per; j++) d[j] = ds.images[i * per + j] - original.images[i * per + j];
+      return d;
+    }),
+  };
+}

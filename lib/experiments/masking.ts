@@ -1,0 +1,319 @@
+/**
+ * Chapter 4, "Gradient masking" (lecture section 5.1): the settings schema of its notebook, the models it
+ * trains, and the table of attacks against the masked models, with the three ways through the masking.
+ * @module
+ */
+import { type AttackSpec, describeAttack, makeAttack } from "../attacks/make.ts";
+import { transferAttack } from "../attacks/transfer.ts";
+import { bool, int, num, obj, optional } from "../config/schema.ts";
+import type { Infer } from "../config/schema.ts";
+import { backendSchema, modelSpecSchema, trainDataSchema, trainSchema } from "../config/specs.ts";
+import type { Dataset } from "../data/dataset.ts";
+import { attackVia } from "../defenses/bpda.ts";
+import { selfFgsmJob } from "../defenses/single_step.ts";
+import { evaluate } from "../eval/evaluate.ts";
+import type { LossSurface } from "../eval/loss_surface.ts";
+import type { Classifier } from "../models/classifier.ts";
+import type { TrainJob } from "../train/cached.ts";
+import type { ProgressMode } from "../util/progress.ts";
+
+/** A model a chapter trains: architecture, initial seed and training schedule. */
+export const chapterModelSchema = obj({
+  model: modelSpecSchema,
+  initSeed: int({ min: 0 }),
+  train: trainSchema,
+});
+
+/** Settings of notebook 04 (configs/04-gradient-masking.yaml). */
+export const notebook04Schema = obj({
+  backend: backendSchema,
+  data: trainDataSchema,
+  /** Radius of every attack (l-inf), and of the self-FGSM training. */
+  eps: num({ min: 0 }),
+  /** A standard network: the undefended reference, and the network behind the quantiser. */
+  undefended: chapterModelSchema,
+  /** The network trained against its own FGSM (no random start) at radius eps. */
+  selfFgsm: obj({
+    model: modelSpecSchema,
+    initSeed: int({ min: 0 }),
+    train: trainSchema,
+    /** Weight of the clean loss in the mixed objective. */
+    alpha: optional(num({ min: 0, max: 1 }), 0.5),
+  }),
+  /** The independently trained standard network the transfer attack crafts its examples on. */
+  source: chapterModelSchema,
+  quantizer: obj({
+    /** Pixel levels of the quantiser in front of the undefended network. */
+    levels: int({ min: 2 }),
+    /** BPDA surrogate: the identity (straight-through), or the soft staircase of this temperature. */
+    softSurrogate: optional(bool(), false),
+    temperature: optional(num({ min: 0 }), 0.1),
+  }),
+  attack: obj({
+    pgdSteps: int({ min: 1 }),
+    pgdStepSize: num({ min: 0 }),
+    /** R+FGSM's random step (default eps / 2). */
+    rfgsmAlpha: optional(num({ min: 0 }), undefined as unknown as number),
+    /** Test examples attacked (0: the whole test set). */
+    testSize: int({ min: 0 }),
+  }),
+  surface: obj({
+    /** The grid spans [-radius, radius] along both directions. */
+    radius: num({ min: 0 }),
+    /** Grid points per axis (odd). */
+    points: int({ min: 3 }),
+    /** How many test images (the first of the attacked subset) have their surfaces summarised. */
+    examples: int({ min: 1 }),
+  }),
+  /** Athalye et al.'s sanity checks (accuracy against eps, PGD vs FGSM, an unbounded attack). */
+  checks: obj({ testSize: int({ min: 1 }), pgdSteps: int({ min: 1 }) }),
+});
+
+/** The typed settings of notebook 04. */
+export type Notebook04Config = Infer<typeof notebook04Schema>;
+
+/** The training jobs (cache keys) of the chapter's three networks. */
+export function maskingJobs(
+  cfg: Notebook04Config,
+): { undefended: TrainJob; selfFgsm: TrainJob; source: TrainJob } {
+  const data = { dataset: cfg.data.dataset, trainSize: cfg.data.trainSize, seed: cfg.data.seed };
+  const job = (m: { model: TrainJob["model"]; initSeed: number; train: TrainJob["train"] }): TrainJob => ({
+    data,
+    model: m.model,
+    initSeed: m.initSeed,
+    train: m.train,
+  });
+  return {
+    undefended: job(cfg.undefended),
+    selfFgsm: selfFgsmJob(job(cfg.selfFgsm), { eps: cfg.eps, alpha: cfg.selfFgsm.alpha }),
+    source: job(cfg.source),
+  };
+}
+
+/** The white-box attacks of the chapter: from the data point, and with a random step first. */
+export function maskingAttacks(cfg: Notebook04Config): {
+  fgsm: AttackSpec;
+  pgdFromX: AttackSpec;
+  rfgsm: AttackSpec;
+  pgd: AttackSpec;
+} {
+  const { eps } = cfg;
+  const steps = cfg.attack.pgdSteps;
+  const stepSize = cfg.attack.pgdStepSize;
+  return {
+    fgsm: { kind: "fgsm", eps },
+    pgdFromX: { kind: "pgd", eps, steps, stepSize, randomStart: false },
+    rfgsm: { kind: "rfgsm", eps, alpha: cfg.attack.rfgsmAlpha ?? eps / 2 },
+    pgd: { kind: "pgd", eps, steps, stepSize, randomStart: true },
+  };
+}
+
+/** A model of the comparison: its classifier and, for a defence with a non-differentiable part, a BPDA view. */
+export interface MaskedModel {
+  /** The model as deployed (what is evaluated). */
+  classifier: Classifier;
+  /** The same forward pass with a smooth backward pass; absent when BPDA does not apply. */
+  bpda?: Classifier;
+}
+
+/** Which way through the masking an attack takes. */
+export type WayThrough =
+  | "no attack"
+  | "none: from the data point"
+  | "random step first"
+  | "BPDA"
+  | "transfer";
+
+/** The attacks of the table, in order. */
+export const MASKING_ATTACKS = [
+  "clean",
+  "fgsm",
+  "pgd-from-x",
+  "rfgsm",
+  "pgd",
+  "bpda-fgsm",
+  "bpda-pgd",
+  "transfer",
+] as const;
+
+/** Identifies an attack of the table. */
+export type MaskingAttackId = typeof MASKING_ATTACKS[number];
+
+/** Short names of the attacks, for chart axes. */
+export const MASKING_ATTACK_LABELS: Record<MaskingAttackId, string> = {
+  "clean": "clean",
+  "fgsm": "FGSM",
+  "pgd-from-x": "PGD from x",
+  "rfgsm": "R+FGSM",
+  "pgd": "PGD, random start",
+  "bpda-fgsm": "BPDA FGSM",
+  "bpda-pgd": "BPDA PGD",
+  "transfer": "transfer FGSM",
+};
+
+/** One attack of the table: accuracy of each model under it (null where it does not apply). */
+export interface MaskingRow {
+  id: MaskingAttackId;
+  attack: string;
+  way: WayThrough;
+  accuracy: Record<string, number | null>;
+  seconds: number;
+}
+
+/** Options of {@linkcode maskingTable}. */
+export interface MaskingTableOptions {
+  /** Seed of the attacks' random starts. Default 0. */
+  seed?: number;
+  /** Examples per batch. Default 250. */
+  batchSize?: number;
+  progress?: ProgressMode;
+}
+
+/**
+ * Runs the chapter's attacks on every model: clean; FGSM and PGD from the data point; R+FGSM and PGD with a
+ * random start; FGSM and PGD through the BPDA view (models that have one); and FGSM crafted on `source`
+ * and transferred. Returns one row per attack, in that order.
+ */
+export async function maskingTable(
+  models: Record<string, MaskedModel>,
+  source: Classifier,
+  data: Dataset,
+  cfg: Notebook04Config,
+  options: MaskingTableOptions = {},
+): Promise<MaskingRow[]> {
+  const seed = options.seed ?? 0;
+  const batchSize = options.batchSize ?? 250;
+  const common = { batchSize, progress: options.progress };
+  const names = Object.keys(models);
+  const a = maskingAttacks(cfg);
+  const rows: MaskingRow[] = [];
+  const row = async (
+    id: MaskingAttackId,
+    attack: string,
+    way: WayThrough,
+    run: (name: string, m: MaskedModel) => Promise<number | null>,
+  ) => {
+    const t0 = performance.now();
+    const accuracy: Record<string, number | null> = {};
+    for (const name of names) accuracy[name] = await run(name, models[name]);
+    rows.push({ id, attack, way, accuracy, seconds: (performance.now() - t0) / 1000 });
+  };
+  const whiteBox = (spec: AttackSpec, k: number) => async (name: string, m: MaskedModel) =>
+    (await evaluate(m.classifier, data, {
+      ...common,
+      attack: makeAttack(spec, seed + k),
+      label: `${name}: ${describeAttack(spec)}`,
+    })).accuracy;
+  const viaBpda = (spec: AttackSpec, k: number) => async (name: string, m: MaskedModel) =>
+    m.bpda
+      ? (await evaluate(m.classifier, data, {
+        ...common,
+        attack: attackVia(m.bpda, makeAttack(spec, seed + k)),
+        label: `${name}: BPDA ${describeAttack(spec)}`,
+      })).accuracy
+      : null;
+
+  await row(
+    "clean",
+    "clean",
+    "no attack",
+    async (name, m) => (await evaluate(m.classifier, data, { ...common, label: `${name}: clean` })).accuracy,
+  );
+  await row("fgsm", describeAttack(a.fgsm), "none: from the data point", whiteBox(a.fgsm, 1));
+  await row(
+    "pgd-from-x",
+    `${describeAttack(a.pgdFromX)}, from x`,
+    "none: from the data point",
+    whiteBox(a.pgdFromX, 2),
+  );
+  await row("rfgsm", describeAttack(a.rfgsm), "random step first", whiteBox(a.rfgsm, 3));
+  await row("pgd", `${describeAttack(a.pgd)}, random start`, "random step first", whiteBox(a.pgd, 4));
+  await row("bpda-fgsm", `BPDA + ${describeAttack(a.fgsm)}`, "BPDA", viaBpda(a.fgsm, 5));
+  await row("bpda-pgd", `BPDA + ${describeAttack(a.pgd)}`, "BPDA", viaBpda(a.pgd, 6));
+  const t0 = performance.now();
+  const transfer = await transferAttack(
+    source,
+    Object.fromEntries(names.map((n) => [n, models[n].classifier])),
+    data,
+    makeAttack(a.fgsm, seed + 7),
+    { batchSize, progress: options.progress, label: "transfer: FGSM on the source" },
+  );
+  rows.push({
+    id: "transfer",
+    attack: `transfer: ${describeAttack(a.fgsm)} on the source`,
+    way: "transfer",
+    accuracy: Object.fromEntries(transfer.targets.map((t) => [t.name, t.adversarialAccuracy])),
+    seconds: (performance.now() - t0) / 1000,
+  });
+  return rows;
+}
+
+/** One model's accuracy under each attack of the table (null where the attack does not apply). */
+export function accuracyOf(rows: MaskingRow[], model: string): Record<MaskingAttackId, number | null> {
+  const out = {} as Record<MaskingAttackId, number | null>;
+  for (const id of MASKING_ATTACKS) {
+    const row = rows.find((r) => r.id === id);
+    if (!row) throw new RangeError(`accuracyOf: no row ${JSON.stringify(id)}`);
+    if (!(model in row.accuracy)) throw new RangeError(`accuracyOf: no model ${JSON.stringify(model)}`);
+    out[id] = row.accuracy[model];
+  }
+  return out;
+}
+
+/** The rows of {@linkcode maskingTable} flattened for a table: one column per model ("n/a" where it does not apply). */
+export function maskingTableRows(rows: MaskingRow[]): Record<string, unknown>[] {
+  return rows.map((r) => ({
+    attack: r.attack,
+    "way through": r.way,
+    ...Object.fromEntries(Object.entries(r.accuracy).map(([m, a]) => [m, a ?? "n/a"])),
+  }));
+}
+
+/** The rows of {@linkcode maskingTable} in long form for a grouped bar chart, with short attack names (rows that apply only). */
+export function maskingChartRows(rows: MaskingRow[]): { attack: string; model: string; accuracy: number }[] {
+  return rows.flatMap((r) =>
+    Object.entries(r.accuracy)
+      .filter((e): e is [string, number] => e[1] !== null)
+      .map(([model, accuracy]) => ({ attack: MASKING_ATTACK_LABELS[r.id], model, accuracy }))
+  );
+}
+
+/** What a loss surface says about the single gradient step from x. */
+export interface SurfaceSummary {
+  /** Loss at x. */
+  centre: number;
+  /** Loss at the FGSM point x + eps * sign(grad): the far end of the gradient axis. */
+  fgsmPoint: number;
+  /** Largest loss on the half-axis FGSM follows (e1 >= 0, e2 = 0). */
+  maxAlongGradient: number;
+  /** Largest loss on the opposite half-axis, against the gradient sign (e1 <= 0, e2 = 0). */
+  maxAgainstGradient: number;
+  /** Largest loss on the random axis (e1 = 0, both sides). */
+  maxAlongRandom: number;
+  /** Largest loss on the grid. */
+  max: number;
+}
+
+/** The loss at x, at the FGSM point, on each half of the gradient axis, on the random axis and on the grid. */
+export function surfaceSummary(s: LossSurface): SurfaceSummary {
+  const mid = (s.xs.length - 1) / 2;
+  const gradientAxis = Array.from(s.values[mid]);
+  const randomAxis = s.values.map((row) => row[mid]);
+  return {
+    centre: s.centre,
+    fgsmPoint: gradientAxis[gradientAxis.length - 1],
+    maxAlongGradient: Math.max(...gradientAxis.slice(mid)),
+    maxAgainstGradient: Math.max(...gradientAxis.slice(0, mid + 1)),
+    maxAlongRandom: Math.max(...randomAxis),
+    max: s.max.value,
+  };
+}
+
+/** The element-wise mean of several summaries. */
+export function meanSummary(summaries: SurfaceSummary[]): SurfaceSummary {
+  if (summaries.length === 0) throw new RangeError("meanSummary: no summaries");
+  const keys = Object.keys(summaries[0]) as (keyof SurfaceSummary)[];
+  return Object.fromEntries(
+    keys.map((k) => [k, summaries.reduce((s, x) => s + x[k], 0) / summaries.length]),
+  ) as unknown as SurfaceSummary;
+}

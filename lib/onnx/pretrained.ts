@@ -1,0 +1,79 @@
+/**
+ * "Pretrained" models: no pretrained weights can be downloaded here, so the models a chapter treats as
+ * pretrained (the ResNet-50 of the transferability chapter, first of all) are trained by advex itself as
+ * cached jobs and exported to ONNX next to their cached weights. `deno task pretrain` runs this ahead of the
+ * notebooks; a notebook calling {@linkcode pretrainedModel} with the same settings loads the cached result.
+ * @module
+ */
+import { join } from "node:path";
+import { type Infer, int, obj, optional, str } from "../config/schema.ts";
+import { modelSpecSchema, trainDataSchema, trainSchema } from "../config/specs.ts";
+import type { ProgressMode } from "../util/progress.ts";
+import { trainCached, type TrainedModel, type TrainJob } from "../train/cached.ts";
+import { exists } from "../util/fs.ts";
+import { saveOnnx } from "./export.ts";
+
+/** Settings of a pretrained model (e.g. configs/pretrain-resnet50.yaml). */
+export const pretrainedSchema = obj({
+  data: trainDataSchema,
+  model: modelSpecSchema,
+  initSeed: int({ min: 0 }),
+  train: trainSchema,
+  onnx: optional(
+    obj({
+      /** Input layout of the exported graph. Default NHWC (advex's own); NCHW is the model-zoo convention. */
+      inputLayout: optional(str(["NHWC", "NCHW"]), "NHWC" as "NHWC" | "NCHW"),
+    }),
+    { inputLayout: "NHWC" as "NHWC" | "NCHW" },
+  ),
+});
+
+/** The typed settings of a pretrained model. */
+export type PretrainedConfig = Infer<typeof pretrainedSchema>;
+
+/** Bumped when the exporter changes what it writes, so that cached ONNX files are written again. */
+export const ONNX_EXPORT_VERSION = 1;
+
+/** The training job (the cache key) of a pretrained model. */
+export function pretrainedJob(cfg: PretrainedConfig): TrainJob {
+  return {
+    data: { dataset: cfg.data.dataset, trainSize: cfg.data.trainSize, seed: cfg.data.seed },
+    model: cfg.model,
+    initSeed: cfg.initSeed,
+    train: cfg.train,
+  };
+}
+
+/** A pretrained model: the trained tfjs model and its ONNX file. */
+export interface PretrainedModel {
+  trained: TrainedModel;
+  /** Path of the exported `.onnx` file (in the job's cache folder). */
+  onnxPath: string;
+  /** Whether the ONNX file was written by this call (false: it was there already). */
+  exported: boolean;
+}
+
+/**
+ * Trains (or loads from the cache) the model `cfg` describes and makes sure its ONNX export exists. Training
+ * is checkpointed and resumes after an interruption; the export is written atomically.
+ */
+export async function pretrainedModel(
+  cfg: PretrainedConfig,
+  options: { progress?: ProgressMode; label?: string } = {},
+): Promise<PretrainedModel> {
+  const trained = await trainCached(pretrainedJob(cfg), options);
+  if (!trained.report.finished) throw new Error(`pretrainedModel: training of ${trained.dir} did not finish`);
+  const onnxPath = join(
+    trained.dir,
+    `model.${cfg.onnx.inputLayout.toLowerCase()}.v${ONNX_EXPORT_VERSION}.onnx`,
+  );
+  let exported = false;
+  if (!(await exists(onnxPath))) {
+    await saveOnnx(trained.model, onnxPath, {
+      inputLayout: cfg.onnx.inputLayout,
+      docString: `trained by advex on ${cfg.data.dataset}`,
+    });
+    exported = true;
+  }
+  return { trained, onnxPath, exported };
+}

@@ -1,0 +1,120 @@
+import { assert, assertEquals, assertGreater } from "@std/assert";
+import { loadExperiment, SCALES } from "../../lib/config/mod.ts";
+import type { RobustEvaluation } from "../../lib/eval/robust.ts";
+import {
+  capacityGrid,
+  capacityJob,
+  capacityRows,
+  evaluationAttacks,
+  notebook05Schema,
+  sweepAttack,
+  sweptScale,
+} from "../../lib/experiments/adversarial_training.ts";
+import { relativeTrainingCost } from "../../lib/train/adversarial.ts";
+
+const CONFIG = new URL("../../configs/05-adversarial-training.yaml", import.meta.url);
+
+Deno.test("configs/05-adversarial-training.yaml loads at every scale with standard, FGSM and PGD modes", async () => {
+  for (const scale of SCALES) {
+    const cfg = await loadExperiment(CONFIG, notebook05Schema, scale);
+    assertEquals(cfg.eps, 0.3, scale);
+    assertEquals(cfg.modes.map((m) => m.attack?.kind ?? "none"), ["none", "fgsm", "pgd"], scale);
+    assertGreater(cfg.scales.length, 1, scale);
+    assert(cfg.sweep.linf.includes(cfg.eps), `${scale}: the l-inf sweep includes the training radius`);
+  }
+});
+
+Deno.test("the paper scale of configs/05 uses Madry et al.'s settings", async () => {
+  const cfg = await loadExperiment(CONFIG, notebook05Schema, "paper");
+  assertEquals(cfg.scales.map((s) => s.scale), [1, 2, 4, 8, 16]);
+  const pgd = cfg.modes[2];
+  assertEquals(pgd.attack, {
+    kind: "pgd",
+    eps: 0.3,
+    norm: "linf",
+    steps: 40,
+    stepSize: 0.01,
+    restarts: 1,
+    randomStart: true,
+  });
+  assertEquals([pgd.alpha, pgd.warmup], [0, undefined]);
+  assertEquals(cfg.train.batchSize, 50);
+  // About 100k steps of 50 examples over the 60k training images.
+  const steps = cfg.train.epochs * Math.ceil(60_000 / cfg.train.batchSize);
+  assert(Math.abs(steps - 100_000) < 1_500, `${steps} steps`);
+  assertEquals([cfg.eval.pgdSteps, cfg.eval.restarts, cfg.eval.testSize], [100, 20, 0]);
+});
+
+Deno.test("the smoke scale of configs/05 is small enough for the test suite", async () => {
+  const cfg = await loadExperiment(CONFIG, notebook05Schema, "smoke");
+  let work = 0;
+  for (const { job } of capacityGrid(cfg)) {
+    assert(job.data.trainSize! > 0 && job.data.trainSize! <= 1000);
+    work += job.data.trainSize! * job.train.epochs * relativeTrainingCost(job.train.adversarial?.attack) *
+      (job.model.kind === "madry-cnn" ? job.model.scale : 1);
+  }
+  assert(work < 60_000, `smoke training work ${work}`);
+  assert(cfg.data.testSize > 0 && cfg.data.testSize <= 200);
+});
+
+Deno.test("capacityJob() builds a cached job per mode and scale, with per-scale sizes and epochs", async () => {
+  const cfg = await loadExperiment(CONFIG, notebook05Schema, "smoke");
+  cfg.scales = [{ scale: 2 }, { scale: 8, trainSize: 123, epochs: 3 }] as typeof cfg.scales;
+  const [standard, fgsm, pgd] = cfg.modes;
+  const a = capacityJob(cfg, standard, cfg.scales[0]);
+  assertEquals(a.model, { kind: "madry-cnn", scale: 2 });
+  assertEquals([a.data.trainSize, a.train.epochs, a.train.adversarial], [
+    cfg.data.trainSize,
+    cfg.train.epochs,
+    undefined,
+  ]);
+  const b = capacityJob(cfg, pgd, cfg.scales[1]);
+  assertEquals([b.data.trainSize, b.train.epochs], [123, 3]);
+  assertEquals(b.train.adversarial, { attack: pgd.attack!, alpha: 0, warmup: pgd.warmup });
+  assertEquals(capacityJob(cfg, fgsm, cfg.scales[1]).train.adversarial?.attack, fgsm.attack);
+  assertEquals(capacityGrid(cfg).map((g) => `${g.mode.name}/${g.entry.scale}`), [
+    "standard/2",
+    "standard/8",
+    "FGSM/2",
+    "FGSM/8",
+    "PGD/2",
+    "PGD/8",
+  ]);
+  assertEquals(sweptScale(cfg), 8);
+});
+
+Deno.test("evaluationAttacks() and sweepAttack() follow the config and the 2.5 eps / steps rule", async () => {
+  const cfg = await loadExperiment(CONFIG, notebook05Schema, "smoke");
+  const [fgsm, pgd] = evaluationAttacks(cfg);
+  assertEquals(fgsm, { kind: "fgsm", eps: 0.3 });
+  assertEquals(pgd.kind === "pgd" && [pgd.steps, pgd.restarts, pgd.stepSize], [
+    cfg.eval.pgdSteps,
+    cfg.eval.restarts,
+    2.5 * 0.3 / cfg.eval.pgdSteps,
+  ]);
+  assertEquals(sweepAttack(cfg, "l2", 2), {
+    kind: "pgd",
+    eps: 2,
+    norm: "l2",
+    steps: cfg.sweep.pgdSteps,
+    stepSize: 5 / cfg.sweep.pgdSteps,
+  });
+});
+
+Deno.test("capacityRows() gives one row per model and evaluation for the faceted figure", () => {
+  const evaluation = (clean: number, f: number, p: number, worst: number) =>
+    ({
+      clean,
+      robustAccuracy: worst,
+      attacks: [{ accuracy: f }, { accuracy: p }],
+    }) as unknown as RobustEvaluation;
+  const rows = capacityRows([
+    { mode: "PGD", scale: 4, evaluation: evaluation(0.9, 0.7, 0.6, 0.55), trainSeconds: 1 },
+  ], { pgd: "PGD-20", worst: "worst" });
+  assertEquals(rows, [
+    { mode: "PGD", scale: 4, evaluation: "clean", accuracy: 0.9 },
+    { mode: "PGD", scale: 4, evaluation: "FGSM", accuracy: 0.7 },
+    { mode: "PGD", scale: 4, evaluation: "PGD-20", accuracy: 0.6 },
+    { mode: "PGD", scale: 4, evaluation: "worst", accuracy: 0.55 },
+  ]);
+});

@@ -1,0 +1,87 @@
+import { assert, assertAlmostEquals, assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { loadExperiment, SCALES } from "../../lib/config/mod.ts";
+import { stratifiedSubset } from "../../lib/data/mod.ts";
+import { evaluate } from "../../lib/eval/mod.ts";
+import {
+  ensembleEvaluation,
+  ensembleJobs,
+  ensembleTableRows,
+  figure12Rows,
+  notebook07Schema,
+} from "../../lib/experiments/mod.ts";
+import { quantizer, withTransform } from "../../lib/defenses/mod.ts";
+import { setupBackend, smallTrainedModel } from "../_helpers.ts";
+
+await setupBackend();
+const CONFIG = new URL("../../configs/07-ensemble-adversarial-training.yaml", import.meta.url).pathname;
+
+Deno.test("notebook07Schema accepts the shipped config at every scale, with held-out models unlike every trained one", async () => {
+  for (const scale of SCALES) {
+    const cfg = await loadExperiment(CONFIG, notebook07Schema, scale);
+    const jobs = ensembleJobs(cfg);
+    assert(jobs.static.length >= 1 && jobs.heldOut.length >= 1, scale);
+    const seen = [jobs.target, ...jobs.static.map((s) => s.job)].map((j) =>
+      JSON.stringify({ ...j, train: undefined })
+    );
+    for (const h of jobs.heldOut) {
+      assertEquals(h.job.train.adversarial, undefined, `${scale}: ${h.name} must be a standard model`);
+      assert(
+        !seen.includes(JSON.stringify({ ...h.job, train: undefined })),
+        `${scale}: ${h.name} is not held out`,
+      );
+    }
+    for (const s of jobs.static) assertEquals(s.job.train.adversarial, undefined, `${scale}: ${s.name}`);
+  }
+});
+
+Deno.test("ensembleJobs() trains A on FGSM from the data point at the chapter's radius and rejects a repeated name", async () => {
+  const cfg = await loadExperiment(CONFIG, notebook07Schema, "course");
+  const { target } = ensembleJobs(cfg);
+  assertEquals(target.train.adversarial, {
+    attack: { kind: "fgsm", eps: cfg.eps, norm: "linf" },
+    alpha: cfg.target.alpha,
+  });
+  const twice = { ...cfg, heldOut: [{ ...cfg.heldOut[0], name: cfg.static[0].name }] };
+  assertThrows(() => ensembleJobs(twice), RangeError, "used twice");
+});
+
+Deno.test("ensembleEvaluation() measures clean, white-box and per-source black-box error, the worst over held-out sources", async () => {
+  const { classifier, test } = await smallTrainedModel();
+  const data = stratifiedSubset(test, 60, { seed: 4 });
+  const masked = withTransform(classifier, quantizer(8));
+  const fgsm = { kind: "fgsm", eps: 0.2 } as const;
+  const sources = [
+    { name: "H", classifier, role: "held-out" as const },
+    { name: "S", classifier, role: "static" as const },
+    { name: "Q", classifier: masked, role: "held-out" as const },
+  ];
+  const errors = await ensembleEvaluation({ plain: classifier, masked }, sources, data, fgsm, {
+    progress: "silent",
+  });
+  const clean = 1 - (await evaluate(classifier, data)).accuracy;
+  const [plain, m] = errors;
+  assertEquals([plain.model, m.model], ["plain", "masked"]);
+  assertAlmostEquals(plain.clean, clean, 1e-12);
+  // FGSM crafted on the plain model is its white-box attack; crafted on the quantised copy it does nothing.
+  assertAlmostEquals(plain.bySource.H, plain.whiteBox, 0.05);
+  assertAlmostEquals(plain.bySource.Q, clean, 0.05);
+  assertAlmostEquals(m.whiteBox, m.clean, 1e-12);
+  assertEquals(plain.blackBox, Math.max(plain.bySource.H, plain.bySource.Q));
+  assertAlmostEquals(plain.blackBoxMean, (plain.bySource.H + plain.bySource.Q) / 2, 1e-12);
+  assert(plain.bySource.S !== undefined);
+  assertEquals(figure12Rows(errors).length, 6);
+  assertEquals(Object.keys(ensembleTableRows(errors, sources)[0]), [
+    "model",
+    "clean",
+    "white-box FGSM",
+    "from H (held out)",
+    "from S (static)",
+    "from Q (held out)",
+    "black-box (worst held-out)",
+  ]);
+  await assertRejects(
+    () => ensembleEvaluation({ plain: classifier }, [sources[1]], data, fgsm, { progress: "silent" }),
+    RangeError,
+    "held-out",
+  );
+});

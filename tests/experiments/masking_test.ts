@@ -1,0 +1,129 @@
+import { assert, assertAlmostEquals, assertEquals } from "@std/assert";
+import { SCALES } from "../../lib/config/mod.ts";
+import { stratifiedSubset } from "../../lib/data/mod.ts";
+import { bpda, quantizer, withTransform } from "../../lib/defenses/mod.ts";
+import { evaluate, type LossSurface } from "../../lib/eval/mod.ts";
+import {
+  accuracyOf,
+  MASKING_ATTACKS,
+  maskingAttacks,
+  maskingChartRows,
+  maskingJobs,
+  maskingTable,
+  maskingTableRows,
+  meanSummary,
+  type Notebook04Config,
+  notebook04Schema,
+  surfaceSummary,
+} from "../../lib/experiments/mod.ts";
+import { loadExperiment } from "../../lib/config/mod.ts";
+import { setupBackend, smallTrainedModel } from "../_helpers.ts";
+
+await setupBackend();
+const CONFIG = new URL("../../configs/04-gradient-masking.yaml", import.meta.url).pathname;
+
+Deno.test("notebook04Schema accepts the shipped config at every scale, with an odd loss-surface grid", async () => {
+  for (const scale of SCALES) {
+    const cfg = await loadExperiment(CONFIG, notebook04Schema, scale);
+    assertEquals(cfg.eps, 0.3, scale);
+    assert(cfg.surface.points % 2 === 1, `${scale}: surface.points must be odd`);
+    assert(cfg.quantizer.levels >= 2);
+    const jobs = maskingJobs(cfg);
+    assertEquals(jobs.undefended.train.adversarial, undefined);
+    assertEquals(jobs.source.train.adversarial, undefined);
+    assert(
+      JSON.stringify(jobs.source) !== JSON.stringify(jobs.undefended),
+      `${scale}: the source must differ`,
+    );
+  }
+});
+
+Deno.test("maskingJobs() trains the self-FGSM network on its own FGSM from the data point at the chapter's radius", async () => {
+  const cfg = await loadExperiment(CONFIG, notebook04Schema, "course");
+  const { selfFgsm } = maskingJobs(cfg);
+  assertEquals(selfFgsm.train.adversarial, {
+    attack: { kind: "fgsm", eps: cfg.eps, norm: "linf" },
+    alpha: cfg.selfFgsm.alpha,
+  });
+  assertEquals(selfFgsm.model, cfg.selfFgsm.model);
+});
+
+Deno.test("maskingAttacks() starts FGSM and one PGD at x, R+FGSM and the other PGD at a random point", async () => {
+  const cfg = await loadExperiment(CONFIG, notebook04Schema, "course");
+  const a = maskingAttacks(cfg);
+  assertEquals(a.fgsm, { kind: "fgsm", eps: cfg.eps });
+  assertEquals(a.pgdFromX.kind === "pgd" && a.pgdFromX.randomStart, false);
+  assertEquals(a.pgd.kind === "pgd" && a.pgd.randomStart, true);
+  assertEquals(a.rfgsm, { kind: "rfgsm", eps: cfg.eps, alpha: cfg.eps / 2 });
+});
+
+Deno.test("maskingTable() runs every attack on every model, with BPDA only where a model has a BPDA view", async () => {
+  const { classifier, test } = await smallTrainedModel();
+  const cfg: Notebook04Config = {
+    ...(await loadExperiment(CONFIG, notebook04Schema, "smoke")),
+    attack: { pgdSteps: 3, pgdStepSize: 0.1, rfgsmAlpha: undefined as unknown as number, testSize: 40 },
+  };
+  const data = stratifiedSubset(test, 40, { seed: 1 });
+  const models = {
+    plain: { classifier },
+    quantised: {
+      classifier: withTransform(classifier, quantizer(8)),
+      bpda: withTransform(classifier, bpda(quantizer(8))),
+    },
+  };
+  const rows = await maskingTable(models, classifier, data, cfg, { progress: "silent" });
+  assertEquals(rows.map((r) => r.way), [
+    "no attack",
+    "none: from the data point",
+    "none: from the data point",
+    "random step first",
+    "random step first",
+    "BPDA",
+    "BPDA",
+    "transfer",
+  ]);
+  const clean = (await evaluate(models.quantised.classifier, data)).accuracy;
+  assertEquals(rows[0].accuracy.quantised, clean);
+  // A zero gradient moves nothing: FGSM and PGD from x leave the quantised model's accuracy as it was.
+  assertEquals([rows[1].accuracy.quantised, rows[2].accuracy.quantised], [clean, clean]);
+  assertEquals([rows[5].accuracy.plain, rows[6].accuracy.plain], [null, null]);
+  assert((rows[5].accuracy.quantised as number) < clean - 0.3, "BPDA should break the quantised model");
+  // Transferring from the plain model to itself is its white-box FGSM.
+  assertAlmostEquals(rows[7].accuracy.plain as number, rows[1].accuracy.plain as number, 0.05);
+  assertEquals(maskingTableRows(rows)[5].plain, "n/a");
+  assertEquals(rows.map((r) => r.id), [...MASKING_ATTACKS]);
+  const q = accuracyOf(rows, "quantised");
+  assertEquals([q.clean, q["bpda-fgsm"], accuracyOf(rows, "plain")["bpda-pgd"]], [
+    clean,
+    rows[5].accuracy.quantised,
+    null,
+  ]);
+  assertEquals(maskingChartRows(rows).length, 2 * 8 - 2);
+});
+
+function surface(values: number[][]): LossSurface {
+  const xs = [-0.3, 0, 0.3];
+  return {
+    xs,
+    ys: xs,
+    values: values.map((r) => Float32Array.from(r)),
+    centre: values[1][1],
+    max: { value: Math.max(...values.flat()), e1: 0, e2: 0 },
+    gradientNorm: 1,
+    gradientDirection: true,
+  };
+}
+
+Deno.test("surfaceSummary() reads the loss at x, at the FGSM point, along each half-axis and on the grid", () => {
+  const s = surfaceSummary(surface([[1, 2, 3], [4, 0.5, 2.5], [7, 8, 9]]));
+  assertEquals(s, {
+    centre: 0.5,
+    fgsmPoint: 2.5,
+    maxAlongGradient: 2.5,
+    maxAgainstGradient: 4,
+    maxAlongRandom: 8,
+    max: 9,
+  });
+  const mean = meanSummary([s, { ...s, centre: 1.5, max: 7 }]);
+  assertEquals([mean.centre, mean.max, mean.fgsmPoint], [1, 8, 2.5]);
+});
