@@ -48,6 +48,8 @@ export const notebook06Schema = obj({
     digits: list(int({ min: 0, max: 9 }), { minLength: 2 }),
     /** Radius of FGSM adversarial training and of the closed form. */
     eps: num({ min: 0 }),
+    /** Radii at which the closed form is also trained, to show the l1 effect growing with eps. */
+    epsSweep: optional(list(num({ min: 0 })), []),
     /** Training examples of the two digits (0: all of them). */
     trainSize: optional(int({ min: 0 }), 0),
     epochs: int({ min: 1 }),

@@ -8,7 +8,9 @@ import {
   relativeTrainingCost,
   train,
   trainAdversarial,
+  trainCached,
   trainingAttack,
+  type TrainJob,
   type TrainOptions,
   warmedUp,
 } from "../../lib/train/mod.ts";
@@ -165,4 +167,36 @@ Deno.test("trainAdversarial() with a warm-up trains differently from one without
   assertGreater(weightsOf(warmed).reduce((m, v, i) => Math.max(m, Math.abs(v - reference[i])), 0), 1e-3);
   plain.dispose();
   warmed.dispose();
+});
+
+Deno.test("trainCached() of an adversarial job, interrupted, resumes to the weights of an uninterrupted run", async () => {
+  const job: TrainJob = {
+    data: { dataset: "mnist", trainSize: 300, seed: 2 },
+    model: { kind: "mlp", hidden: [8] },
+    initSeed: 3,
+    train: {
+      ...base,
+      adversarial: { attack: trainingAttack("pgd", 0.3, { steps: 2 }), alpha: 0, warmup: 0.5 },
+    },
+  };
+  const weights: number[][] = [];
+  for (const interrupt of [false, true]) {
+    const dir = await Deno.makeTempDir();
+    Deno.env.set("ADVEX_CACHE_DIR", dir);
+    try {
+      if (interrupt) {
+        const part = await trainCached(job, { progress: "silent", stopAfterStep: 2 });
+        assertEquals([part.report.steps, part.report.finished, part.fromCache], [2, false, false]);
+        part.model.dispose();
+      }
+      const done = await trainCached(job, { progress: "silent" });
+      assertEquals([done.report.resumedFrom, done.report.steps], [interrupt ? 2 : 0, 6]);
+      weights.push(weightsOf(done.model));
+      done.model.dispose();
+    } finally {
+      Deno.env.delete("ADVEX_CACHE_DIR");
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+  assertEquals(weights[1], weights[0]);
 });
