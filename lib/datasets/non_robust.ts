@@ -56,6 +56,8 @@ export interface NonRobustDataset {
   successRate: number;
   /** Per image, the norm of its perturbation (in the attack's norm). */
   perturbation: Float32Array;
+  /** Mean of `perturbation`. */
+  meanPerturbation: number;
   /** Whether every chunk is done (false only when stopped by `stopAfterChunks`). */
   finished: boolean;
   /** Whether it was loaded from `dir` rather than built. */
@@ -137,12 +139,14 @@ export async function buildNonRobustDataset(
   });
   const done = size(built.dataset);
   const success = Uint8Array.from(built.columns.success ?? []);
+  const perturbation = built.columns.distance ?? new Float32Array(0);
   return {
     dataset: built.dataset,
     sourceLabels: slice(source, 0, done).labels.slice(),
     success,
     successRate: done ? success.reduce((a, b) => a + b, 0) / done : 0,
-    perturbation: built.columns.distance ?? new Float32Array(0),
+    perturbation,
+    meanPerturbation: done ? perturbation.reduce((a, b) => a + b, 0) / done : 0,
     finished: built.finished,
     fromCache: built.fromCache,
     seconds: built.seconds,

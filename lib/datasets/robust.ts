@@ -57,8 +57,9 @@ function stepLength(options: InversionOptions, step: number): number {
 }
 
 /**
- * Gradient descent on ||g(x_r) - target||_2 from `start`: each step moves every image by `stepSize` (in l2)
- * against its own gradient, then clips the pixels to [0, 1].
+ * Gradient descent on ||g(x_r) - target||_2 from `start`, every image on its own: with method "l2" each step
+ * moves an image by `stepSize` (in l2) against its gradient, with "adam" by an Adam update of learning rate
+ * `stepSize`; the pixels are clipped to [0, 1] after every step.
  */
 export async function invertRepresentation(
   representation: Representation,

@@ -57,7 +57,14 @@ const nonRobustSchema = obj({
     stepSize: optional(num({ min: 0 }), undefined as unknown as number),
   }),
   /** The lecture's two-class task: two classes of a dataset standing in for cats and dogs. */
-  binary: obj({ dataset: datasetName, classes: list(int({ min: 0, max: 9 }), { minLength: 2 }) }),
+  binary: obj({
+    dataset: datasetName,
+    classes: list(int({ min: 0, max: 9 }), { minLength: 2 }),
+    /** Images of the swapped set (default: `size`). */
+    size: optional(int({ min: 0 }), 0),
+    /** Radius of its attack (default: `attack.eps`). */
+    eps: optional(num({ min: 0 }), 0),
+  }),
   /** Datasets of the 10-class D_rand and D_det. */
   datasets: list(datasetName, { minLength: 1 }),
   /** Training of the fresh models on the constructed sets. */
@@ -92,6 +99,11 @@ const robustSchema = obj({
     stepSize: num({ min: 0 }),
     schedule: optional(str(["constant", "cosine"]), "cosine" as "constant" | "cosine"),
     start: optional(str(["image", "noise"]), "image" as "image" | "noise"),
+    /**
+     * The layer whose output is matched, counted from the end: -2 the penultimate layer, -3 for the Madry
+     * CNN the flattened convolutional features (the counterpart of a ResNet's pooled features). Default -2.
+     */
+    layer: optional(int({ max: -1 }), -2),
     batchSize: optional(int({ min: 1 }), 250),
     chunkSize: optional(int({ min: 1 }), 1000),
   }),
@@ -282,13 +294,14 @@ export async function runNonRobust(
   const data = await featureTaskData(task, c.trainSize, cfg);
   const sourceJob = taskJob(task, c.trainSize, c.model, c.train, cfg);
   const source = await score(`standard training on D (${task.title})`, sourceJob, data.train, data.test, cfg);
-  const original = firstImages(data.train, c.size);
+  const binary = task.classes !== undefined;
+  const original = firstImages(data.train, (binary && c.binary.size) || c.size);
   const sets: NonRobustSet[] = [];
   for (const rule of rules) {
-    const name = task.classes ? "D_NR (swapped labels)" : `D_${rule}`;
+    const name = binary ? "D_NR (swapped labels)" : `D_${rule}`;
     const settings = {
       rule,
-      eps: c.attack.eps,
+      eps: (binary && c.binary.eps) || c.attack.eps,
       steps: c.attack.steps,
       stepSize: c.attack.stepSize,
       seed: cfg.seed,
@@ -392,10 +405,11 @@ export async function runRobustFeatures(cfg: Notebook02Config): Promise<RobustFe
   );
   const original = firstImages(data.train, r.size);
   const build = async (from: FeatureScore, name: string) => {
-    const identity = { model: basename(from.trained.dir), data: original.name, size: size(original) };
-    const settings = { ...r.inversion, seed: cfg.seed };
+    const { layer, ...inversion } = r.inversion;
+    const identity = { model: basename(from.trained.dir), layer, data: original.name, size: size(original) };
+    const settings = { ...inversion, seed: cfg.seed };
     const dir = await cacheDir("datasets", { ...settings, construction: "representation", source: identity });
-    const built = await buildRobustDataset(representationOf(from.trained.model), original, {
+    const built = await buildRobustDataset(representationOf(from.trained.model, { layer }), original, {
       ...settings,
       dir,
       source: identity,
@@ -467,4 +481,17 @@ export function constructedDifferenceRow(
       return d;
     }),
   };
+}
+
+/** The mean l2 norm of the images of `ds` (to compare perturbation sizes with). */
+export function meanImageL2Norm(ds: Dataset): number {
+  const per = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  const n = size(ds);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    let sq = 0;
+    for (let j = i * per; j < (i + 1) * per; j++) sq += ds.images[j] * ds.images[j];
+    total += Math.sqrt(sq);
+  }
+  return n ? total / n : 0;
 }

@@ -68,7 +68,7 @@ Deno.test("buildRobustDataset() keeps the labels, lowers the distance, and resum
   }
 });
 
-Deno.test("buildRobustDataset() from noise starts in the noise range and still lowers the distance", async () => {
+Deno.test("buildRobustDataset() from noise records no start image and still lowers the distance", async () => {
   const built = await buildRobustDataset(features, take(source, [0, 1, 2, 3, 4, 5]), {
     steps: 20,
     stepSize: 1,
