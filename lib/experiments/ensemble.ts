@@ -14,7 +14,7 @@ import type { Dataset } from "../data/dataset.ts";
 import { selfFgsmJob } from "../defenses/single_step.ts";
 import { evaluate } from "../eval/evaluate.ts";
 import type { Classifier } from "../models/classifier.ts";
-import type { TrainJob } from "../train/cached.ts";
+import { trainDataOf, type TrainJob } from "../train/cached.ts";
 import type { ProgressMode } from "../util/progress.ts";
 
 const namedModelSchema = obj({
@@ -68,7 +68,7 @@ export interface NamedJob {
 export function ensembleJobs(
   cfg: Notebook07Config,
 ): { target: TrainJob; static: NamedJob[]; heldOut: NamedJob[] } {
-  const data = { dataset: cfg.data.dataset, trainSize: cfg.data.trainSize, seed: cfg.data.seed };
+  const data = trainDataOf(cfg.data);
   const job = (m: { model: TrainJob["model"]; initSeed: number; train: TrainJob["train"] }): TrainJob => ({
     data,
     model: m.model,

@@ -14,7 +14,7 @@ import { selfFgsmJob } from "../defenses/single_step.ts";
 import { evaluate } from "../eval/evaluate.ts";
 import type { LossSurface } from "../eval/loss_surface.ts";
 import type { Classifier } from "../models/classifier.ts";
-import type { TrainJob } from "../train/cached.ts";
+import { trainDataOf, type TrainJob } from "../train/cached.ts";
 import type { ProgressMode } from "../util/progress.ts";
 
 /** A model a chapter trains: architecture, initial seed and training schedule. */
@@ -76,7 +76,7 @@ export type Notebook04Config = Infer<typeof notebook04Schema>;
 export function maskingJobs(
   cfg: Notebook04Config,
 ): { undefended: TrainJob; selfFgsm: TrainJob; source: TrainJob } {
-  const data = { dataset: cfg.data.dataset, trainSize: cfg.data.trainSize, seed: cfg.data.seed };
+  const data = trainDataOf(cfg.data);
   const job = (m: { model: TrainJob["model"]; initSeed: number; train: TrainJob["train"] }): TrainJob => ({
     data,
     model: m.model,

@@ -20,7 +20,7 @@ import { loadDataset } from "../data/load.ts";
 import { stratifiedSubset, twoClassSubset } from "../data/subsets.ts";
 import { asClassifier } from "../models/classifier.ts";
 import { binaryWeights, closedFormAdversarialLoss, signedLabels } from "../models/logistic_binary.ts";
-import { testData, type TrainJob } from "../train/cached.ts";
+import { testData, trainDataOf, type TrainJob } from "../train/cached.ts";
 import { createOptimizer, type OptimizerSpec } from "../train/optimizers.ts";
 import { epochOrder, learningRateAt } from "../train/train.ts";
 import { createProgress, type ProgressMode } from "../util/progress.ts";
@@ -71,7 +71,7 @@ export type Notebook06Config = Infer<typeof notebook06Schema>;
 export function mixedObjectiveJob(cfg: Notebook06Config, alpha: number): TrainJob {
   const { adversarial: _ignored, ...schedule } = cfg.mixed.train;
   return {
-    data: { dataset: cfg.data.dataset, trainSize: cfg.data.trainSize, seed: cfg.data.seed },
+    data: trainDataOf(cfg.data),
     model: cfg.mixed.model,
     initSeed: cfg.mixed.initSeed,
     train: alpha >= 1 ? schedule : {

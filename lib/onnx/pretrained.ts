@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { type Infer, int, obj, optional, str } from "../config/schema.ts";
 import { modelSpecSchema, trainDataSchema, trainSchema } from "../config/specs.ts";
 import type { ProgressMode } from "../util/progress.ts";
-import { trainCached, type TrainedModel, type TrainJob } from "../train/cached.ts";
+import { trainCached, trainDataOf, type TrainedModel, type TrainJob } from "../train/cached.ts";
 import { exists } from "../util/fs.ts";
 import { saveOnnx } from "./export.ts";
 
@@ -37,7 +37,7 @@ export const ONNX_EXPORT_VERSION = 1;
 /** The training job (the cache key) of a pretrained model. */
 export function pretrainedJob(cfg: PretrainedConfig): TrainJob {
   return {
-    data: { dataset: cfg.data.dataset, trainSize: cfg.data.trainSize, seed: cfg.data.seed },
+    data: trainDataOf(cfg.data),
     model: cfg.model,
     initSeed: cfg.initSeed,
     train: cfg.train,

@@ -87,6 +87,11 @@ export function trainCacheConfig(job: TrainJob, craftSources?: CraftSources): Re
 /** Bumped when training code changes in a way that invalidates cached models. */
 export const TRAIN_CACHE_VERSION = 1;
 
+/** The part of a config's `data` section that determines training (its test-set settings are left out). */
+export function trainDataOf(data: TrainDataSpec & { testSize?: number }): TrainDataSpec {
+  return { dataset: data.dataset, trainSize: data.trainSize, seed: data.seed };
+}
+
 /** The training split a job describes. */
 export async function trainingData(spec: TrainDataSpec): Promise<Dataset> {
   const full = await loadDataset(spec.dataset, "train");
