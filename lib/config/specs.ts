@@ -123,3 +123,10 @@ export const trainSchema = obj({
     undefined as unknown as { attack: AttackSpec; alpha: number; warmup?: number },
   ),
 });
+
+/** The fields of a model a chapter trains: architecture, initial seed and training schedule. */
+export const modelJobFields = {
+  model: modelSpecSchema,
+  initSeed: int({ min: 0 }),
+  train: trainSchema,
+};

@@ -35,6 +35,21 @@ export type ChunkBuilder = (
 ) => Promise<ChunkResult>;
 
 /** Options of {@linkcode buildInChunks}. */
+/** Options every chunked dataset construction takes. */
+export interface ChunkedBuildOptions {
+  /** Images per saved chunk. Default 1000. */
+  chunkSize?: number;
+  /** Folder of the resumable construction (see `buildInChunks`); absent: nothing is saved. */
+  dir?: string;
+  /** Identity of the model and the source data, recorded with the construction's settings. */
+  source?: unknown;
+  /** Stop (as if interrupted) once this many chunks are done. */
+  stopAfterChunks?: number;
+  /** Progress label. */
+  label?: string;
+  progress?: ProgressMode;
+}
+
 export interface ChunkedOptions {
   /** Name of the resulting dataset. */
   name: string;

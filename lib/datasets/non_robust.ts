@@ -11,12 +11,11 @@ import { pgd } from "../attacks/pgd.ts";
 import { ball, type Norm } from "../attacks/threat.ts";
 import { type Dataset, imagesTensor, size, slice } from "../data/dataset.ts";
 import type { Classifier } from "../models/classifier.ts";
-import type { ProgressMode } from "../util/progress.ts";
-import { buildInChunks } from "./chunked.ts";
+import { buildInChunks, type ChunkedBuildOptions } from "./chunked.ts";
 import { chooseTargets, type TargetRule } from "./targets.ts";
 
 /** Options of {@linkcode buildNonRobustDataset}. */
-export interface NonRobustOptions {
+export interface NonRobustOptions extends ChunkedBuildOptions {
   /** How targets are chosen: uniformly among the wrong classes (`"rand"`) or t = (y + 1) mod C (`"det"`). */
   rule: TargetRule;
   /** Radius of the attack. */
@@ -31,17 +30,6 @@ export interface NonRobustOptions {
   seed?: number;
   /** Images attacked at once. Default 250. */
   batchSize?: number;
-  /** Images per saved chunk. Default 1000. */
-  chunkSize?: number;
-  /** Folder of the resumable construction (see `buildInChunks`); absent: nothing is saved. */
-  dir?: string;
-  /** Identity of the model and the source data, recorded with the construction's settings. */
-  source?: unknown;
-  /** Stop (as if interrupted) once this many chunks are done. */
-  stopAfterChunks?: number;
-  /** Progress label. */
-  label?: string;
-  progress?: ProgressMode;
 }
 
 /** A constructed non-robust dataset and how the construction went. */

@@ -11,8 +11,7 @@ import { type Dataset, imagesTensor, size, take } from "../data/dataset.ts";
 import type { Representation } from "../models/representation.ts";
 import { createPrng, randomInt } from "../random/prng.ts";
 import { createOptimizer } from "../train/optimizers.ts";
-import type { ProgressMode } from "../util/progress.ts";
-import { buildInChunks } from "./chunked.ts";
+import { buildInChunks, type ChunkedBuildOptions } from "./chunked.ts";
 
 /** Options of {@linkcode invertRepresentation}. */
 export interface InversionOptions {
@@ -128,7 +127,7 @@ export async function invertRepresentation(
 }
 
 /** Options of {@linkcode buildRobustDataset}. */
-export interface RobustOptions extends InversionOptions {
+export interface RobustOptions extends InversionOptions, ChunkedBuildOptions {
   /**
    * Where the descent starts: `"image"`, another training image drawn at random (the paper's choice), or
    * `"noise"`, uniform noise in `noiseRange`. Default "image".
@@ -140,17 +139,6 @@ export interface RobustOptions extends InversionOptions {
   seed?: number;
   /** Images optimised at once. Default 250. */
   batchSize?: number;
-  /** Images per saved chunk. Default 1000. */
-  chunkSize?: number;
-  /** Folder of the resumable construction (see `buildInChunks`); absent: nothing is saved. */
-  dir?: string;
-  /** Identity of the model and the source data, recorded with the construction's settings. */
-  source?: unknown;
-  /** Stop (as if interrupted) once this many chunks are done. */
-  stopAfterChunks?: number;
-  /** Progress label. */
-  label?: string;
-  progress?: ProgressMode;
 }
 
 /** A constructed dataset of matched representations and how well they were matched. */

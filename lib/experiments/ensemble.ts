@@ -9,7 +9,13 @@ import { type AttackSpec, describeAttack, makeAttack } from "../attacks/make.ts"
 import { transferAttack } from "../attacks/transfer.ts";
 import { bool, int, list, num, obj, optional, str } from "../config/schema.ts";
 import type { Infer } from "../config/schema.ts";
-import { backendSchema, modelSpecSchema, trainDataSchema, trainSchema } from "../config/specs.ts";
+import {
+  backendSchema,
+  modelJobFields,
+  modelSpecSchema,
+  trainDataSchema,
+  trainSchema,
+} from "../config/specs.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { selfFgsmJob } from "../defenses/single_step.ts";
 import { evaluate } from "../eval/evaluate.ts";
@@ -20,9 +26,7 @@ import type { ProgressMode } from "../util/progress.ts";
 const namedModelSchema = obj({
   /** A short name shown in tables, e.g. "B". */
   name: str(),
-  model: modelSpecSchema,
-  initSeed: int({ min: 0 }),
-  train: trainSchema,
+  ...modelJobFields,
 });
 
 /** Settings of notebook 07 (configs/07-ensemble-adversarial-training.yaml). */

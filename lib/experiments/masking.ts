@@ -7,7 +7,13 @@ import { type AttackSpec, describeAttack, makeAttack } from "../attacks/make.ts"
 import { transferAttack } from "../attacks/transfer.ts";
 import { bool, int, num, obj, optional } from "../config/schema.ts";
 import type { Infer } from "../config/schema.ts";
-import { backendSchema, modelSpecSchema, trainDataSchema, trainSchema } from "../config/specs.ts";
+import {
+  backendSchema,
+  modelJobFields,
+  modelSpecSchema,
+  trainDataSchema,
+  trainSchema,
+} from "../config/specs.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { attackVia } from "../defenses/bpda.ts";
 import { selfFgsmJob } from "../defenses/single_step.ts";
@@ -18,11 +24,7 @@ import { trainDataOf, type TrainJob } from "../train/cached.ts";
 import type { ProgressMode } from "../util/progress.ts";
 
 /** A model a chapter trains: architecture, initial seed and training schedule. */
-export const chapterModelSchema = obj({
-  model: modelSpecSchema,
-  initSeed: int({ min: 0 }),
-  train: trainSchema,
-});
+export const chapterModelSchema = obj(modelJobFields);
 
 /** Settings of notebook 04 (configs/04-gradient-masking.yaml). */
 export const notebook04Schema = obj({
