@@ -29,6 +29,11 @@ export interface TransferOptions {
   onlyCorrect?: boolean;
   /** Also return the adversarial images (NHWC floats, in the dataset's order). Default false. */
   keepAdversarial?: boolean;
+  /**
+   * Judges the source's clean and adversarial predictions with this instead of the source classifier
+   * (e.g. the same network in an onnxruntime session); the attack still runs on the source's gradients.
+   */
+  sourcePredictor?: TransferTarget;
   /** Progress label; progress is shown only when given. */
   label?: string;
   progress?: ProgressMode;
@@ -115,10 +120,11 @@ export async function transferAttack(
     const x = imagesTensor(data, start, end);
     const y = labelsTensor(data, start, end);
     try {
-      sourceClean.set(predictLabels(source, x), start);
+      const judge = options.sourcePredictor;
+      sourceClean.set(judge ? await predictWith(judge, x) : predictLabels(source, x), start);
       const result = attack(source, x, y);
       try {
-        sourceAdv.set(result.predictions, start);
+        sourceAdv.set(judge ? await predictWith(judge, result.adversarial) : result.predictions, start);
         if (kept) kept.set(await result.adversarial.data() as Float32Array, start * per);
         for (let k = 0; k < names.length; k++) {
           clean[k].set(await predictWith(targets[names[k]], x), start);

@@ -42,6 +42,18 @@ export const modelSpecSchema: Schema<ModelSpec> = tagged<ModelSpec>("kind", {
     widths: list(int({ min: 1 }), { minLength: 1 }),
     blocksPerStage: int({ min: 1 }),
   }),
+  "lenet": obj({ kind: kindIs("lenet") }),
+  "vgg": obj({
+    kind: kindIs("vgg"),
+    widths: list(int({ min: 1 }), { minLength: 1 }),
+    convsPerStage: int({ min: 1 }),
+    dense: list(int({ min: 1 })),
+  }),
+  "densenet": obj({
+    kind: kindIs("densenet"),
+    growthRate: int({ min: 1 }),
+    blocks: list(int({ min: 1 }), { minLength: 1 }),
+  }),
   "resnet50": obj({
     kind: kindIs("resnet50"),
     baseWidth: int({ min: 1 }),
@@ -122,6 +134,8 @@ export const trainSchema = obj({
     }),
     undefined as unknown as { attack: AttackSpec; alpha: number; warmup?: number },
   ),
+  /** Data augmentation: random shifts of up to `shift` pixels (absent: none). */
+  augment: optional(obj({ shift: int({ min: 0, max: 8 }) }), undefined as unknown as { shift: number }),
 });
 
 /** The fields of a model a chapter trains: architecture, initial seed and training schedule. */

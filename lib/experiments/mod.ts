@@ -6,3 +6,4 @@ export * from "./regularization.ts";
 export * from "./adversarial_training.ts";
 export * from "./masking.ts";
 export * from "./ensemble.ts";
+export * from "./transferability.ts";

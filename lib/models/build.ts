@@ -1,9 +1,11 @@
 /**
- * Model builders: logistic regression, MLP, the Madry MNIST CNN with a capacity scale, and a small ResNet.
- * All take a seed so that initial weights are reproducible.
+ * Model builders: logistic regression, MLP, the Madry MNIST CNN with a capacity scale, a small ResNet,
+ * ResNet-50, and the LeNet-5, VGG-style and DenseNet-style families of `families.ts`. All take a seed so
+ * that initial weights are reproducible.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { denseNet, lenet, vgg } from "./families.ts";
 import { resnet50, type ResNetStem } from "./resnet50.ts";
 
 /** What to build, as written in a config file. */
@@ -12,6 +14,9 @@ export type ModelSpec =
   | { kind: "mlp"; hidden: number[] }
   | { kind: "madry-cnn"; scale: number }
   | { kind: "resnet"; widths: number[]; blocksPerStage: number }
+  | { kind: "lenet" }
+  | { kind: "vgg"; widths: number[]; convsPerStage: number; dense: number[] }
+  | { kind: "densenet"; growthRate: number; blocks: number[] }
   | {
     kind: "resnet50";
     baseWidth: number;
@@ -37,6 +42,14 @@ export function describeModel(spec: ModelSpec): string {
       return `madry-cnn x${spec.scale}`;
     case "resnet":
       return `resnet ${spec.widths.join("-")} x${spec.blocksPerStage}`;
+    case "lenet":
+      return "lenet-5";
+    case "vgg":
+      return `vgg ${spec.widths.map((w) => `${w}x${spec.convsPerStage}`).join("-")}${
+        spec.dense.length ? `, dense ${spec.dense.join("-")}` : ""
+      }`;
+    case "densenet":
+      return `densenet k${spec.growthRate} ${spec.blocks.join("-")}`;
     case "resnet50":
       return `resnet-50 width ${spec.baseWidth}${
         spec.stem ? ` (${spec.stem} stem${spec.stemStride === 2 ? ", stride 2" : ""})` : ""
@@ -171,6 +184,12 @@ export function buildModel(spec: ModelSpec, shape: ModelShape, seed = 0): tf.Lay
       return madryCnn(shape, spec.scale, seed);
     case "resnet":
       return smallResNet(shape, spec.widths, spec.blocksPerStage, seed);
+    case "lenet":
+      return lenet(shape, seed);
+    case "vgg":
+      return vgg(shape, spec.widths, spec.convsPerStage, spec.dense, seed);
+    case "densenet":
+      return denseNet(shape, spec.growthRate, spec.blocks, seed);
     case "resnet50":
       return resnet50(shape, {
         baseWidth: spec.baseWidth,

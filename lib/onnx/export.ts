@@ -11,7 +11,7 @@
  * is recorded in the file's metadata under `advex.input_layout`. The output is the logits `[N, K]`.
  *
  * Supported layers: Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D,
- * GlobalMaxPooling2D, BatchNormalization, Flatten, Activation and ReLU/Softmax layers, Add, ZeroPadding2D
+ * GlobalMaxPooling2D, BatchNormalization, Flatten, Activation and ReLU/Softmax layers, Add, Concatenate, ZeroPadding2D
  * (folded into the next convolution's pads when it can be), Dropout (dropped: inference only). Anything else
  * is an error that names the layers.
  * @module
@@ -463,6 +463,25 @@ const LAYERS: Record<string, LayerConverter> = {
       sum = g.node("Add", [sum, names[i]], i === names.length - 1 ? layer.name : `${layer.name}/partial`);
     }
     return maps ? nchwValue(sum, outShape) : plainValue(sum, outShape);
+  },
+
+  Concatenate(g, layer, inputs, outShape) {
+    const conf = layer.getConfig() as Config;
+    const rank = outShape.length;
+    const axis = conf.axis < 0 ? conf.axis + rank : conf.axis - 1; // tfjs counts the batch axis
+    if (axis < 0 || axis >= rank) {
+      throw new Error(
+        `ONNX export: layer ${layer.name} concatenates on axis ${conf.axis} of rank ${rank + 1}`,
+      );
+    }
+    if (rank === 3 && inputs.every((v) => v.kind !== "flatten")) {
+      // Feature maps: (h, w, c) in tfjs is axis 2, 3, 1 in NCHW.
+      const onnxAxis = [2, 3, 1][axis];
+      const names = inputs.map((v) => asNchw(g, v));
+      return nchwValue(g.node("Concat", names, layer.name, [intAttr("axis", onnxAxis)]), outShape);
+    }
+    const names = inputs.map((v) => asPlain(g, v));
+    return plainValue(g.node("Concat", names, layer.name, [intAttr("axis", axis + 1)]), outShape);
   },
 
   Dropout(_g, _layer, [x]) {

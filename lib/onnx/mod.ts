@@ -55,6 +55,7 @@ export {
   type OrtPredictions,
 } from "./ort_session.ts";
 export {
+  ensureOnnx,
   ONNX_EXPORT_VERSION,
   type PretrainedConfig,
   pretrainedJob,

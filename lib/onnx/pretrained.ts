@@ -63,17 +63,24 @@ export async function pretrainedModel(
 ): Promise<PretrainedModel> {
   const trained = await trainCached(pretrainedJob(cfg), options);
   if (!trained.report.finished) throw new Error(`pretrainedModel: training of ${trained.dir} did not finish`);
-  const onnxPath = join(
-    trained.dir,
-    `model.${cfg.onnx.inputLayout.toLowerCase()}.v${ONNX_EXPORT_VERSION}.onnx`,
-  );
-  let exported = false;
-  if (!(await exists(onnxPath))) {
-    await saveOnnx(trained.model, onnxPath, {
-      inputLayout: cfg.onnx.inputLayout,
-      docString: `trained by advex on ${cfg.data.dataset}`,
-    });
-    exported = true;
-  }
+  const { path: onnxPath, exported } = await ensureOnnx(trained, {
+    inputLayout: cfg.onnx.inputLayout,
+    docString: `trained by advex on ${cfg.data.dataset}`,
+  });
   return { trained, onnxPath, exported };
+}
+
+/**
+ * The ONNX export of a cached trained model, in its cache folder: written (atomically) on the first call,
+ * found on later ones. The file name carries the layout and {@linkcode ONNX_EXPORT_VERSION}.
+ */
+export async function ensureOnnx(
+  trained: TrainedModel,
+  options: { inputLayout?: "NHWC" | "NCHW"; docString?: string } = {},
+): Promise<{ path: string; exported: boolean }> {
+  const layout = options.inputLayout ?? "NHWC";
+  const path = join(trained.dir, `model.${layout.toLowerCase()}.v${ONNX_EXPORT_VERSION}.onnx`);
+  if (await exists(path)) return { path, exported: false };
+  await saveOnnx(trained.model, path, { inputLayout: layout, docString: options.docString });
+  return { path, exported: true };
 }

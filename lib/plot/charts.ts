@@ -131,6 +131,8 @@ export interface ScatterChartOptions extends ChartOptions {
   percent?: boolean;
   /** Fixed colours per colour value. */
   colors?: Readonly<Record<string, string>>;
+  /** Draw the least-squares line of y on x (one per colour group). Default false. */
+  trend?: boolean;
 }
 
 const RULE_COLOR = "#b2182b";
@@ -474,6 +476,14 @@ export function scatterChart(options: ScatterChartOptions): TopLevelSpec {
     layer.push({
       mark: { type: "text", align: "left", baseline: "middle", dx: 7, fontSize: 11 },
       encoding: { ...position, text: { field: label, type: "nominal" } },
+    });
+  }
+  if (options.trend) {
+    const groupby = [color, facet].filter((f): f is string => f !== undefined);
+    layer.unshift({
+      transform: [compact({ regression: y, on: x, groupby: groupby.length ? groupby : undefined })],
+      mark: { type: "line", strokeDash: [6, 4], color: color === undefined ? "#888" : undefined },
+      encoding: compact({ ...position, color: color === undefined ? undefined : colorEnc }),
     });
   }
   return assemble(pick(rows, [x, y, label, color, facet]), layer, options, {});

@@ -12,7 +12,7 @@ import { type AttackSpec, makeAttack } from "../attacks/make.ts";
 import { type Dataset, size } from "../data/dataset.ts";
 import { asClassifier, type Classifier } from "../models/classifier.ts";
 import { loadWeightsInto, packTensors, serializeWeights, unpackTensors } from "../models/weights.ts";
-import { createPrng, permutation } from "../random/prng.ts";
+import { createPrng, permutation, type Prng } from "../random/prng.ts";
 import { readJsonIfExists, writeFileAtomic } from "../util/fs.ts";
 import { createProgress, type ProgressMode } from "../util/progress.ts";
 import { createOptimizer, type OptimizerSpec } from "./optimizers.ts";
@@ -47,6 +47,12 @@ export interface TrainOptions {
   schedule?: "constant" | "cosine";
   /** Adversarial training; absent means standard training. */
   adversarial?: AdversarialSpec;
+  /**
+   * Data augmentation of every minibatch: each image moved by a random whole number of pixels, up to
+   * `shift` in each direction (zeros fill in), drawn from (seed, step) so that a resumed run sees the same
+   * images. Absent: none.
+   */
+  augment?: { shift: number };
   /** Folder for checkpoints; when it holds one, training resumes from it. */
   checkpointDir?: string;
   /** Steps between checkpoints. Default: about every 30 seconds of work, at least once per epoch. */
@@ -121,11 +127,42 @@ export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
   return permutation(n, createPrng(seed * 1_000_003 + epoch));
 }
 
+/** The random shifts of one step's minibatch, or undefined without augmentation. */
+function augmentation(options: TrainOptions, step: number): Prng | undefined {
+  const shift = options.augment?.shift ?? 0;
+  if (!Number.isInteger(shift) || shift < 0) {
+    throw new RangeError(`train: augment.shift must be an integer >= 0, got ${shift}`);
+  }
+  return shift > 0 ? createPrng(options.seed * 1_000_033 + 17 * step + 5) : undefined;
+}
+
+/**
+ * Copies image `src` (`[h, w, c]` floats) into `dst` moved by (dy, dx) pixels, zeros where nothing moves in.
+ * Exported for tests.
+ */
+export function shiftImage(
+  src: Float32Array,
+  dst: Float32Array,
+  shape: readonly [number, number, number],
+  dy: number,
+  dx: number,
+): void {
+  const [h, w, c] = shape;
+  dst.fill(0);
+  for (let r = Math.max(0, dy); r < Math.min(h, h + dy); r++) {
+    const c0 = Math.max(0, dx), c1 = Math.min(w, w + dx);
+    if (c1 <= c0) continue;
+    dst.set(src.subarray(((r - dy) * w + (c0 - dx)) * c, ((r - dy) * w + (c1 - dx)) * c), (r * w + c0) * c);
+  }
+}
+
 function gatherBatch(
   ds: Dataset,
   order: Int32Array,
   start: number,
   end: number,
+  shifts?: Prng,
+  maxShift = 0,
 ): { x: tf.Tensor4D; y: tf.Tensor1D } {
   const per = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const n = end - start;
@@ -133,7 +170,14 @@ function gatherBatch(
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const j = order[start + i];
-    images.set(ds.images.subarray(j * per, (j + 1) * per), i * per);
+    const src = ds.images.subarray(j * per, (j + 1) * per);
+    if (shifts && maxShift > 0) {
+      const dy = Math.floor(shifts.next() * (2 * maxShift + 1)) - maxShift;
+      const dx = Math.floor(shifts.next() * (2 * maxShift + 1)) - maxShift;
+      shiftImage(src, images.subarray(i * per, (i + 1) * per), ds.shape, dy, dx);
+    } else {
+      images.set(src, i * per);
+    }
     labels[i] = ds.labels[j];
   }
   return { x: tf.tensor4d(images, [n, ...ds.shape]), y: tf.tensor1d(labels, "int32") };
@@ -229,7 +273,14 @@ export async function train(
       }
       const b0 = inEpoch * batchSize;
       const b1 = Math.min(n, b0 + batchSize);
-      const { x, y } = gatherBatch(data, order!, b0, b1);
+      const { x, y } = gatherBatch(
+        data,
+        order!,
+        b0,
+        b1,
+        augmentation(options, meta.step),
+        options.augment?.shift ?? 0,
+      );
       let xAdv: tf.Tensor4D | undefined;
       if (options.adversarial) {
         const warmup = (options.adversarial.warmup ?? 0) * totalSteps;

@@ -65,3 +65,29 @@ Deno.test("transferAttack() keeps adversarial images inside the ball and leaks n
   assertLessOrEqual(worst, 0.2 + 1e-6);
   assertGreater(worst, 0.19);
 });
+
+Deno.test("transferAttack() judges the source with sourcePredictor when given, still crafting on its gradients", async () => {
+  const attack = makeAttack({ kind: "fgsm", eps: 0.2 });
+  const own = await transferAttack(classifier, {}, data, attack);
+  // The same network as a predictor gives the same report; an oracle that always answers the true label
+  // leaves no source success at all, although the crafted images are the same.
+  const same = await transferAttack(classifier, {}, data, attack, {
+    sourcePredictor: {
+      predict: (x: tf.Tensor4D) => tf.tidy(() => classifier(x).argMax(-1).dataSync() as Int32Array),
+    },
+  });
+  assertEquals(same.success, own.success);
+  let start = 0;
+  let oracleCalls = 0;
+  const oracle = {
+    predict: (x: tf.Tensor4D) => {
+      // Called once on the clean batch and once on its adversarial images, in that order.
+      const out = Int32Array.from(data.labels.subarray(start, start + x.shape[0]));
+      if (oracleCalls++ % 2 === 1) start += x.shape[0];
+      return out;
+    },
+  };
+  const judged = await transferAttack(classifier, {}, data, attack, { sourcePredictor: oracle });
+  assertEquals(judged.sourceCleanAccuracy, 1);
+  assertEquals(judged.sourceSuccesses, 0);
+});

@@ -44,6 +44,9 @@ export function architectures(): { name: string; model: tf.LayersModel }[] {
     ["madry-cnn", { kind: "madry-cnn", scale: 1 }],
     ["resnet", { kind: "resnet", widths: [4, 8], blocksPerStage: 1 }],
     ["resnet50", { kind: "resnet50", baseWidth: 1, stem: "small", stemStride: 2 }],
+    ["lenet", { kind: "lenet" }],
+    ["vgg", { kind: "vgg", widths: [4, 6], convsPerStage: 2, dense: [16] }],
+    ["densenet", { kind: "densenet", growthRate: 3, blocks: [2, 3, 2] }],
   ];
   const out = specs.map(([name, spec], i) => ({ name, model: buildModel(spec, mnist, 10 + i) }));
   // The ImageNet stem (7x7 stride-2 conv, padded max-pool) on a small colour image, one block per stage.

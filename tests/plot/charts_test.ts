@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
+import { assert, assertAlmostEquals, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import { barChart, lineChart, scatterChart } from "../../lib/plot/charts.ts";
 import { renderSvg } from "../../lib/plot/render.ts";
 
@@ -163,6 +163,27 @@ Deno.test("scatterChart() writes each point's label next to it", async () => {
   assertEquals(countPaths(markGroups(svg, "symbol")), 3);
   for (const r of rows) assertStringIncludes(svg, `>${r.arch}</text>`);
   assertStringIncludes(svg, ">60%</text>");
+});
+
+Deno.test("scatterChart() with trend draws the least-squares line through the points", async () => {
+  // Exactly on y = 2x - 0.5: the fitted line must pass through the first and the last point.
+  const rows = [{ x: 0.3, y: 0.1 }, { x: 0.5, y: 0.5 }, { x: 0.7, y: 0.9 }];
+  const spec = scatterChart({ rows, x: "x", y: "y", trend: true });
+  const svg = await renderSvg(spec, { strict: true });
+  const lines = markGroups(svg, "line");
+  assertEquals(lines.length, 1);
+  const path = /d="M([-\d.]+),([-\d.]+)L([-\d.]+),([-\d.]+)"/.exec(lines[0]);
+  assert(path, "the trend line is one straight segment");
+  const symbols = [...svg.matchAll(/transform="translate\(([-\d.]+),([-\d.]+)\)" d="M/g)]
+    .map((m) => [Number(m[1]), Number(m[2])]);
+  assertEquals(symbols.length, 3);
+  const [x0, y0, x1, y1] = path.slice(1).map(Number);
+  const xs = symbols.map((p) => p[0]).sort((a, b) => a - b);
+  assertAlmostEquals(Math.min(x0, x1), xs[0], 0.5);
+  assertAlmostEquals(Math.max(x0, x1), xs[2], 0.5);
+  const leftY = x0 < x1 ? y0 : y1;
+  const leftPoint = symbols.find((p) => Math.abs(p[0] - xs[0]) < 1e-6)!;
+  assertAlmostEquals(leftY, leftPoint[1], 0.5);
 });
 
 Deno.test("lineChart() writes a rule's label on its left when the rule is near the right edge", () => {

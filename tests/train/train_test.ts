@@ -8,6 +8,7 @@ import {
   createOptimizer,
   epochOrder,
   learningRateAt,
+  shiftImage,
   train,
   type TrainOptions,
 } from "../../lib/train/mod.ts";
@@ -76,6 +77,52 @@ Deno.test("train() interrupted and resumed from its checkpoint ends with the sam
       straight.dispose();
       resumed.dispose();
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("shiftImage() moves an image by whole pixels and fills with zeros", () => {
+  // A 3x4 image with 2 channels holding 1..24.
+  const src = Float32Array.from({ length: 24 }, (_, i) => i + 1);
+  const at = (img: Float32Array, r: number, c: number, ch: number) => img[(r * 4 + c) * 2 + ch];
+  const dst = new Float32Array(24).fill(-1);
+  for (const [dy, dx] of [[0, 0], [1, -2], [-2, 3], [0, 4], [3, 0]]) {
+    shiftImage(src, dst, [3, 4, 2], dy, dx);
+    for (let r = 0; r < 3; r++) {
+      for (let c = 0; c < 4; c++) {
+        for (let ch = 0; ch < 2; ch++) {
+          const [sr, sc] = [r - dy, c - dx];
+          const expected = sr >= 0 && sr < 3 && sc >= 0 && sc < 4 ? at(src, sr, sc, ch) : 0;
+          assertEquals(at(dst, r, c, ch), expected, `shift (${dy}, ${dx}) at (${r}, ${c}, ${ch})`);
+        }
+      }
+    }
+  }
+});
+
+Deno.test("train() with shift augmentation differs from plain training and still resumes bit-identically", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const options = { ...base, augment: { shift: 2 } };
+    const plain = buildModel({ kind: "mlp", hidden: [16] }, shape, 2);
+    await train(plain, data, base);
+    const straight = buildModel({ kind: "mlp", hidden: [16] }, shape, 2);
+    await train(straight, data, options);
+    assert(weightsOf(straight).some((v, i) => v !== weightsOf(plain)[i]), "augmentation changed nothing");
+    const first = buildModel({ kind: "mlp", hidden: [16] }, shape, 2);
+    await train(first, data, { ...options, checkpointDir: dir, stopAfterStep: 5 });
+    first.dispose();
+    const resumed = buildModel({ kind: "mlp", hidden: [16] }, shape, 2);
+    const rest = await train(resumed, data, { ...options, checkpointDir: dir });
+    assertEquals(rest.resumedFrom, 5);
+    assertEquals(weightsOf(resumed), weightsOf(straight));
+    await assertRejects(
+      () => train(buildModel({ kind: "logistic" }, shape, 1), data, { ...base, augment: { shift: -1 } }),
+      RangeError,
+      "augment.shift",
+    );
+    [plain, straight, resumed].forEach((m) => m.dispose());
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

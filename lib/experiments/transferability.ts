@@ -1,0 +1,250 @@
+/**
+ * Chapter 3, "Transferability can arise from non-robust features" (lecture section 4, Figure 6; Ilyas et
+ * al. 2019): the settings schema of its notebook and the steps behind the figure.
+ *
+ * A pretrained ResNet-50 (trained by advex, exported to ONNX and imported back the way a model-zoo network
+ * would be) is the source. From its gradients the chapter builds D_det: training images pushed by targeted
+ * l2 PGD towards class (y + 1) mod C and relabelled so. Each target architecture is trained twice on the
+ * same images, once on D_det and once on their true labels (D). Per architecture, the figure puts
+ *
+ * - x: the test accuracy, on the original test set, of the model trained on D_det: how well the
+ *   architecture learns from ResNet-50's non-robust features alone;
+ * - y: the transfer rate of ResNet-50's adversarial test examples to the model trained on D, the ordinary
+ *   black-box setting: the share of the source's successful examples that also fool it.
+ *
+ * Every forward pass that needs no gradient (accuracies, transfer predictions) runs in onnxruntime.
+ * @module
+ */
+import { basename, dirname, join } from "node:path";
+import { attackSpecSchema, backendSchema, modelSpecSchema, trainSchema } from "../config/specs.ts";
+import { cacheDir } from "../config/cache.ts";
+import { type Infer, int, list, num, obj, optional, str } from "../config/schema.ts";
+import { loadExperiment, type Scale } from "../config/load.ts";
+import type { Dataset } from "../data/dataset.ts";
+import type { DatasetName } from "../data/sources.ts";
+import { buildNonRobustDataset, type NonRobustDataset } from "../datasets/non_robust.ts";
+import type { Classifier } from "../models/classifier.ts";
+import { type PretrainedConfig, pretrainedSchema } from "../onnx/pretrained.ts";
+import type { ProgressMode } from "../util/progress.ts";
+import type { TrainJob } from "../train/cached.ts";
+import type { TransferReport } from "../attacks/transfer.ts";
+
+const targetSchema = obj({
+  /** A short name shown in the table and next to the point, e.g. "VGG". */
+  name: str(),
+  model: modelSpecSchema,
+  /** Training, the same on D_det and on D. */
+  train: trainSchema,
+});
+
+/** Settings of notebook 03 (configs/03-transferability.yaml). */
+export const notebook03Schema = obj({
+  backend: backendSchema,
+  /** The pretrained ResNet-50's settings file, relative to this file's folder; read at the same scale. */
+  pretrained: optional(str(), "pretrain-resnet50.yaml"),
+  /** Seed of the training subset, the test subsets and the attacks. */
+  seed: int({ min: 0 }),
+  /** Seed of the targets' initial weights. */
+  initSeed: int({ min: 0 }),
+  /** onnxruntime execution provider for every forward pass without gradient. */
+  ortProvider: optional(
+    str(["auto", "cuda", "webgpu", "cpu"]),
+    "auto" as "auto" | "cuda" | "webgpu" | "cpu",
+  ),
+  /** D_det: targeted l2 PGD on the source, from a seeded stratified subset of the training split. */
+  nonRobust: obj({
+    /** Training images attacked (and the size of D and D_det). */
+    size: int({ min: 1 }),
+    eps: num({ min: 0 }),
+    steps: int({ min: 1 }),
+    /** PGD step length. Default 2.5 eps / steps. */
+    stepSize: optional(num({ min: 0 }), undefined as unknown as number),
+    batchSize: optional(int({ min: 1 }), 250),
+    chunkSize: optional(int({ min: 1 }), 1000),
+  }),
+  /** The target architectures; at least two, for a correlation. */
+  targets: list(targetSchema, { minLength: 2 }),
+  /** Test accuracies: a seeded stratified subset of the test split (0: all of it). */
+  evaluation: obj({ testSize: int({ min: 0 }) }),
+  /** The source's untargeted attack on test images whose transfer is measured. */
+  transfer: obj({
+    testSize: int({ min: 1 }),
+    attack: attackSpecSchema,
+    batchSize: optional(int({ min: 1 }), 250),
+  }),
+  /** Images shown per gallery row. */
+  gallery: int({ min: 1 }),
+});
+
+/** The typed settings of notebook 03. */
+export type Notebook03Config = Infer<typeof notebook03Schema>;
+
+/** One target architecture's two training jobs. */
+export interface TargetJobs {
+  name: string;
+  /** Trained on the original images with their true labels. */
+  standard: TrainJob;
+  /** Trained on D_det. */
+  det: TrainJob;
+}
+
+/** Reads the pretrained source's settings named by `cfg.pretrained` (next to `configPath`) at `scale`. */
+export function loadPretrainedConfig(
+  cfg: Notebook03Config,
+  configPath: string,
+  scale: Scale,
+): Promise<PretrainedConfig> {
+  return loadExperiment(join(dirname(configPath), cfg.pretrained), pretrainedSchema, scale);
+}
+
+/** The training data spec of D (a subset of `dataset`'s training split) and of D_det made from it. */
+function dataSpecs(cfg: Notebook03Config, dataset: DatasetName, detKey: string) {
+  const standard = { dataset, trainSize: cfg.nonRobust.size, seed: cfg.seed };
+  return { standard, det: { ...standard, constructed: detKey } };
+}
+
+/**
+ * The two training jobs of each target: on the `nonRobust.size` original images (D) and on D_det, whose
+ * cache folder's name `detKey` enters the second job's key.
+ */
+export function transferTargetJobs(
+  cfg: Notebook03Config,
+  dataset: DatasetName,
+  detKey: string,
+): TargetJobs[] {
+  const names = cfg.targets.map((t) => t.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) {
+    throw new RangeError(`transferTargetJobs: the target name ${JSON.stringify(dup)} is used twice`);
+  }
+  const data = dataSpecs(cfg, dataset, detKey);
+  return cfg.targets.map((t) => ({
+    name: t.name,
+    standard: { data: data.standard, model: t.model, initSeed: cfg.initSeed, train: t.train },
+    det: { data: data.det, model: t.model, initSeed: cfg.initSeed, train: t.train },
+  }));
+}
+
+/** Options of {@linkcode buildSourceDet}. */
+export interface SourceDetOptions {
+  /** Identity of the source model (e.g. its cache folder's name); part of the construction's cache key. */
+  sourceKey: string;
+  progress?: ProgressMode;
+}
+
+/**
+ * Builds (or loads, or resumes) D_det from `images` against the source classifier, cached under a key made
+ * of the settings, the source's identity and the images' name.
+ */
+export async function buildSourceDet(
+  cfg: Notebook03Config,
+  source: Classifier,
+  images: Dataset,
+  options: SourceDetOptions,
+): Promise<{ built: NonRobustDataset; dir: string }> {
+  const c = cfg.nonRobust;
+  const settings = {
+    rule: "det" as const,
+    eps: c.eps,
+    steps: c.steps,
+    stepSize: c.stepSize,
+    seed: cfg.seed,
+    batchSize: c.batchSize,
+    chunkSize: c.chunkSize,
+  };
+  const identity = { model: options.sourceKey, data: images.name, size: images.labels.length };
+  const dir = await cacheDir("datasets", { ...settings, norm: "l2", source: identity });
+  const built = await buildNonRobustDataset(source, images, {
+    ...settings,
+    dir,
+    source: identity,
+    label: "build D_det on the ResNet-50",
+    progress: options.progress,
+  });
+  return { built, dir };
+}
+
+/** The cache key of a D_det construction (its folder's name), for the jobs trained on it. */
+export function detKeyOf(dir: string): string {
+  return basename(dir);
+}
+
+/** Pearson's correlation coefficient of two equally long series (NaN when either is constant). */
+export function pearson(x: readonly number[], y: readonly number[]): number {
+  if (x.length !== y.length) throw new RangeError(`pearson: lengths differ (${x.length} and ${y.length})`);
+  const n = x.length;
+  if (n < 2) throw new RangeError(`pearson: needs at least two points, got ${n}`);
+  const mx = x.reduce((a, b) => a + b, 0) / n;
+  const my = y.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0, sxx = 0, syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) ** 2;
+    syy += (y[i] - my) ** 2;
+  }
+  return sxx === 0 || syy === 0 ? NaN : sxy / Math.sqrt(sxx * syy);
+}
+
+/** Spearman's rank correlation (average ranks for ties). */
+export function spearman(x: readonly number[], y: readonly number[]): number {
+  return pearson(ranks(x), ranks(y));
+}
+
+function ranks(v: readonly number[]): number[] {
+  const order = v.map((value, i) => ({ value, i })).sort((a, b) => a.value - b.value);
+  const r = new Array<number>(v.length);
+  for (let s = 0; s < order.length;) {
+    let e = s;
+    while (e + 1 < order.length && order[e + 1].value === order[s].value) e++;
+    for (let k = s; k <= e; k++) r[order[k].i] = (s + e) / 2 + 1;
+    s = e + 1;
+  }
+  return r;
+}
+
+/** One architecture's numbers: Figure 6's point, and what goes with it. */
+export interface TransferPoint {
+  name: string;
+  model: string;
+  parameters: number;
+  /** Test accuracy of the model trained on D_det (x of Figure 6). */
+  detAccuracy: number;
+  /** Share of test images the D_det model assigns to (y + 1) mod C: the relabelling learnt from visible features. */
+  detShifted: number;
+  /** Test accuracy of the model trained on D. */
+  standardAccuracy: number;
+  /** Transfer rate of the source's adversarial examples to the model trained on D (y of Figure 6). */
+  transferRate: number;
+}
+
+/** What a chapter measured of one target before the transfer attack. */
+export type TargetAccuracies = Omit<TransferPoint, "name" | "transferRate">;
+
+/** Joins each target's accuracies with its transfer rate in `report` (targets named as the jobs are). */
+export function transferPoints(
+  jobs: readonly TargetJobs[],
+  info: Record<string, TargetAccuracies>,
+  report: TransferReport,
+): TransferPoint[] {
+  return jobs.map(({ name }) => {
+    if (!info[name]) throw new Error(`transferPoints: no accuracies for ${name}`);
+    const t = report.targets.find((t) => t.name === name);
+    if (!t) throw new Error(`transferPoints: no transfer result for ${name}`);
+    return { name, ...info[name], transferRate: t.transferRate };
+  });
+}
+
+/** Share of `predictions` equal to `labels` shifted by `offset` classes (mod `classes`). */
+export function shiftedShare(
+  predictions: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  classes: number,
+  offset = 0,
+): number {
+  if (predictions.length !== labels.length) {
+    throw new RangeError(`shiftedShare: ${predictions.length} predictions for ${labels.length} labels`);
+  }
+  let n = 0;
+  for (let i = 0; i < labels.length; i++) if (predictions[i] === (labels[i] + offset) % classes) n++;
+  return labels.length ? n / labels.length : 0;
+}

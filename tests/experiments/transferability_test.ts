@@ -1,0 +1,128 @@
+import { assert, assertAlmostEquals, assertEquals, assertNotEquals, assertThrows } from "@std/assert";
+import { basename } from "node:path";
+import { makeAttack, transferAttack } from "../../lib/attacks/mod.ts";
+import { configKey, loadExperiment, SCALES } from "../../lib/config/mod.ts";
+import { slice } from "../../lib/data/mod.ts";
+import {
+  buildSourceDet,
+  detKeyOf,
+  loadPretrainedConfig,
+  notebook03Schema,
+  pearson,
+  shiftedShare,
+  spearman,
+  transferPoints,
+  transferTargetJobs,
+} from "../../lib/experiments/mod.ts";
+import { describeModel } from "../../lib/models/mod.ts";
+import { trainCacheConfig } from "../../lib/train/mod.ts";
+import { setupBackend, smallTrainedModel } from "../_helpers.ts";
+
+await setupBackend();
+const CONFIG = new URL("../../configs/03-transferability.yaml", import.meta.url).pathname;
+
+Deno.test("notebook03Schema accepts the shipped config at every scale, with five or more distinct families", async () => {
+  for (const scale of SCALES) {
+    const cfg = await loadExperiment(CONFIG, notebook03Schema, scale);
+    const families = new Set(cfg.targets.map((t) => t.model.kind));
+    assert(families.size >= 5, `${scale}: only ${families.size} families`);
+    const source = await loadPretrainedConfig(cfg, CONFIG, scale);
+    assertEquals(source.model.kind, "resnet50", scale);
+    assertEquals(cfg.transfer.attack.kind === "pgd" || cfg.transfer.attack.kind === "fgsm", true);
+  }
+});
+
+Deno.test("transferTargetJobs() trains each target on D and on D_det alike, keyed apart by the construction", async () => {
+  const cfg = await loadExperiment(CONFIG, notebook03Schema, "course");
+  const jobs = transferTargetJobs(cfg, "mnist", "abc123");
+  assertEquals(jobs.map((j) => j.name), cfg.targets.map((t) => t.name));
+  for (const j of jobs) {
+    assertEquals({ ...j.det, data: undefined }, { ...j.standard, data: undefined });
+    assertEquals(j.standard.data, { dataset: "mnist", trainSize: cfg.nonRobust.size, seed: cfg.seed });
+    assertEquals((j.det.data as { constructed?: string }).constructed, "abc123");
+    assertNotEquals(await configKey(trainCacheConfig(j.det)), await configKey(trainCacheConfig(j.standard)));
+  }
+  const other = transferTargetJobs(cfg, "mnist", "def456");
+  assertNotEquals(
+    await configKey(trainCacheConfig(other[0].det)),
+    await configKey(trainCacheConfig(jobs[0].det)),
+  );
+  const twice = { ...cfg, targets: [cfg.targets[0], { ...cfg.targets[1], name: cfg.targets[0].name }] };
+  assertThrows(() => transferTargetJobs(twice, "mnist", "k"), RangeError, "used twice");
+});
+
+Deno.test("shiftedShare() counts predictions equal to the label moved by an offset, modulo the classes", () => {
+  const labels = [0, 1, 2, 9, 9];
+  assertEquals(shiftedShare([1, 2, 3, 0, 5], labels, 10, 1), 4 / 5);
+  assertEquals(shiftedShare([0, 1, 0, 9, 0], labels, 10), 3 / 5);
+  assertThrows(() => shiftedShare([1], labels, 10, 1), RangeError);
+});
+
+Deno.test("pearson() and spearman() match hand-computed values and reject bad input", () => {
+  assertAlmostEquals(pearson([1, 2, 3], [2, 4, 6]), 1, 1e-12);
+  assertAlmostEquals(pearson([1, 2, 3], [3, 2, 1]), -1, 1e-12);
+  // x = 1..4, y = 1, 3, 2, 4: sxy = 4, sxx = syy = 5.
+  assertAlmostEquals(pearson([1, 2, 3, 4], [1, 3, 2, 4]), 0.8, 1e-12);
+  // Monotone but not linear: Spearman 1, Pearson below 1.
+  assertAlmostEquals(spearman([1, 2, 3, 4], [1, 8, 27, 1000]), 1, 1e-12);
+  assert(pearson([1, 2, 3, 4], [1, 8, 27, 1000]) < 0.9);
+  // Ties share their average rank: ranks of [5, 5, 1] are [2.5, 2.5, 1].
+  assertAlmostEquals(spearman([5, 5, 1], [2, 3, 1]), pearson([2.5, 2.5, 1], [2, 3, 1]), 1e-12);
+  assert(Number.isNaN(pearson([1, 1, 1], [1, 2, 3])));
+  assertThrows(() => pearson([1, 2], [1]), RangeError);
+  assertThrows(() => pearson([1], [1]), RangeError);
+});
+
+Deno.test("buildSourceDet() relabels every image (y + 1) mod 10, is cached, and transferPoints() joins the numbers", async () => {
+  const dir = await Deno.makeTempDir();
+  const old = Deno.env.get("ADVEX_CACHE_DIR");
+  Deno.env.set("ADVEX_CACHE_DIR", dir);
+  try {
+    const cfg = await loadExperiment(CONFIG, notebook03Schema, "smoke");
+    const small = {
+      ...cfg,
+      nonRobust: { ...cfg.nonRobust, size: 40, steps: 10, chunkSize: 20, batchSize: 20 },
+    };
+    const { classifier, test } = await smallTrainedModel();
+    const images = slice(test, 0, 40);
+    const first = await buildSourceDet(small, classifier, images, { sourceKey: "mlp", progress: "silent" });
+    assertEquals(first.built.fromCache, false);
+    for (let i = 0; i < 40; i++) assertEquals(first.built.dataset.labels[i], (images.labels[i] + 1) % 10);
+    assert(first.built.successRate > 0.5, `success ${first.built.successRate}`);
+    for (const d of first.built.perturbation) assert(d <= small.nonRobust.eps + 1e-4);
+    const again = await buildSourceDet(small, classifier, images, { sourceKey: "mlp", progress: "silent" });
+    assertEquals([again.built.fromCache, again.dir], [true, first.dir]);
+    assertEquals(detKeyOf(first.dir), basename(first.dir));
+    const otherSource = await buildSourceDet(small, classifier, images, {
+      sourceKey: "other",
+      progress: "silent",
+    });
+    assertNotEquals(otherSource.dir, first.dir);
+
+    // transferPoints() on a report whose targets are the source itself and a constant model.
+    const zero = { predict: (x: { shape: number[] }) => new Int32Array(x.shape[0]) };
+    const report = await transferAttack(
+      classifier,
+      { A: classifier, B: zero },
+      images,
+      makeAttack({ kind: "fgsm", eps: 0.2 }),
+    );
+    const jobs = transferTargetJobs(small, "mnist", detKeyOf(first.dir)).slice(0, 2)
+      .map((j, i) => ({ ...j, name: ["A", "B"][i] }));
+    const acc = (detAccuracy: number) => ({
+      model: describeModel(jobs[0].standard.model),
+      parameters: 1,
+      detAccuracy,
+      detShifted: 0.5,
+      standardAccuracy: 0.9,
+    });
+    const points = transferPoints(jobs, { A: acc(0.3), B: acc(0.1) }, report);
+    assertEquals(points.map((p) => p.transferRate), [1, report.targets[1].transferRate]);
+    assertEquals([points[0].detAccuracy, points[1].detAccuracy, points[0].standardAccuracy], [0.3, 0.1, 0.9]);
+    assertThrows(() => transferPoints(jobs, { A: acc(0.3) }, report), Error, "no accuracies for B");
+  } finally {
+    if (old === undefined) Deno.env.delete("ADVEX_CACHE_DIR");
+    else Deno.env.set("ADVEX_CACHE_DIR", old);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
