@@ -2,6 +2,7 @@
 # Sets up everything advex needs on a Debian machine that has Node.js and npm:
 #   - deno (exact version, from npm),
 #   - Jupyter with nbconvert/nbclient/ipykernel and headless Chromium (from apt),
+#   - a C compiler and OpenBLAS (from apt), and the native CPU kernels built with them,
 #   - the project's npm dependencies (deno install),
 #   - the project-local Jupyter kernel "advex" in .cache/jupyter/kernels/advex.
 # Safe to re-run: every step is skipped when its result is already in place, and a
@@ -10,7 +11,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DENO_VERSION="2.9.6"
-APT_PACKAGES=(jupyter-notebook jupyter-nbconvert python3-nbclient python3-ipykernel jupyter-client chromium)
+APT_PACKAGES=(jupyter-notebook jupyter-nbconvert python3-nbclient python3-ipykernel jupyter-client chromium
+  gcc libc6-dev libopenblas0-pthread)
 KERNEL_TEMPLATE="$ROOT/jupyter/kernel.template.json"
 KERNEL_DIR="$ROOT/.cache/jupyter/kernels/advex"
 ENV_FILE="$ROOT/.cache/advex/env"
@@ -75,9 +77,12 @@ else
   missing+=("/usr/bin/python3")
 fi
 [ -x /usr/bin/chromium ] || missing+=("/usr/bin/chromium")
+command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || missing+=("a C compiler")
+[ -f /usr/include/dlfcn.h ] || missing+=("libc headers")
+ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so\.0' || missing+=("OpenBLAS")
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  say "jupyter, nbconvert, nbclient, ipykernel and chromium present"
+  say "jupyter, nbconvert, nbclient, ipykernel, chromium, a C compiler and OpenBLAS present"
 else
   say "missing: ${missing[*]}"
   command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install these by hand: ${APT_PACKAGES[*]}"
@@ -93,6 +98,13 @@ fi
 # --- npm dependencies of the project --------------------------------------------------
 say "deno install (npm dependencies into node_modules/)"
 (cd "$ROOT" && "$DENO_BIN" install --quiet)
+
+# --- native CPU kernels (native/advex_native.c; optional: the wasm kernels work without) ---------
+if (cd "$ROOT" && "$DENO_BIN" run -A --cached-only tools/build_native.ts); then
+  :
+else
+  say "warning: the native kernels could not be built; training and attacks run on the wasm kernels"
+fi
 
 # --- project-local Jupyter kernel -------------------------------------------------------
 DENO_DIR_RESOLVED="$(cd "$ROOT" && "$DENO_BIN" info --json 2>/dev/null |

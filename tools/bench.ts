@@ -2,12 +2,14 @@
  * Throughput benchmark of the library's hot paths: for each model and batch size, images per second of one
  * training step (Adam, cross-entropy), one FGSM attack, one PGD step and one inference pass, on the backend
  * `initBackend()` picks (or `--backend`). Each figure is the median of `--runs` timed repetitions after
- * `--warmup` untimed ones. Every measurement is printed as one JSON line on stdout (machine-readable), and a
+ * `--warmup` untimed ones; "ort-inference" runs the model's ONNX export in onnxruntime. Every measurement is printed as one JSON line on stdout (machine-readable), and a
  * readable table follows on stderr.
  *
  * ```
- * deno task bench [--models mlp,madry-cnn,resnet] [--batches 128,512] [--runs 5] [--warmup 2]
- *                 [--backend auto|webgpu|wasm|cpu] [--tasks train,fgsm,pgd-step,inference]
+ * deno task bench [--models mlp,madry-cnn,resnet,resnet50] [--batches 128,512] [--runs 5] [--warmup 2]
+ *                 [--backend auto|webgpu|wasm|cpu] [--tasks train,fgsm,pgd-step,inference,ort-inference]
+ *                 [--ort-provider auto|cuda|webgpu|cpu]
+ * ADVEX_NATIVE=0 deno task bench ...   # the same without the native kernels
  * ```
  *
  * It is a benchmark, not a test: it asserts nothing about time.
@@ -17,7 +19,13 @@ import * as tf from "@tensorflow/tfjs";
 import { crossEntropy } from "../lib/attacks/loss.ts";
 import { fgsm, gradientStep } from "../lib/attacks/fgsm.ts";
 import { LinfBall } from "../lib/attacks/threat.ts";
-import { type BackendRequest, describeBackend, initBackend } from "../lib/backend/mod.ts";
+import {
+  type BackendRequest,
+  describeBackend,
+  initBackend,
+  nativeKernelsRegistered,
+} from "../lib/backend/mod.ts";
+import { exportOnnx, loadOrtModel, type OrtModel, type OrtProviderRequest } from "../lib/onnx/mod.ts";
 import { asClassifier, buildModel, describeModel, type ModelSpec } from "../lib/models/mod.ts";
 import { createOptimizer } from "../lib/train/optimizers.ts";
 
@@ -26,10 +34,11 @@ export const BENCH_MODELS: Record<string, ModelSpec> = {
   "mlp": { kind: "mlp", hidden: [256, 256] },
   "madry-cnn": { kind: "madry-cnn", scale: 16 },
   "resnet": { kind: "resnet", widths: [16, 32, 64], blocksPerStage: 1 },
+  "resnet50": { kind: "resnet50", baseWidth: 4, stem: "small", stemStride: 2, zeroInitResidual: true },
 };
 
 /** The timed tasks. */
-export const BENCH_TASKS = ["train", "fgsm", "pgd-step", "inference"] as const;
+export const BENCH_TASKS = ["train", "fgsm", "pgd-step", "inference", "ort-inference"] as const;
 /** One of {@linkcode BENCH_TASKS}. */
 export type BenchTask = typeof BENCH_TASKS[number];
 
@@ -39,6 +48,10 @@ export interface BenchRecord {
   model: string;
   batch: number;
   backend: string;
+  /** Which kernels ran: "native" (OpenBLAS through the native library) or the backend's own. */
+  kernels: string;
+  /** The onnxruntime provider, for "ort-inference". */
+  ortProvider?: string;
   /** Median milliseconds per step. */
   msPerStep: number;
   /** Images per second at the median. */
@@ -55,6 +68,8 @@ export interface BenchOptions {
   runs: number;
   warmup: number;
   backend?: BackendRequest;
+  /** onnxruntime provider of "ort-inference" (default: env ADVEX_ORT_PROVIDER, else auto). */
+  ortProvider?: OrtProviderRequest;
 }
 
 /** Parses the command line (see the module doc). */
@@ -104,6 +119,9 @@ export function parseBenchArgs(args: string[]): BenchOptions {
         break;
       case "--backend":
         opts.backend = value() as BackendRequest;
+        break;
+      case "--ort-provider":
+        opts.ortProvider = value() as OrtProviderRequest;
         break;
       default:
         throw new Error(`unknown option ${flag}`);
@@ -155,9 +173,11 @@ export async function runBench(
     const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
     const optimizer = createOptimizer({ name: "adam", learningRate: 1e-4 }, vars);
     const threat = new LinfBall(0.3);
+    let ort: OrtModel | undefined;
     for (const batch of opts.batches) {
       const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, "float32", 1) as tf.Tensor4D;
       const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), "int32");
+      const xData = x.dataSync() as Float32Array;
       const steps: Record<BenchTask, () => Promise<void>> = {
         "train": async () => {
           const loss = tf.tidy(() => {
@@ -186,6 +206,10 @@ export async function runBench(
           await pred.data();
           pred.dispose();
         },
+        "ort-inference": async () => {
+          ort ??= await loadOrtModel(exportOnnx(model), { provider: opts.ortProvider });
+          await ort.predict(xData);
+        },
       };
       for (const task of opts.tasks) {
         const ms = await timeStep(steps[task], opts.warmup, opts.runs);
@@ -194,6 +218,8 @@ export async function runBench(
           model: describeModel(spec),
           batch,
           backend: report.name,
+          kernels: report.name === "wasm" && nativeKernelsRegistered() ? "native" : report.name,
+          ...(task === "ort-inference" && ort ? { ortProvider: ort.provider.name } : {}),
           msPerStep: Math.round(ms * 100) / 100,
           imagesPerSecond: Math.round(batch / (ms / 1000)),
           runs: opts.runs,
@@ -204,6 +230,7 @@ export async function runBench(
       }
       tf.dispose([x, y]);
     }
+    await ort?.dispose();
     optimizer.dispose();
     model.dispose();
   }
@@ -227,9 +254,9 @@ if (import.meta.main) {
     const opts = parseBenchArgs(Deno.args);
     const records = await runBench(opts, (r) => console.log(JSON.stringify(r)));
     console.error(
-      `\n${benchTable(records)}\n(backend ${records[0]?.backend}; ${records[0]?.machine.cpu}, ${
-        records[0]?.machine.cores
-      } cores)`,
+      `\n${benchTable(records)}\n(backend ${records[0]?.backend}, ${records[0]?.kernels} kernels; ${
+        records[0]?.machine.cpu
+      }, ${records[0]?.machine.cores} cores)`,
     );
   } catch (error) {
     console.error(`bench: ${(error as Error).message}`);

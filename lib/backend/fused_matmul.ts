@@ -14,7 +14,7 @@ import { callKernel, release } from "./kernel_call.ts";
 import { planMatMul, runPlannedProduct } from "./matmul_plan.ts";
 
 /** Applies a fused activation by name with the matching wasm kernel; returns `x` itself for "linear". */
-function activate(
+export function activate(
   backend: BackendWasm,
   x: tf.TensorInfo,
   activation: string,

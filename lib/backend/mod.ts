@@ -41,3 +41,25 @@ export { probeWebGpu, type ProbeWebGpuOptions, type WebGpuProbe } from "./webgpu
 export { wasmBinaryFolder } from "./wasm_binary.ts";
 export { registerBatchNormGradient } from "./batch_norm_grad.ts";
 export { inputGradientsOnly, parameterGradientsSkipped } from "./gradient_scope.ts";
+export {
+  BLAS_CANDIDATES,
+  buildNative,
+  loadNative,
+  NATIVE_ENV_VAR,
+  NATIVE_SOURCE,
+  nativeBuildDir,
+  type NativeLibrary,
+  nativeLibraryPath,
+  type NativeStatus,
+  openBlasCoreType,
+} from "./native.ts";
+export {
+  getNativePolicy,
+  NATIVE_KERNELS,
+  nativeKernelsRegistered,
+  type NativePolicy,
+  nativeWorthIt,
+  registerNativeKernels,
+  setNativePolicy,
+  unregisterNativeKernels,
+} from "./native_kernels.ts";

@@ -1,11 +1,14 @@
 /**
  * Choosing and initializing the tfjs backend: webgpu on a real GPU, else wasm (with the kernels from
- * `wasm_kernels.ts`), else cpu.
+ * `wasm_kernels.ts`, and the native ones of `native_kernels.ts` when the native library is built and a BLAS
+ * library loads), else cpu.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import { registerWasmKernels } from "./wasm_kernels.ts";
+import { loadNative } from "./native.ts";
+import { registerNativeKernels } from "./native_kernels.ts";
 import { probeWebGpu, type WebGpuProbe } from "./webgpu_probe.ts";
 import { wasmFailureHint } from "./wasm_binary.ts";
 
@@ -182,10 +185,15 @@ async function tryWasm(): Promise<Attempt> {
   if (failure !== undefined) return { ok: false, detail: `${failure}; ${wasmFailureHint()}` };
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
   const threads = getThreadsCount();
+  const native = await loadNative();
+  if (native.ok) registerNativeKernels(native.library);
   return {
     ok: true,
     detail: `wasm with ${simd ? "SIMD" : "no SIMD"}, ${threads} thread${threads === 1 ? "" : "s"}` +
-      ", fast convolution-gradient kernels registered",
+      ", fast convolution-gradient kernels registered" +
+      (native.ok
+        ? `; native convolution and matmul kernels on ${native.detail}`
+        : `; native kernels not in use (${native.detail})`),
   };
 }
 

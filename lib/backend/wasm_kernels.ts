@@ -52,8 +52,18 @@ export const WASM_KERNEL_OVERRIDES: readonly string[] = [
   "MaxPoolGrad",
 ];
 
+/** The config registered by this module in `config`'s chain of wrappers (the native kernels wrap ours). */
+function ourConfig(config: tf.KernelConfig | undefined): MarkedConfig | undefined {
+  let c = config as (MarkedConfig & { previous?: tf.KernelConfig }) | undefined;
+  while (c !== undefined) {
+    if (c[MARK] === true) return c;
+    c = c.previous as typeof c;
+  }
+  return undefined;
+}
+
 function isOurs(config: tf.KernelConfig | undefined): boolean {
-  return config !== undefined && (config as MarkedConfig)[MARK] === true;
+  return ourConfig(config) !== undefined;
 }
 
 /**
@@ -133,6 +143,10 @@ export function wasmKernelsRegistered(): boolean {
  * benchmarks and debugging.
  */
 export function stockWasmKernel(name: string): tf.KernelConfig | undefined {
-  const current = tf.getKernel(name, WASM) as MarkedConfig | undefined;
-  return isOurs(current) ? current!.stock : current;
+  const current = tf.getKernel(name, WASM);
+  const ours = ourConfig(current);
+  if (ours !== undefined) return ours.stock;
+  let c = current as (tf.KernelConfig & { previous?: tf.KernelConfig }) | undefined;
+  while (c?.previous !== undefined) c = c.previous;
+  return c;
 }

@@ -45,6 +45,18 @@ export interface AdapterInfoLike {
   isFallbackAdapter?: boolean;
 }
 
+/**
+ * On Linux, asks Deno's WebGPU for its Vulkan backend only (`DENO_WEBGPU_BACKEND=vulkan`) unless the variable
+ * is set already. GPUs are reached through Vulkan there; the OpenGL backend only ever finds a software
+ * renderer, and loading it (libEGL) made processes abort at exit now and then, in libEGL's own destructor.
+ */
+export function preferVulkanOnLinux(): void {
+  if (Deno.build.os !== "linux") return;
+  try {
+    if (Deno.env.get("DENO_WEBGPU_BACKEND") === undefined) Deno.env.set("DENO_WEBGPU_BACKEND", "vulkan");
+  } catch { /* no env permission: keep Deno's default */ }
+}
+
 /** Returns the runtime's `navigator.gpu`, or undefined where there is none. */
 export function runtimeGpu(): GpuLike | undefined {
   const nav = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator;
@@ -73,6 +85,7 @@ export function isFallbackAdapter(adapter: AdapterLike): boolean {
  * Never throws.
  */
 export async function probeWebGpu(options: ProbeWebGpuOptions = {}): Promise<WebGpuProbe> {
+  if (!("gpu" in options)) preferVulkanOnLinux();
   const gpu = "gpu" in options ? options.gpu : runtimeGpu();
   if (gpu === undefined || gpu === null) {
     return { usable: false, fallback: false, reason: "this runtime has no navigator.gpu" };

@@ -1,0 +1,210 @@
+/**
+ * The native CPU kernel library (`native/advex_native.c`): where its build lives, building it, and loading
+ * it through Deno's FFI together with the BLAS library it calls (OpenBLAS from Debian's
+ * `libopenblas0-pthread`, which uses every core).
+ *
+ * Loading is optional at every step: without a C compiler, without OpenBLAS, without `--allow-ffi`, or with
+ * `ADVEX_NATIVE=0`, {@linkcode loadNative} says why and the wasm kernels stay in charge.
+ * @module
+ */
+import { join } from "node:path";
+
+/** The C source of the library. */
+export const NATIVE_SOURCE: string = new URL("../../native/advex_native.c", import.meta.url).pathname;
+
+/** The environment variable that turns the native kernels off ("0", "off", "false", "no"). */
+export const NATIVE_ENV_VAR = "ADVEX_NATIVE";
+
+/** BLAS libraries tried in order: OpenBLAS (threaded), then whatever provides the system's libblas. */
+export const BLAS_CANDIDATES: readonly string[] = ["libopenblas.so.0", "libopenblas.so", "libblas.so.3"];
+
+const SYMBOLS = {
+  advex_init: { parameters: ["buffer"], result: "i32" },
+  advex_threads: { parameters: ["i32"], result: "i32" },
+  advex_blas_config: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+  advex_batch_matmul: {
+    parameters: ["buffer", "buffer", "buffer", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32"],
+    result: "void",
+  },
+  advex_conv2d: { parameters: ["buffer", "buffer", "buffer", "buffer"], result: "i32" },
+  advex_conv2d_backprop_filter: { parameters: ["buffer", "buffer", "buffer", "buffer"], result: "i32" },
+  advex_conv2d_backprop_input: { parameters: ["buffer", "buffer", "buffer", "buffer"], result: "i32" },
+  advex_max_pool_grad: { parameters: ["buffer", "buffer", "buffer", "buffer"], result: "i32" },
+} as const;
+
+/** The library's functions, as Deno's FFI exposes them. */
+export type NativeSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/** A loaded native library. */
+export interface NativeLibrary {
+  symbols: NativeSymbols;
+  /** The shared object loaded. */
+  path: string;
+  /** The BLAS library it calls, and its build description when it gives one. */
+  blas: string;
+  /** Threads the BLAS library uses. */
+  threads: number;
+}
+
+/** The outcome of {@linkcode loadNative}. */
+export type NativeStatus = { ok: true; library: NativeLibrary; detail: string } | {
+  ok: false;
+  detail: string;
+};
+
+/** The folder builds go to: `ADVEX_NATIVE_DIR`, else `.cache/native` in the repository. */
+export function nativeBuildDir(): string {
+  const env = readEnv("ADVEX_NATIVE_DIR");
+  return env && env.trim() !== "" ? env : new URL("../../.cache/native", import.meta.url).pathname;
+}
+
+/** How the library is compiled (after the compiler's name). */
+const COMPILE_FLAGS = ["-O3", "-fPIC", "-shared", "-pthread", "-Wl,-z,nodelete"];
+
+/**
+ * The path of the build of the current source and flags (its name carries a hash of both, so that an edit
+ * makes a new build).
+ */
+export async function nativeLibraryPath(): Promise<string> {
+  const source = await Deno.readFile(NATIVE_SOURCE);
+  const flags = new TextEncoder().encode(`\n${COMPILE_FLAGS.join(" ")}`);
+  const all = new Uint8Array(source.length + flags.length);
+  all.set(source);
+  all.set(flags, source.length);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  const hex = Array.from(digest.subarray(0, 6), (b) => b.toString(16).padStart(2, "0")).join("");
+  return join(nativeBuildDir(), `libadvex_native.${hex}.so`);
+}
+
+/**
+ * Compiles the library with the system C compiler (`cc`, else `gcc`) unless the current source's build
+ * exists. Returns its path; throws with the compiler's message when compiling fails.
+ */
+export async function buildNative(
+  options: { force?: boolean; log?: (line: string) => void } = {},
+): Promise<string> {
+  const path = await nativeLibraryPath();
+  if (!options.force && (await fileExists(path))) return path;
+  await Deno.mkdir(nativeBuildDir(), { recursive: true });
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  const args = [...COMPILE_FLAGS, "-o", tmp, NATIVE_SOURCE, "-ldl"];
+  let lastError = "";
+  for (const compiler of ["cc", "gcc"]) {
+    let out: Deno.CommandOutput;
+    try {
+      out = await new Deno.Command(compiler, { args, stdout: "piped", stderr: "piped" }).output();
+    } catch (e) {
+      lastError = `${compiler}: ${(e as Error).message}`;
+      continue;
+    }
+    if (out.success) {
+      await Deno.rename(tmp, path);
+      options.log?.(`built ${path} with ${compiler}`);
+      return path;
+    }
+    lastError = `${compiler} failed: ${new TextDecoder().decode(out.stderr).trim()}`;
+  }
+  await Deno.remove(tmp).catch(() => {});
+  throw new Error(
+    `could not compile ${NATIVE_SOURCE}: ${lastError} (install a C compiler: apt-get install gcc libc6-dev)`,
+  );
+}
+
+let loaded: Promise<NativeStatus> | undefined;
+
+/**
+ * Loads the native library and a BLAS library, once per process. Never throws: a missing piece is reported
+ * in `detail`. `build: true` compiles the library first when its build is missing.
+ */
+export function loadNative(options: { build?: boolean } = {}): Promise<NativeStatus> {
+  loaded ??= load(options.build ?? false);
+  return loaded;
+}
+
+async function load(build: boolean): Promise<NativeStatus> {
+  const env = (readEnv(NATIVE_ENV_VAR) ?? "").trim().toLowerCase();
+  if (["0", "off", "false", "no"].includes(env)) {
+    return { ok: false, detail: `turned off by ${NATIVE_ENV_VAR}=${env}` };
+  }
+  let path: string;
+  try {
+    path = build ? await buildNative() : await nativeLibraryPath();
+  } catch (e) {
+    return { ok: false, detail: (e as Error).message };
+  }
+  if (!(await fileExists(path))) {
+    return { ok: false, detail: `not built (run \`deno task build:native\`; expected ${path})` };
+  }
+  let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
+  try {
+    lib = Deno.dlopen(path, SYMBOLS);
+  } catch (e) {
+    const reason = e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied
+      ? "Deno needs --allow-ffi to load it"
+      : (e as Error).message;
+    return { ok: false, detail: `${path} did not load: ${reason}` };
+  }
+  // OpenBLAS 0.3.21 picks its AVX2 ("Haswell") kernels on AVX-512 CPUs it does not know (AMD Zen 4, for one);
+  // its AVX-512 kernels are 2-3x faster there. It reads OPENBLAS_CORETYPE when it loads, so set it first.
+  const coreType = openBlasCoreType();
+  if (coreType !== undefined && !readEnv("OPENBLAS_CORETYPE")) {
+    try {
+      Deno.env.set("OPENBLAS_CORETYPE", coreType);
+    } catch { /* no env permission: OpenBLAS chooses itself */ }
+  }
+  for (const name of BLAS_CANDIDATES) {
+    if (lib.symbols.advex_init(new TextEncoder().encode(`${name}\0`)) !== 0) continue;
+    const threads = lib.symbols.advex_threads(0);
+    const text = (what: number) => {
+      const buf = new Uint8Array(256);
+      const n = lib.symbols.advex_blas_config(buf, buf.length, what);
+      return new TextDecoder().decode(buf.subarray(0, n)).trim();
+    };
+    const [config, core] = [text(0), text(1)];
+    const blas = config ? `${name} (${config}${core ? `; running its ${core} kernels` : ""})` : name;
+    const library: NativeLibrary = { symbols: lib.symbols, path, blas, threads };
+    return { ok: true, library, detail: `${blas}, ${threads} thread${threads === 1 ? "" : "s"}` };
+  }
+  lib.close();
+  return {
+    ok: false,
+    detail: `no BLAS library found (tried ${
+      BLAS_CANDIDATES.join(", ")
+    }; apt-get install libopenblas0-pthread)`,
+  };
+}
+
+/**
+ * The OpenBLAS core type to ask for on this CPU: "SKYLAKEX" when it has the AVX-512 subsets those kernels
+ * use (F, CD, BW, DQ, VL), else undefined (OpenBLAS's own choice). Linux only (reads /proc/cpuinfo).
+ */
+export function openBlasCoreType(cpuinfo?: string): string | undefined {
+  let text = cpuinfo;
+  if (text === undefined) {
+    try {
+      text = Deno.readTextFileSync("/proc/cpuinfo");
+    } catch {
+      return undefined;
+    }
+  }
+  const flags = new Set(/^flags\s*:\s*(.*)$/m.exec(text)?.[1]?.split(/\s+/) ?? []);
+  return ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"].every((f) => flags.has(f))
+    ? "SKYLAKEX"
+    : undefined;
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}

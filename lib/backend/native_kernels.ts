@@ -1,0 +1,367 @@
+/**
+ * Kernels of the wasm backend computed by the native library (`native.ts`): `Conv2D`, `FusedConv2D`,
+ * `Conv2DBackpropInput`, `Conv2DBackpropFilter`, `BatchMatMul`, `_FusedMatMul` and `MaxPoolGrad`, for
+ * float32 NHWC tensors. The native code reads and writes the wasm heap in place, as im2col / col2im around a
+ * multithreaded BLAS matrix product. Anything else (NCHW, other dtypes, broadcasts it does not handle) goes
+ * to the kernel registered before, which stays installed underneath.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { activate } from "./fused_matmul.ts";
+import { parameterGradientsSkipped } from "./gradient_scope.ts";
+import { callKernel, heapView, release, sizeOf, WASM } from "./kernel_call.ts";
+import type { MaxPoolGradAttrs } from "./max_pool_grad.ts";
+import type { NativeLibrary } from "./native.ts";
+
+/** The kernels {@linkcode registerNativeKernels} replaces. */
+export const NATIVE_KERNELS: readonly string[] = [
+  "Conv2D",
+  "FusedConv2D",
+  "Conv2DBackpropInput",
+  "Conv2DBackpropFilter",
+  "BatchMatMul",
+  "_FusedMatMul",
+  "MaxPoolGrad",
+];
+
+const MARK = Symbol.for("advex.backend.nativeKernel");
+
+/**
+ * When the native kernels take a product: "auto" (default) only when it is large in every dimension (see
+ * {@linkcode nativeWorthIt}); "always" for every shape they support (for tests).
+ */
+export type NativePolicy = "auto" | "always";
+
+let policy: NativePolicy = "auto";
+
+/** Sets the {@linkcode NativePolicy}. */
+export function setNativePolicy(p: NativePolicy): void {
+  if (p !== "auto" && p !== "always") throw new Error(`unknown native policy '${p}': use "auto" or "always"`);
+  policy = p;
+}
+
+/** The current {@linkcode NativePolicy}. */
+export function getNativePolicy(): NativePolicy {
+  return policy;
+}
+
+/**
+ * Whether the product of an m x k and a k x n matrix goes to the native kernels. Under "auto": when every
+ * dimension is at least 24 and the product has at least 8M multiply-adds. Below that, XNNPACK's wasm
+ * kernels win, measured on 2 cores: a 3x3 convolution from 8 to 8 channels on 28x28 images (batch 128) takes
+ * 2.9 ms on wasm and 12 ms natively, while the Madry CNN's second convolution (32 to 64 channels, 5x5)
+ * takes 73 ms on wasm and 31 ms natively, and its forward-and-gradients 245 ms against 95 ms.
+ */
+export function nativeWorthIt(m: number, n: number, k: number): boolean {
+  return policy === "always" || (Math.min(m, n, k) >= 24 && m * n * k >= 8e6);
+}
+type Marked = tf.KernelConfig & { [MARK]?: true; previous?: tf.KernelConfig };
+
+/** Whether the native kernels are registered now. */
+export function nativeKernelsRegistered(): boolean {
+  return (tf.getKernel("Conv2D", WASM) as Marked | undefined)?.[MARK] === true;
+}
+
+/** Attributes of the convolution kernels, as tfjs passes them. */
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: "same" | "valid" | number | tf.backend_util.ExplicitPadding;
+  dataFormat?: "NHWC" | "NCHW";
+  dilations?: number | [number, number];
+  dimRoundingMode?: "floor" | "round" | "ceil";
+}
+
+/** The geometry array the native functions take (see `advex_native.c`). */
+function geometry(inShape: number[], filterShape: number[], a: ConvAttrs): Int32Array {
+  const info = tf.backend_util.computeConv2DInfo(
+    inShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    a.strides,
+    a.dilations ?? 1,
+    a.pad,
+    a.dimRoundingMode,
+    false,
+    "channelsLast",
+  );
+  return Int32Array.from([
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.dilationHeight,
+    info.dilationWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+    info.outHeight,
+    info.outWidth,
+  ]);
+}
+
+function nhwcFloat(a: ConvAttrs, ...tensors: tf.TensorInfo[]): boolean {
+  return (a.dataFormat ?? "NHWC") === "NHWC" && tensors.every((t) => t.dtype === "float32");
+}
+
+function check(code: number, what: string): void {
+  if (code !== 0) throw new Error(`native ${what} failed (code ${code}: out of memory)`);
+}
+
+/** The geometry's matrix-product sizes: output pixels (rows), patch size (kdim) and output channels. */
+function gemmSizes(g: Int32Array): { rows: number; kdim: number; co: number } {
+  return { rows: g[0] * g[13] * g[14], kdim: g[5] * g[6] * g[3], co: g[4] };
+}
+
+function conv(
+  lib: NativeLibrary,
+  backend: BackendWasm,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  g: Int32Array,
+): tf.TensorInfo {
+  const out = backend.makeOutput([g[0], g[13], g[14], g[4]], "float32");
+  if (sizeOf(out.shape) > 0) {
+    check(
+      lib.symbols.advex_conv2d(heapView(backend, x), heapView(backend, filter), heapView(backend, out), g),
+      "conv2d",
+    );
+  }
+  return out;
+}
+
+/** Adds the bias and applies the activation of a fused kernel; frees `out` when it makes a new tensor. */
+function epilogue(
+  backend: BackendWasm,
+  out: tf.TensorInfo,
+  bias: tf.TensorInfo | undefined,
+  prelu: tf.TensorInfo | undefined,
+  attrs: tf.NamedAttrMap,
+): tf.TensorInfo {
+  let result = out;
+  if (bias != null) {
+    const sum = callKernel(backend, "Add", { a: result, b: bias });
+    release(backend, result);
+    result = sum;
+  }
+  const activated = activate(backend, result, String(attrs.activation ?? "linear"), attrs, prelu);
+  if (activated !== result) release(backend, result);
+  return activated;
+}
+
+/** The product of a `BatchMatMul`: undefined when its shapes are outside what the native call handles. */
+function matmul(
+  lib: NativeLibrary,
+  backend: BackendWasm,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): tf.TensorInfo | undefined {
+  if (a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length !== b.shape.length) return undefined;
+  if (a.shape.length < 2 || a.shape.length > 3) return undefined;
+  const batchA = sizeOf(a.shape.slice(0, -2));
+  const batchB = sizeOf(b.shape.slice(0, -2));
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) return undefined;
+  const [ar, ac] = a.shape.slice(-2);
+  const [br, bc] = b.shape.slice(-2);
+  const m = transposeA ? ac : ar;
+  const k = transposeA ? ar : ac;
+  const n = transposeB ? br : bc;
+  if ((transposeB ? bc : br) !== k) return undefined;
+  if (!nativeWorthIt(m, n, k * Math.max(batchA, batchB))) return undefined;
+  const batch = Math.max(batchA, batchB);
+  const out = backend.makeOutput(a.shape.length === 3 ? [batch, m, n] : [m, n], "float32");
+  if (batch * m * n === 0) return out;
+  if (k === 0) {
+    heapView(backend, out).fill(0);
+    return out;
+  }
+  lib.symbols.advex_batch_matmul(
+    heapView(backend, a),
+    heapView(backend, b),
+    heapView(backend, out),
+    batch,
+    batchA,
+    batchB,
+    m,
+    n,
+    k,
+    transposeA ? 1 : 0,
+    transposeB ? 1 : 0,
+  );
+  return out;
+}
+
+function builders(lib: NativeLibrary): Record<string, (previous: tf.KernelFunc) => tf.KernelFunc> {
+  return {
+    Conv2D: (previous) => (args) => {
+      const { x, filter } = args.inputs;
+      const a = args.attrs as unknown as ConvAttrs;
+      if (!nhwcFloat(a, x!, filter!)) return previous(args);
+      const g = geometry(x!.shape, filter!.shape, a);
+      const { rows, kdim, co } = gemmSizes(g);
+      if (!nativeWorthIt(rows, co, kdim)) return previous(args);
+      return conv(lib, args.backend as BackendWasm, x!, filter!, g);
+    },
+    FusedConv2D: (previous) => (args) => {
+      const { x, filter, bias, preluActivationWeights } = args.inputs;
+      const a = args.attrs as unknown as ConvAttrs;
+      if (!nhwcFloat(a, x!, filter!)) return previous(args);
+      const g = geometry(x!.shape, filter!.shape, a);
+      const { rows, kdim, co } = gemmSizes(g);
+      if (!nativeWorthIt(rows, co, kdim)) return previous(args);
+      const backend = args.backend as BackendWasm;
+      const out = conv(lib, backend, x!, filter!, g);
+      return epilogue(backend, out, bias ?? undefined, preluActivationWeights ?? undefined, args.attrs ?? {});
+    },
+    Conv2DBackpropInput: (previous) => (args) => {
+      const { dy, filter } = args.inputs;
+      const a = args.attrs as unknown as ConvAttrs & { inputShape: number[] };
+      if (!nhwcFloat(a, dy!, filter!)) return previous(args);
+      const backend = args.backend as BackendWasm;
+      const g = geometry(a.inputShape, filter!.shape, { ...a, dilations: 1 });
+      const { rows, kdim, co } = gemmSizes(g);
+      if (!nativeWorthIt(rows, kdim, co)) return previous(args);
+      const out = backend.makeOutput(a.inputShape, "float32");
+      if (sizeOf(out.shape) === 0) return out;
+      if (sizeOf(dy!.shape) === 0) {
+        heapView(backend, out).fill(0);
+        return out;
+      }
+      check(
+        lib.symbols.advex_conv2d_backprop_input(
+          heapView(backend, dy!),
+          heapView(backend, filter!),
+          heapView(backend, out),
+          g,
+        ),
+        "conv2d input gradient",
+      );
+      return out;
+    },
+    Conv2DBackpropFilter: (previous) => (args) => {
+      const { x, dy } = args.inputs;
+      const a = args.attrs as unknown as ConvAttrs & { filterShape: number[] };
+      // Inside inputGradientsOnly() the previous kernel returns zeros without computing anything.
+      if (!nhwcFloat(a, x!, dy!) || parameterGradientsSkipped()) return previous(args);
+      const backend = args.backend as BackendWasm;
+      const g = geometry(x!.shape, a.filterShape, { ...a, dilations: 1 });
+      const { rows, kdim, co } = gemmSizes(g);
+      if (!nativeWorthIt(kdim, co, rows)) return previous(args);
+      const out = backend.makeOutput(a.filterShape, "float32");
+      if (sizeOf(out.shape) === 0) return out;
+      if (sizeOf(dy!.shape) === 0) {
+        heapView(backend, out).fill(0);
+        return out;
+      }
+      check(
+        lib.symbols.advex_conv2d_backprop_filter(
+          heapView(backend, x!),
+          heapView(backend, dy!),
+          heapView(backend, out),
+          g,
+        ),
+        "conv2d filter gradient",
+      );
+      return out;
+    },
+    BatchMatMul: (previous) => (args) => {
+      const { a, b } = args.inputs;
+      const attrs = args.attrs ?? {};
+      return matmul(
+        lib,
+        args.backend as BackendWasm,
+        a!,
+        b!,
+        attrs.transposeA === true,
+        attrs.transposeB === true,
+      ) ??
+        previous(args);
+    },
+    MaxPoolGrad: (previous) => (args) => {
+      const { dy, input } = args.inputs;
+      if (dy!.dtype !== "float32" || input!.dtype !== "float32") return previous(args);
+      const a = args.attrs as unknown as MaxPoolGradAttrs;
+      const info = tf.backend_util.computePool2DInfo(
+        input!.shape as [number, number, number, number],
+        a.filterSize,
+        a.strides,
+        1,
+        a.pad,
+        a.dimRoundingMode,
+      );
+      const backend = args.backend as BackendWasm;
+      const dx = backend.makeOutput(input!.shape, "float32");
+      if (sizeOf(dx.shape) === 0) return dx;
+      const g = Int32Array.from([
+        info.batchSize,
+        info.inHeight,
+        info.inWidth,
+        info.inChannels,
+        info.outHeight,
+        info.outWidth,
+        info.strideHeight,
+        info.strideWidth,
+        info.filterHeight,
+        info.filterWidth,
+        info.padInfo.top,
+        info.padInfo.left,
+      ]);
+      check(
+        lib.symbols.advex_max_pool_grad(
+          heapView(backend, input!),
+          heapView(backend, dy!),
+          heapView(backend, dx),
+          g,
+        ),
+        "max-pool gradient",
+      );
+      return dx;
+    },
+    _FusedMatMul: (previous) => (args) => {
+      const { a, b, bias, preluActivationWeights } = args.inputs;
+      const attrs = args.attrs ?? {};
+      const backend = args.backend as BackendWasm;
+      const out = matmul(lib, backend, a!, b!, attrs.transposeA === true, attrs.transposeB === true);
+      if (out === undefined) return previous(args);
+      return epilogue(backend, out, bias ?? undefined, preluActivationWeights ?? undefined, attrs);
+    },
+  };
+}
+
+/**
+ * Installs the native kernels over the wasm kernels registered now (call after `registerWasmKernels`).
+ * Safe to call again; {@linkcode unregisterNativeKernels} puts the previous kernels back.
+ */
+export function registerNativeKernels(lib: NativeLibrary): void {
+  if (nativeKernelsRegistered()) return;
+  for (const [name, build] of Object.entries(builders(lib))) {
+    const previous = tf.getKernel(name, WASM);
+    if (previous === undefined) continue;
+    tf.unregisterKernel(name, WASM);
+    const marked: Marked = {
+      kernelName: name,
+      backendName: WASM,
+      kernelFunc: build(previous.kernelFunc),
+      setupFunc: previous.setupFunc,
+      disposeFunc: previous.disposeFunc,
+      [MARK]: true,
+      previous,
+    };
+    tf.registerKernel(marked);
+  }
+}
+
+/** Puts back the kernels {@linkcode registerNativeKernels} replaced (for tests and benchmarks). */
+export function unregisterNativeKernels(): void {
+  for (const name of NATIVE_KERNELS) {
+    const current = tf.getKernel(name, WASM) as Marked | undefined;
+    if (current?.[MARK] !== true || current.previous === undefined) continue;
+    tf.unregisterKernel(name, WASM);
+    tf.registerKernel(current.previous);
+  }
+}
