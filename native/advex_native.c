@@ -22,6 +22,13 @@
 
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 
+/* Loops the compiler should vectorize get one copy per x86-64 level, picked at load time by the CPU. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MULTIVERSION
+#endif
+
 typedef void (*sgemm_fn)(int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
                          const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
@@ -366,6 +373,15 @@ int advex_conv2d_backprop_input(const float *dy, const float *f, float *dx, cons
   return r;
 }
 
+/* Folds one pixel's c values into the running maxima (strictly greater wins: the first maximum is kept). */
+MULTIVERSION static void window_max(const float *v, int base, float *best, int *where, int c) {
+  for (int k = 0; k < c; k++) {
+    const int gt = v[k] > best[k];
+    best[k] = gt ? v[k] : best[k];
+    where[k] = gt ? base + k : where[k];
+  }
+}
+
 /*
  * Gradient of a 2-D max pool on NHWC x: dx (zeroed here) gets each dy at the position of its window's
  * maximum, the first one in row-major window order (as tfjs's cpu backend picks). Geometry:
@@ -393,13 +409,7 @@ static int advex_max_pool_grad_locked(const float *x, const float *dy, float *dx
         for (int r = r_lo; r < r_hi; r++) {
           for (int col = c_lo; col < c_hi; col++) {
             const int base = ((i * h + r) * w + col) * c;
-            const float *v = x + base;
-            for (int k = 0; k < c; k++) {
-              if (v[k] > best[k]) {
-                best[k] = v[k];
-                where[k] = base + k;
-              }
-            }
+            window_max(x + base, base, best, where, c);
           }
         }
         for (int k = 0; k < c; k++) {
