@@ -19,19 +19,23 @@ export interface MaxPoolGradAttrs {
   dimRoundingMode?: "floor" | "round" | "ceil";
 }
 
-/** Kernel function for the gradient of a 2-D max pool (inputs `dy` and `input`; `output` is unused). */
-export const maxPoolGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const wasm = backend as BackendWasm;
-  const { dy, input } = inputs;
-  const a = attrs as unknown as MaxPoolGradAttrs;
-  const info = tf.backend_util.computePool2DInfo(
-    input!.shape as [number, number, number, number],
+/** The pooling geometry of a max pool of `inShape` (NHWC) with the kernel's attributes. */
+export function maxPoolInfo(inShape: readonly number[], a: MaxPoolGradAttrs): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computePool2DInfo(
+    inShape as [number, number, number, number],
     a.filterSize,
     a.strides,
     1,
     a.pad,
     a.dimRoundingMode,
   );
+}
+
+/** Kernel function for the gradient of a 2-D max pool (inputs `dy` and `input`; `output` is unused). */
+export const maxPoolGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const wasm = backend as BackendWasm;
+  const { dy, input } = inputs;
+  const info = maxPoolInfo(input!.shape, attrs as unknown as MaxPoolGradAttrs);
   const dx = wasm.makeOutput(input!.shape, "float32");
   scatterMaxGradient(heapView(wasm, input!), heapView(wasm, dy!), heapView(wasm, dx), info);
   return dx;

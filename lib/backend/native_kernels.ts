@@ -11,7 +11,7 @@ import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { activate } from "./fused_matmul.ts";
 import { parameterGradientsSkipped } from "./gradient_scope.ts";
 import { callKernel, heapView, release, sizeOf, WASM } from "./kernel_call.ts";
-import type { MaxPoolGradAttrs } from "./max_pool_grad.ts";
+import { type MaxPoolGradAttrs, maxPoolInfo } from "./max_pool_grad.ts";
 import type { NativeLibrary } from "./native.ts";
 
 /** The kernels {@linkcode registerNativeKernels} replaces. */
@@ -133,6 +133,27 @@ function conv(
   return out;
 }
 
+/**
+ * A gradient of shape `shape`, written by `compute` (which returns the native status): zeros when `dy` is
+ * empty, nothing to compute when the result is.
+ */
+function convGradient(
+  backend: BackendWasm,
+  shape: number[],
+  dy: tf.TensorInfo,
+  what: string,
+  compute: (out: tf.TensorInfo) => number,
+): tf.TensorInfo {
+  const out = backend.makeOutput(shape, "float32");
+  if (sizeOf(out.shape) === 0) return out;
+  if (sizeOf(dy.shape) === 0) {
+    heapView(backend, out).fill(0);
+    return out;
+  }
+  check(compute(out), what);
+  return out;
+}
+
 /** Adds the bias and applies the activation of a fused kernel; frees `out` when it makes a new tensor. */
 function epilogue(
   backend: BackendWasm,
@@ -226,22 +247,19 @@ function builders(lib: NativeLibrary): Record<string, (previous: tf.KernelFunc) 
       const g = geometry(a.inputShape, filter!.shape, { ...a, dilations: 1 });
       const { rows, kdim, co } = gemmSizes(g);
       if (!nativeWorthIt(rows, kdim, co)) return previous(args);
-      const out = backend.makeOutput(a.inputShape, "float32");
-      if (sizeOf(out.shape) === 0) return out;
-      if (sizeOf(dy!.shape) === 0) {
-        heapView(backend, out).fill(0);
-        return out;
-      }
-      check(
-        lib.symbols.advex_conv2d_backprop_input(
-          heapView(backend, dy!),
-          heapView(backend, filter!),
-          heapView(backend, out),
-          g,
-        ),
+      return convGradient(
+        backend,
+        a.inputShape,
+        dy!,
         "conv2d input gradient",
+        (out) =>
+          lib.symbols.advex_conv2d_backprop_input(
+            heapView(backend, dy!),
+            heapView(backend, filter!),
+            heapView(backend, out),
+            g,
+          ),
       );
-      return out;
     },
     Conv2DBackpropFilter: (previous) => (args) => {
       const { x, dy } = args.inputs;
@@ -252,22 +270,19 @@ function builders(lib: NativeLibrary): Record<string, (previous: tf.KernelFunc) 
       const g = geometry(x!.shape, a.filterShape, { ...a, dilations: 1 });
       const { rows, kdim, co } = gemmSizes(g);
       if (!nativeWorthIt(kdim, co, rows)) return previous(args);
-      const out = backend.makeOutput(a.filterShape, "float32");
-      if (sizeOf(out.shape) === 0) return out;
-      if (sizeOf(dy!.shape) === 0) {
-        heapView(backend, out).fill(0);
-        return out;
-      }
-      check(
-        lib.symbols.advex_conv2d_backprop_filter(
-          heapView(backend, x!),
-          heapView(backend, dy!),
-          heapView(backend, out),
-          g,
-        ),
+      return convGradient(
+        backend,
+        a.filterShape,
+        dy!,
         "conv2d filter gradient",
+        (out) =>
+          lib.symbols.advex_conv2d_backprop_filter(
+            heapView(backend, x!),
+            heapView(backend, dy!),
+            heapView(backend, out),
+            g,
+          ),
       );
-      return out;
     },
     BatchMatMul: (previous) => (args) => {
       const { a, b } = args.inputs;
@@ -285,15 +300,7 @@ function builders(lib: NativeLibrary): Record<string, (previous: tf.KernelFunc) 
     MaxPoolGrad: (previous) => (args) => {
       const { dy, input } = args.inputs;
       if (dy!.dtype !== "float32" || input!.dtype !== "float32") return previous(args);
-      const a = args.attrs as unknown as MaxPoolGradAttrs;
-      const info = tf.backend_util.computePool2DInfo(
-        input!.shape as [number, number, number, number],
-        a.filterSize,
-        a.strides,
-        1,
-        a.pad,
-        a.dimRoundingMode,
-      );
+      const info = maxPoolInfo(input!.shape, args.attrs as unknown as MaxPoolGradAttrs);
       const backend = args.backend as BackendWasm;
       const dx = backend.makeOutput(input!.shape, "float32");
       if (sizeOf(dx.shape) === 0) return dx;

@@ -47,3 +47,34 @@ export function relativeError(actual: Float32Array, expected: Float32Array): num
   }
   return diff / scale;
 }
+
+/** A 2-D convolution the kernel tests run: input and filter shapes, strides, padding, dilations. */
+export interface ConvCase {
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  strides: number | [number, number];
+  pad: "same" | "valid" | number | tf.backend_util.ExplicitPadding;
+  dilations?: number | [number, number];
+}
+
+/** Odd sizes, strides, paddings (explicit and asymmetric ones included) and channel counts. */
+export const CONV_CASES: ConvCase[] = [
+  { x: [2, 7, 9, 1], filter: [3, 3, 1, 4], strides: 1, pad: "same" },
+  { x: [2, 7, 9, 3], filter: [3, 3, 3, 5], strides: 1, pad: "valid" },
+  { x: [2, 7, 9, 3], filter: [3, 3, 3, 4], strides: 2, pad: "same" },
+  { x: [2, 9, 7, 1], filter: [5, 5, 1, 3], strides: 2, pad: "valid" },
+  // Stride 2 over an even size with "valid" padding leaves the last row and column unused.
+  { x: [2, 8, 10, 3], filter: [3, 3, 3, 2], strides: 2, pad: "valid" },
+  { x: [1, 7, 9, 2], filter: [3, 3, 2, 3], strides: 2, pad: 1 },
+  { x: [2, 9, 8, 2], filter: [3, 2, 2, 3], strides: [2, 1], pad: [[0, 0], [1, 1], [0, 2], [0, 0]] },
+  { x: [1, 7, 9, 3], filter: [3, 3, 3, 2], strides: 1, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
+  { x: [3, 5, 5, 16], filter: [3, 3, 16, 8], strides: 1, pad: "same" },
+];
+
+/** A readable description of a case, for assertion messages. */
+export function describeCase(c: ConvCase): string {
+  return `x ${c.x.join("x")}, filter ${c.filter.join("x")}, strides ${c.strides}, pad ${
+    JSON.stringify(c.pad)
+  }` +
+    (c.dilations ? `, dilations ${c.dilations}` : "");
+}

@@ -18,7 +18,15 @@ import {
   setNativePolicy,
   unregisterNativeKernels,
 } from "../../lib/backend/mod.ts";
-import { relativeError, seededFloats, sizeOf, valuesOn } from "./_compare.ts";
+import {
+  CONV_CASES,
+  type ConvCase,
+  describeCase,
+  relativeError,
+  seededFloats,
+  sizeOf,
+  valuesOn,
+} from "./_compare.ts";
 
 const TOLERANCE = 1e-4;
 const off = ["0", "off", "false", "no"].includes((Deno.env.get(NATIVE_ENV_VAR) ?? "").trim().toLowerCase());
@@ -37,24 +45,9 @@ Deno.test("the native kernel library builds and loads with a BLAS library", { ig
   assert(status.library.threads >= 1);
 });
 
-interface ConvCase {
-  x: [number, number, number, number];
-  filter: [number, number, number, number];
-  strides: number | [number, number];
-  pad: "same" | "valid" | number | tf.backend_util.ExplicitPadding;
-  dilations?: number | [number, number];
-}
-
-const CONV_CASES: ConvCase[] = [
-  { x: [2, 7, 9, 1], filter: [3, 3, 1, 4], strides: 1, pad: "same" },
-  { x: [2, 7, 9, 3], filter: [3, 3, 3, 5], strides: 1, pad: "valid" },
-  { x: [2, 7, 9, 3], filter: [3, 3, 3, 4], strides: 2, pad: "same" },
-  { x: [2, 9, 7, 1], filter: [5, 5, 1, 3], strides: 2, pad: "valid" },
-  { x: [2, 8, 10, 3], filter: [3, 3, 3, 2], strides: 2, pad: "valid" },
-  { x: [1, 7, 9, 2], filter: [3, 3, 2, 3], strides: 2, pad: 1 },
-  { x: [2, 9, 8, 2], filter: [3, 2, 2, 3], strides: [2, 1], pad: [[0, 0], [1, 1], [0, 2], [0, 0]] },
-  { x: [1, 7, 9, 3], filter: [3, 3, 3, 2], strides: 1, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
-  { x: [3, 5, 5, 16], filter: [3, 3, 16, 8], strides: 1, pad: "same" },
+/** The shared cases, plus the plain-product and the chunked paths of the native code. */
+const NATIVE_CONV_CASES: ConvCase[] = [
+  ...CONV_CASES,
   // 1x1 convolutions: the plain-product path (stride 1) and the patch path (stride 2).
   { x: [3, 6, 5, 7], filter: [1, 1, 7, 5], strides: 1, pad: "valid" },
   { x: [3, 7, 7, 4], filter: [1, 1, 4, 6], strides: 2, pad: "valid" },
@@ -62,13 +55,6 @@ const CONV_CASES: ConvCase[] = [
   { x: [2, 28, 28, 1], filter: [5, 5, 1, 8], strides: 1, pad: "same" },
   { x: [40, 14, 14, 16], filter: [5, 5, 16, 8], strides: 1, pad: "same" },
 ];
-
-function describe(c: ConvCase): string {
-  return `x ${c.x.join("x")}, filter ${c.filter.join("x")}, strides ${c.strides}, pad ${
-    JSON.stringify(c.pad)
-  }` +
-    (c.dilations ? `, dilations ${c.dilations}` : "");
-}
 
 /** conv2d(x, w) and [dx, dw] of sum(conv2d(x, w) * weights), for fixed seeded x, w and weights. */
 function convAndGradients(c: ConvCase): tf.Tensor[] {
@@ -86,12 +72,12 @@ Deno.test(
   "native Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter match the cpu backend",
   { ignore },
   async () => {
-    for (const c of CONV_CASES) {
+    for (const c of NATIVE_CONV_CASES) {
       const expected = await valuesOn("cpu", () => convAndGradients(c));
       const actual = await valuesOn("wasm", () => convAndGradients(c));
       ["output", "input gradient", "filter gradient"].forEach((what, i) => {
         const err = relativeError(actual[i], expected[i]);
-        assertLessOrEqual(err, TOLERANCE, `${what}: ${describe(c)}: relative error ${err}`);
+        assertLessOrEqual(err, TOLERANCE, `${what}: ${describeCase(c)}: relative error ${err}`);
       });
     }
   },
@@ -111,7 +97,7 @@ Deno.test("native Conv2D with dilations matches the cpu backend", { ignore }, as
     };
     const [expected] = await valuesOn("cpu", run);
     const [actual] = await valuesOn("wasm", run);
-    assertLessOrEqual(relativeError(actual, expected), TOLERANCE, describe(c));
+    assertLessOrEqual(relativeError(actual, expected), TOLERANCE, describeCase(c));
   }
 });
 
@@ -213,7 +199,7 @@ Deno.test("nativeWorthIt() under the auto policy takes large products and leaves
 
 Deno.test("native kernels leak no tensors and unregister cleanly", { ignore }, async () => {
   await tf.setBackend("wasm");
-  const c = CONV_CASES[2];
+  const c = NATIVE_CONV_CASES[2];
   tf.dispose(tf.tidy(() => convAndGradients(c)));
   const before = tf.memory().numTensors;
   const bytes = tf.memory().numBytes;

@@ -6,6 +6,7 @@
  */
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { resolve } from "node:path";
 import {
   nbconvertErrorText,
   notebookTitle,
@@ -252,12 +253,14 @@ Deno.test("site: a failing notebook stops the build with its name and the error"
   }
 });
 
-const siteDir = Deno.env.get("ADVEX_SITE_DIR");
+const siteDirEnv = Deno.env.get("ADVEX_SITE_DIR");
+// A relative folder is taken from the current directory (the browser needs an absolute file URL).
+const siteDir = siteDirEnv === undefined ? undefined : resolve(siteDirEnv);
 const haveNotebooks = siteDir !== undefined || await isDirectory(NOTEBOOKS);
 
 Deno.test({
   name: siteDir
-    ? `site: course site in ADVEX_SITE_DIR=${siteDir} passes the browser check`
+    ? `site: course site in ADVEX_SITE_DIR=${siteDirEnv} passes the browser check`
     : haveNotebooks
     ? "site: course notebooks build at smoke scale and pass the browser check"
     : "site: course notebooks build at smoke scale and pass the browser check (no notebooks/ folder yet)",
