@@ -8,6 +8,8 @@
  * @module
  */
 import { join } from "node:path";
+import { readEnv } from "../util/env.ts";
+import { exists } from "../util/fs.ts";
 
 /** The C source of the library. */
 export const NATIVE_SOURCE: string = new URL("../../native/advex_native.c", import.meta.url).pathname;
@@ -84,7 +86,7 @@ export async function buildNative(
   options: { force?: boolean; log?: (line: string) => void } = {},
 ): Promise<string> {
   const path = await nativeLibraryPath();
-  if (!options.force && (await fileExists(path))) return path;
+  if (!options.force && (await exists(path))) return path;
   await Deno.mkdir(nativeBuildDir(), { recursive: true });
   const tmp = `${path}.${Deno.pid}.tmp`;
   const args = [...COMPILE_FLAGS, "-o", tmp, NATIVE_SOURCE, "-ldl"];
@@ -129,11 +131,11 @@ async function load(build: boolean): Promise<NativeStatus> {
   let path: string;
   try {
     path = build ? await buildNative() : await nativeLibraryPath();
+    if (!(await exists(path))) {
+      return { ok: false, detail: `not built (run \`deno task build:native\`; expected ${path})` };
+    }
   } catch (e) {
     return { ok: false, detail: (e as Error).message };
-  }
-  if (!(await fileExists(path))) {
-    return { ok: false, detail: `not built (run \`deno task build:native\`; expected ${path})` };
   }
   let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
   try {
@@ -191,20 +193,4 @@ export function openBlasCoreType(cpuinfo?: string): string | undefined {
   return ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"].every((f) => flags.has(f))
     ? "SKYLAKEX"
     : undefined;
-}
-
-async function fileExists(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
-}
-
-function readEnv(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
 }

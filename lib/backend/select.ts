@@ -11,6 +11,7 @@ import { loadNative } from "./native.ts";
 import { registerNativeKernels } from "./native_kernels.ts";
 import { probeWebGpu, type WebGpuProbe } from "./webgpu_probe.ts";
 import { wasmFailureHint } from "./wasm_binary.ts";
+import { readEnv } from "../util/env.ts";
 
 /** A tfjs backend the lab can run on. */
 export type BackendName = "webgpu" | "wasm" | "cpu";
@@ -103,15 +104,6 @@ function resolveRequest(options: InitBackendOptions): { request: BackendRequest;
     );
   }
   return { request: name as BackendRequest, source };
-}
-
-/** Reads an environment variable, treating a missing permission like an unset variable. */
-function readEnv(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
 }
 
 /** An attempt to activate one backend. */

@@ -5,13 +5,12 @@
  */
 import { join } from "node:path";
 import { repoRoot } from "../util/fs.ts";
+import { readEnv } from "../util/env.ts";
 
 /** The cache folder: env `ADVEX_CACHE_DIR`, else `.cache/advex` in the repository. */
 export function cacheRoot(): string {
-  try {
-    const env = Deno.env.get("ADVEX_CACHE_DIR");
-    if (env) return env;
-  } catch { /* no env permission: use the default */ }
+  const env = readEnv("ADVEX_CACHE_DIR");
+  if (env) return env;
   return join(repoRoot, ".cache", "advex");
 }
 

@@ -6,6 +6,7 @@
  */
 import { parse } from "@std/yaml";
 import { ConfigError, type Schema } from "./schema.ts";
+import { readEnv } from "../util/env.ts";
 
 /** The three scales every experiment is described at. */
 export const SCALES = ["smoke", "course", "paper"] as const;
@@ -16,11 +17,7 @@ export type Scale = typeof SCALES[number];
 export function currentScale(explicit?: string): Scale {
   let s = explicit;
   if (s === undefined) {
-    try {
-      s = Deno.env.get("ADVEX_SCALE") || undefined;
-    } catch {
-      s = undefined;
-    }
+    s = readEnv("ADVEX_SCALE") || undefined;
   }
   s ??= "course";
   if (!(SCALES as readonly string[]).includes(s)) {

@@ -22,6 +22,7 @@ import { evaluate } from "../eval/evaluate.ts";
 import type { Classifier } from "../models/classifier.ts";
 import { trainDataOf, type TrainJob } from "../train/cached.ts";
 import type { ProgressMode } from "../util/progress.ts";
+import { assertUniqueNames } from "../util/names.ts";
 
 const namedModelSchema = obj({
   /** A short name shown in tables, e.g. "B". */
@@ -79,11 +80,7 @@ export function ensembleJobs(
     initSeed: m.initSeed,
     train: m.train,
   });
-  const names = [...cfg.static, ...cfg.heldOut].map((m) => m.name);
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup !== undefined) {
-    throw new RangeError(`ensembleJobs: the model name ${JSON.stringify(dup)} is used twice`);
-  }
+  assertUniqueNames([...cfg.static, ...cfg.heldOut].map((m) => m.name), "ensembleJobs", "model");
   return {
     target: selfFgsmJob(job(cfg.target), { eps: cfg.eps, alpha: cfg.target.alpha }),
     static: cfg.static.map((m) => ({ name: m.name, job: job(m) })),

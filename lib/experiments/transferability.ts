@@ -26,6 +26,7 @@ import { buildNonRobustDataset, type NonRobustDataset } from "../datasets/non_ro
 import type { Classifier } from "../models/classifier.ts";
 import { type PretrainedConfig, pretrainedSchema } from "../onnx/pretrained.ts";
 import type { ProgressMode } from "../util/progress.ts";
+import { assertUniqueNames } from "../util/names.ts";
 import type { TrainJob } from "../train/cached.ts";
 import type { TransferReport } from "../attacks/transfer.ts";
 
@@ -112,11 +113,7 @@ export function transferTargetJobs(
   dataset: DatasetName,
   detKey: string,
 ): TargetJobs[] {
-  const names = cfg.targets.map((t) => t.name);
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup !== undefined) {
-    throw new RangeError(`transferTargetJobs: the target name ${JSON.stringify(dup)} is used twice`);
-  }
+  assertUniqueNames(cfg.targets.map((t) => t.name), "transferTargetJobs", "target");
   const data = dataSpecs(cfg, dataset, detKey);
   return cfg.targets.map((t) => ({
     name: t.name,

@@ -11,6 +11,7 @@ import type * as Ort from "onnxruntime-node";
 import { join } from "node:path";
 import { probeWebGpu } from "../backend/webgpu_probe.ts";
 import { exists, repoRoot } from "../util/fs.ts";
+import { readEnv } from "../util/env.ts";
 import { DataType, encodeModel, type OnnxModel } from "./model_proto.ts";
 
 /** An onnxruntime execution provider advex can use. */
@@ -90,12 +91,7 @@ function resolveRequest(options: OrtProviderOptions): { request: OrtProviderRequ
   let raw: unknown = options.provider;
   let source = "options.provider";
   if (raw === undefined) {
-    let env: string | undefined;
-    try {
-      env = Deno.env.get(ORT_PROVIDER_ENV_VAR);
-    } catch {
-      env = undefined;
-    }
+    const env = readEnv(ORT_PROVIDER_ENV_VAR);
     if (env === undefined || env.trim() === "") return { request: "auto", source: "default" };
     raw = env;
     source = ORT_PROVIDER_ENV_VAR;

@@ -127,13 +127,9 @@ export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
   return permutation(n, createPrng(seed * 1_000_003 + epoch));
 }
 
-/** The random shifts of one step's minibatch, or undefined without augmentation. */
-function augmentation(options: TrainOptions, step: number): Prng | undefined {
-  const shift = options.augment?.shift ?? 0;
-  if (!Number.isInteger(shift) || shift < 0) {
-    throw new RangeError(`train: augment.shift must be an integer >= 0, got ${shift}`);
-  }
-  return shift > 0 ? createPrng(options.seed * 1_000_033 + 17 * step + 5) : undefined;
+/** The generator of the random shifts of one step's minibatch (seeded by the run's seed and the step). */
+function shiftsAt(seed: number, step: number): Prng {
+  return createPrng(seed * 1_000_033 + 17 * step + 5);
 }
 
 /**
@@ -161,8 +157,8 @@ function gatherBatch(
   order: Int32Array,
   start: number,
   end: number,
-  shifts?: Prng,
   maxShift = 0,
+  shifts?: Prng,
 ): { x: tf.Tensor4D; y: tf.Tensor1D } {
   const per = ds.shape[0] * ds.shape[1] * ds.shape[2];
   const n = end - start;
@@ -208,6 +204,10 @@ export async function train(
     throw new RangeError(`train: batchSize must be >= 1, got ${batchSize}`);
   }
   if (n === 0) throw new RangeError(`train: dataset ${data.name} is empty`);
+  const maxShift = options.augment?.shift ?? 0;
+  if (!Number.isInteger(maxShift) || maxShift < 0) {
+    throw new RangeError(`train: augment.shift must be an integer >= 0, got ${maxShift}`);
+  }
   const stepsPerEpoch = Math.ceil(n / batchSize);
   const totalSteps = epochs * stepsPerEpoch;
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -273,14 +273,8 @@ export async function train(
       }
       const b0 = inEpoch * batchSize;
       const b1 = Math.min(n, b0 + batchSize);
-      const { x, y } = gatherBatch(
-        data,
-        order!,
-        b0,
-        b1,
-        augmentation(options, meta.step),
-        options.augment?.shift ?? 0,
-      );
+      const shifts = maxShift > 0 ? shiftsAt(options.seed, meta.step) : undefined;
+      const { x, y } = gatherBatch(data, order!, b0, b1, maxShift, shifts);
       let xAdv: tf.Tensor4D | undefined;
       if (options.adversarial) {
         const warmup = (options.adversarial.warmup ?? 0) * totalSteps;

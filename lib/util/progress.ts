@@ -4,6 +4,7 @@
  * @module
  */
 import { kernelDisplay } from "./jupyter.ts";
+import { readEnv } from "./env.ts";
 
 /** Where progress goes. `"auto"` shows it in a notebook cell when in a kernel, else on stderr. */
 export type ProgressMode = "auto" | "terminal" | "notebook" | "silent";
@@ -46,11 +47,7 @@ function escapeHtml(s: string): string {
 function resolveMode(mode: ProgressMode | undefined): ProgressMode {
   let m = mode;
   if (!m) {
-    try {
-      m = (Deno.env.get("ADVEX_PROGRESS") as ProgressMode | undefined) ?? "auto";
-    } catch {
-      m = "auto";
-    }
+    m = (readEnv("ADVEX_PROGRESS") as ProgressMode | undefined) ?? "auto";
   }
   if (m === "auto") return kernelDisplay() ? "notebook" : "terminal";
   return m;
