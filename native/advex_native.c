@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "advex_direct.h"
+
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 
 /* Loops the compiler should vectorize get one copy per x86-64 level, picked at load time by the CPU. */
@@ -197,9 +199,6 @@ void advex_batch_matmul(const float *a, const float *b, float *c, int batch, int
   pthread_mutex_unlock(&call_lock);
 }
 
-/* Geometry, as the int array the caller passes: */
-enum { G_N, G_H, G_W, G_CI, G_CO, G_KH, G_KW, G_SH, G_SW, G_DH, G_DW, G_TOP, G_LEFT, G_OH, G_OW, G_LEN };
-
 /* Floats of patch matrix built at once (images are processed in chunks below this size). */
 static const size_t PATCH_LIMIT = (size_t)1 << 21;
 
@@ -291,12 +290,33 @@ static void col2im_add(const float *col, float *dx, const int *g, int start, int
   }
 }
 
-/* y[n, oh, ow, co] = conv(x[n, h, w, ci], f[kh, kw, ci, co]). Returns 0, or -1 when out of memory. */
-static int advex_conv2d_locked(const float *x, const float *f, float *y, const int *g) {
+/* y = act(y + bias) over the n x co matrix y; bias may be NULL. */
+static void bias_activation(float *y, size_t rows, int co, const float *bias, int act) {
+  if (bias == NULL && act == ACT_LINEAR) return;
+  for (size_t r = 0; r < rows; r++) {
+    float *row = y + r * co;
+    if (bias != NULL) {
+      for (int c = 0; c < co; c++) row[c] += bias[c];
+    }
+    if (act == ACT_RELU) {
+      for (int c = 0; c < co; c++) row[c] = row[c] > 0.0f ? row[c] : 0.0f;
+    }
+  }
+}
+
+/*
+ * y[n, oh, ow, co] = act(conv(x[n, h, w, ci], f[kh, kw, ci, co]) + bias), bias optional. Returns 0, or -1
+ * when out of memory.
+ */
+static int advex_conv2d_locked(const float *x, const float *f, const float *bias, int act, float *y,
+                               const int *g) {
+  const int direct = direct_conv2d(x, f, bias, act, y, g);
+  if (direct != 0) return direct > 0 ? 0 : -1;
   const int n = g[G_N], co = g[G_CO], kdim = g[G_KH] * g[G_KW] * g[G_CI];
   const size_t per = (size_t)g[G_OH] * g[G_OW];
   if (pointwise(g)) {
     sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, (int)(n * per), co, kdim, 1.0f, x, kdim, f, co, 0.0f, y, co);
+    bias_activation(y, n * per, co, bias, act);
     return 0;
   }
   const int chunk = images_per_chunk(g);
@@ -308,18 +328,21 @@ static int advex_conv2d_locked(const float *x, const float *f, float *y, const i
     sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, (int)(count * per), co, kdim, 1.0f, col, kdim, f, co, 0.0f,
           y + (size_t)s * per * co, co);
   }
+  bias_activation(y, n * per, co, bias, act);
   return 0;
 }
 
-int advex_conv2d(const float *x, const float *f, float *y, const int *g) {
+int advex_conv2d(const float *x, const float *f, const float *bias, int act, float *y, const int *g) {
   pthread_mutex_lock(&call_lock);
-  int r = advex_conv2d_locked(x, f, y, g);
+  int r = advex_conv2d_locked(x, f, bias, act, y, g);
   pthread_mutex_unlock(&call_lock);
   return r;
 }
 
 /* df[kh, kw, ci, co] = gradient of the convolution's filter, from x and dy[n, oh, ow, co]. */
 static int advex_conv2d_backprop_filter_locked(const float *x, const float *dy, float *df, const int *g) {
+  const int direct = direct_conv2d_backprop_filter(x, dy, df, g);
+  if (direct != 0) return direct > 0 ? 0 : -1;
   const int n = g[G_N], co = g[G_CO], kdim = g[G_KH] * g[G_KW] * g[G_CI];
   const size_t per = (size_t)g[G_OH] * g[G_OW];
   if (pointwise(g)) {
@@ -347,6 +370,8 @@ int advex_conv2d_backprop_filter(const float *x, const float *dy, float *df, con
 
 /* dx[n, h, w, ci] = gradient of the convolution's input, from dy[n, oh, ow, co] and f. */
 static int advex_conv2d_backprop_input_locked(const float *dy, const float *f, float *dx, const int *g) {
+  const int direct = direct_conv2d_backprop_input(dy, f, dx, g);
+  if (direct != 0) return direct > 0 ? 0 : -1;
   const int n = g[G_N], co = g[G_CO], kdim = g[G_KH] * g[G_KW] * g[G_CI];
   const size_t per = (size_t)g[G_OH] * g[G_OW];
   if (pointwise(g)) {
@@ -388,6 +413,8 @@ MULTIVERSION static void window_max(const float *v, int base, float *best, int *
  * n, h, w, c, oh, ow, sh, sw, fh, fw, top, left. Returns 0, or -1 when out of memory.
  */
 static int advex_max_pool_grad_locked(const float *x, const float *dy, float *dx, const int *g) {
+  const int direct = direct_max_pool_grad(x, dy, dx, g);
+  if (direct != 0) return direct > 0 ? 0 : -1;
   const int n = g[0], h = g[1], w = g[2], c = g[3], oh = g[4], ow = g[5], sh = g[6], sw = g[7];
   const int fh = g[8], fw = g[9], top = g[10], left = g[11];
   float *best = scratch_floats((size_t)c * 2);
@@ -426,4 +453,47 @@ int advex_max_pool_grad(const float *x, const float *dy, float *dx, const int *g
   int r = advex_max_pool_grad_locked(x, dy, dx, g);
   pthread_mutex_unlock(&call_lock);
   return r;
+}
+
+/* 2x2 max pooling with stride 2: 1 when computed, 0 when outside what the direct kernel takes. */
+int advex_max_pool(const float *x, float *y, const int *g) {
+  pthread_mutex_lock(&call_lock);
+  int r = direct_max_pool(x, y, g);
+  pthread_mutex_unlock(&call_lock);
+  return r;
+}
+
+/* Whether the direct kernels take this convolution (which: 0 forward, 1 input gradient). */
+int advex_conv_direct(const int *g, int which) { return direct_conv2d_takes(g, which); }
+
+/* Threads of the direct kernels, or 0 when this CPU does not run them (or they are turned off). */
+int advex_direct_threads(void) {
+  pthread_mutex_lock(&call_lock);
+  int r = direct_available() ? direct_threads() : 0;
+  pthread_mutex_unlock(&call_lock);
+  return r;
+}
+
+/* Turns the direct kernels on or off (the BLAS path then takes everything); returns the previous setting. */
+int advex_direct_enable(int on) {
+  pthread_mutex_lock(&call_lock);
+  int r = direct_enable(on);
+  pthread_mutex_unlock(&call_lock);
+  return r;
+}
+
+/* out[c] = sum over r of x[r, c] (x is rows x cols). Returns 0, or -1 when out of memory. */
+int advex_sum_rows(const float *x, float *out, int rows, int cols) {
+  pthread_mutex_lock(&call_lock);
+  int r = sum_rows(x, out, rows, cols);
+  pthread_mutex_unlock(&call_lock);
+  return r;
+}
+
+/* One fused Adam step over n parameters (see advex_elementwise.c). */
+void advex_adam(const float *x, const float *m, const float *v, const float *g, float *xo, float *mo, float *vo,
+                int n, float lr, float b1, float b2, float eps, float c1, float c2) {
+  pthread_mutex_lock(&call_lock);
+  adam_step(x, m, v, g, xo, mo, vo, n, lr, b1, b2, eps, c1, c2);
+  pthread_mutex_unlock(&call_lock);
 }

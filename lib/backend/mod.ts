@@ -46,7 +46,7 @@ export {
   buildNative,
   loadNative,
   NATIVE_ENV_VAR,
-  NATIVE_SOURCE,
+  NATIVE_SOURCES,
   nativeBuildDir,
   type NativeLibrary,
   nativeLibraryPath,
@@ -60,6 +60,8 @@ export {
   type NativePolicy,
   nativeWorthIt,
   registerNativeKernels,
+  setNativeDirect,
   setNativePolicy,
   unregisterNativeKernels,
 } from "./native_kernels.ts";
+export { FUSED_ADAM, fusedAdam, type FusedAdamAttrs, fusedAdamAvailable } from "./fused_adam.ts";

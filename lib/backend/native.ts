@@ -11,8 +11,12 @@ import { join } from "node:path";
 import { readEnv } from "../util/env.ts";
 import { exists } from "../util/fs.ts";
 
-/** The C source of the library. */
-export const NATIVE_SOURCE: string = new URL("../../native/advex_native.c", import.meta.url).pathname;
+/** The C sources of the library (compiled together; the header is part of its hash). */
+export const NATIVE_SOURCES: readonly string[] = ["advex_native.c", "advex_direct.c", "advex_elementwise.c"]
+  .map((f) => new URL(`../../native/${f}`, import.meta.url).pathname);
+
+/** The header the sources share. */
+const NATIVE_HEADER: string = new URL("../../native/advex_direct.h", import.meta.url).pathname;
 
 /** The environment variable that turns the native kernels off ("0", "off", "false", "no"). */
 export const NATIVE_ENV_VAR = "ADVEX_NATIVE";
@@ -28,7 +32,32 @@ const SYMBOLS = {
     parameters: ["buffer", "buffer", "buffer", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32"],
     result: "void",
   },
-  advex_conv2d: { parameters: ["buffer", "buffer", "buffer", "buffer"], result: "i32" },
+  advex_conv2d: { parameters: ["buffer", "buffer", "buffer", "i32", "buffer", "buffer"], result: "i32" },
+  advex_conv_direct: { parameters: ["buffer", "i32"], result: "i32" },
+  advex_direct_threads: { parameters: [], result: "i32" },
+  advex_direct_enable: { parameters: ["i32"], result: "i32" },
+  advex_max_pool: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  advex_sum_rows: { parameters: ["buffer", "buffer", "i32", "i32"], result: "i32" },
+  advex_adam: {
+    // x, m, v, g, and the new x, m, v; n; lr, beta1, beta2, epsilon, 1 - beta1, 1 - beta2
+    parameters: [
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "i32",
+      "f32",
+      "f32",
+      "f32",
+      "f32",
+      "f32",
+      "f32",
+    ],
+    result: "void",
+  },
   advex_conv2d_backprop_filter: { parameters: ["buffer", "buffer", "buffer", "buffer"], result: "i32" },
   advex_conv2d_backprop_input: { parameters: ["buffer", "buffer", "buffer", "buffer"], result: "i32" },
   advex_max_pool_grad: { parameters: ["buffer", "buffer", "buffer", "buffer"], result: "i32" },
@@ -46,6 +75,8 @@ export interface NativeLibrary {
   blas: string;
   /** Threads the BLAS library uses. */
   threads: number;
+  /** Threads of the direct AVX-512 convolution kernels; 0 when this CPU does not run them. */
+  directThreads: number;
 }
 
 /** The outcome of {@linkcode loadNative}. */
@@ -61,18 +92,23 @@ export function nativeBuildDir(): string {
 }
 
 /** How the library is compiled (after the compiler's name). */
-const COMPILE_FLAGS = ["-O3", "-fPIC", "-shared", "-pthread", "-Wl,-z,nodelete"];
+const COMPILE_FLAGS = ["-O3", "-ffp-contract=off", "-fPIC", "-shared", "-pthread", "-Wl,-z,nodelete"];
 
 /**
  * The path of the build of the current source and flags (its name carries a hash of both, so that an edit
  * makes a new build).
  */
 export async function nativeLibraryPath(): Promise<string> {
-  const source = await Deno.readFile(NATIVE_SOURCE);
-  const flags = new TextEncoder().encode(`\n${COMPILE_FLAGS.join(" ")}`);
-  const all = new Uint8Array(source.length + flags.length);
-  all.set(source);
-  all.set(flags, source.length);
+  const parts = [
+    ...(await Promise.all([...NATIVE_SOURCES, NATIVE_HEADER].map((f) => Deno.readFile(f)))),
+    new TextEncoder().encode(`\n${COMPILE_FLAGS.join(" ")}`),
+  ];
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
   const hex = Array.from(digest.subarray(0, 6), (b) => b.toString(16).padStart(2, "0")).join("");
   return join(nativeBuildDir(), `libadvex_native.${hex}.so`);
@@ -89,7 +125,7 @@ export async function buildNative(
   if (!options.force && (await exists(path))) return path;
   await Deno.mkdir(nativeBuildDir(), { recursive: true });
   const tmp = `${path}.${Deno.pid}.tmp`;
-  const args = [...COMPILE_FLAGS, "-o", tmp, NATIVE_SOURCE, "-ldl"];
+  const args = [...COMPILE_FLAGS, "-o", tmp, ...NATIVE_SOURCES, "-ldl", "-lm"];
   let lastError = "";
   for (const compiler of ["cc", "gcc"]) {
     let out: Deno.CommandOutput;
@@ -108,7 +144,9 @@ export async function buildNative(
   }
   await Deno.remove(tmp).catch(() => {});
   throw new Error(
-    `could not compile ${NATIVE_SOURCE}: ${lastError} (install a C compiler: apt-get install gcc libc6-dev)`,
+    `could not compile ${
+      NATIVE_SOURCES.join(" ")
+    }: ${lastError} (install a C compiler: apt-get install gcc libc6-dev)`,
   );
 }
 
@@ -164,8 +202,18 @@ async function load(build: boolean): Promise<NativeStatus> {
     };
     const [config, core] = [text(0), text(1)];
     const blas = config ? `${name} (${config}${core ? `; running its ${core} kernels` : ""})` : name;
-    const library: NativeLibrary = { symbols: lib.symbols, path, blas, threads };
-    return { ok: true, library, detail: `${blas}, ${threads} thread${threads === 1 ? "" : "s"}` };
+    const directThreads = lib.symbols.advex_direct_threads();
+    const library: NativeLibrary = { symbols: lib.symbols, path, blas, threads, directThreads };
+    const direct = directThreads > 0
+      ? `; direct AVX-512 convolution and pooling kernels on ${directThreads} thread${
+        directThreads === 1 ? "" : "s"
+      }`
+      : "; no AVX-512, so convolutions go through BLAS";
+    return {
+      ok: true,
+      library,
+      detail: `${blas}, ${threads} thread${threads === 1 ? "" : "s"}${direct}`,
+    };
   }
   lib.close();
   return {

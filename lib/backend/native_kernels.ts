@@ -1,13 +1,16 @@
 /**
  * Kernels of the wasm backend computed by the native library (`native.ts`): `Conv2D`, `FusedConv2D`,
- * `Conv2DBackpropInput`, `Conv2DBackpropFilter`, `BatchMatMul`, `_FusedMatMul` and `MaxPoolGrad`, for
- * float32 NHWC tensors. The native code reads and writes the wasm heap in place, as im2col / col2im around a
- * multithreaded BLAS matrix product. Anything else (NCHW, other dtypes, broadcasts it does not handle) goes
- * to the kernel registered before, which stays installed underneath.
+ * `Conv2DBackpropInput`, `Conv2DBackpropFilter`, `BatchMatMul`, `_FusedMatMul`, `MaxPool` and
+ * `MaxPoolGrad`, for float32 NHWC tensors. The native code reads and writes the wasm heap in place: on
+ * AVX-512 CPUs convolutions (forward and input gradient) and 2x2 pooling run as direct multithreaded kernels,
+ * everything else as im2col / col2im around a multithreaded BLAS matrix product. Anything else (NCHW, other
+ * dtypes, broadcasts it does not handle) goes to the kernel registered before, which stays installed
+ * underneath.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { FUSED_ADAM, type FusedAdamAttrs } from "./fused_adam.ts";
 import { activate } from "./fused_matmul.ts";
 import { parameterGradientsSkipped } from "./gradient_scope.ts";
 import { callKernel, heapView, release, sizeOf, WASM } from "./kernel_call.ts";
@@ -17,12 +20,14 @@ import type { NativeLibrary } from "./native.ts";
 /** The kernels {@linkcode registerNativeKernels} replaces. */
 export const NATIVE_KERNELS: readonly string[] = [
   "Conv2D",
+  "MaxPool",
   "FusedConv2D",
   "Conv2DBackpropInput",
   "Conv2DBackpropFilter",
   "BatchMatMul",
   "_FusedMatMul",
   "MaxPoolGrad",
+  "Sum",
 ];
 
 const MARK = Symbol.for("advex.backend.nativeKernel");
@@ -48,15 +53,28 @@ export function getNativePolicy(): NativePolicy {
 
 /**
  * Whether the product of an m x k and a k x n matrix goes to the native kernels. Under "auto": when every
- * dimension is at least 24 and the product has at least 8M multiply-adds. Below that, XNNPACK's wasm
- * kernels win, measured on 2 cores: a 3x3 convolution from 8 to 8 channels on 28x28 images (batch 128) takes
- * 2.9 ms on wasm and 12 ms natively, while the Madry CNN's second convolution (32 to 64 channels, 5x5)
- * takes 73 ms on wasm and 31 ms natively, and its forward-and-gradients 245 ms against 95 ms.
+ * dimension is at least 24 and the product has at least 8M multiply-adds, or, with `direct` (the direct
+ * AVX-512 convolution takes it), when it has at least 1M. Below that, XNNPACK's wasm kernels win through
+ * BLAS, measured on 2 cores: a 3x3 convolution from 8 to 8 channels on 28x28 images (batch 128) takes 2.9 ms
+ * on wasm and 12 ms through BLAS, but 1.0 ms in the direct kernel; the Madry CNN's second convolution (32 to
+ * 64 channels, 5x5) takes 73 ms on wasm, 27 ms through BLAS and 5.7 ms in the direct kernel.
  */
-export function nativeWorthIt(m: number, n: number, k: number): boolean {
-  return policy === "always" || (Math.min(m, n, k) >= 24 && m * n * k >= 8e6);
+export function nativeWorthIt(m: number, n: number, k: number, direct = false): boolean {
+  if (policy === "always") return true;
+  return direct ? m * n * k >= 1e6 : Math.min(m, n, k) >= 24 && m * n * k >= 8e6;
 }
 type Marked = tf.KernelConfig & { [MARK]?: true; previous?: tf.KernelConfig };
+
+let installed: NativeLibrary | undefined;
+
+/**
+ * Turns the direct AVX-512 kernels of the native library on or off (they are on wherever the CPU has
+ * AVX-512); off, convolutions go through im2col and BLAS as on other CPUs. Returns whether they were on.
+ * For tests and benchmarks of both paths; does nothing (and returns false) without the native kernels.
+ */
+export function setNativeDirect(on: boolean): boolean {
+  return installed !== undefined && installed.symbols.advex_direct_enable(on ? 1 : 0) === 1;
+}
 
 /** Whether the native kernels are registered now. */
 export function nativeKernelsRegistered(): boolean {
@@ -116,21 +134,41 @@ function gemmSizes(g: Int32Array): { rows: number; kdim: number; co: number } {
   return { rows: g[0] * g[13] * g[14], kdim: g[5] * g[6] * g[3], co: g[4] };
 }
 
+/** Activations the native convolution applies itself (after the bias), by their code in `advex_direct.h`. */
+const NATIVE_ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1 };
+
+/** The convolution of x by filter, plus `bias` and through activation `act` (a NATIVE_ACTIVATIONS code). */
 function conv(
   lib: NativeLibrary,
   backend: BackendWasm,
   x: tf.TensorInfo,
   filter: tf.TensorInfo,
   g: Int32Array,
+  bias: tf.TensorInfo | null = null,
+  act = 0,
 ): tf.TensorInfo {
   const out = backend.makeOutput([g[0], g[13], g[14], g[4]], "float32");
   if (sizeOf(out.shape) > 0) {
     check(
-      lib.symbols.advex_conv2d(heapView(backend, x), heapView(backend, filter), heapView(backend, out), g),
+      lib.symbols.advex_conv2d(
+        heapView(backend, x),
+        heapView(backend, filter),
+        bias === null ? null : heapView(backend, bias),
+        act,
+        heapView(backend, out),
+        g,
+      ),
       "conv2d",
     );
   }
   return out;
+}
+
+/** Whether a convolution of geometry `g` goes native (`which`: 0 forward, 1 input gradient). */
+function convGoesNative(lib: NativeLibrary, g: Int32Array, which: 0 | 1): boolean {
+  const { rows, kdim, co } = gemmSizes(g);
+  const direct = lib.symbols.advex_conv_direct(g, which) === 1;
+  return which === 0 ? nativeWorthIt(rows, co, kdim, direct) : nativeWorthIt(rows, kdim, co, direct);
 }
 
 /**
@@ -217,6 +255,30 @@ function matmul(
   return out;
 }
 
+/** The geometry array the native pooling functions take (see `advex_native.c`). */
+function poolGeometry(info: tf.backend_util.Conv2DInfo): Int32Array {
+  return Int32Array.from([
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.filterHeight,
+    info.filterWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  ]);
+}
+
+/** 2x2 windows, stride 2, no padding: what the direct max pool takes (the same test as `advex_direct.c`). */
+function plain2x2(g: Int32Array): boolean {
+  return g[6] === 2 && g[7] === 2 && g[8] === 2 && g[9] === 2 && g[10] === 0 && g[11] === 0 &&
+    g[4] === Math.floor(g[1] / 2) && g[5] === Math.floor(g[2] / 2);
+}
+
 function builders(lib: NativeLibrary): Record<string, (previous: tf.KernelFunc) => tf.KernelFunc> {
   return {
     Conv2D: (previous) => (args) => {
@@ -224,8 +286,7 @@ function builders(lib: NativeLibrary): Record<string, (previous: tf.KernelFunc) 
       const a = args.attrs as unknown as ConvAttrs;
       if (!nhwcFloat(a, x!, filter!)) return previous(args);
       const g = geometry(x!.shape, filter!.shape, a);
-      const { rows, kdim, co } = gemmSizes(g);
-      if (!nativeWorthIt(rows, co, kdim)) return previous(args);
+      if (!convGoesNative(lib, g, 0)) return previous(args);
       return conv(lib, args.backend as BackendWasm, x!, filter!, g);
     },
     FusedConv2D: (previous) => (args) => {
@@ -233,9 +294,11 @@ function builders(lib: NativeLibrary): Record<string, (previous: tf.KernelFunc) 
       const a = args.attrs as unknown as ConvAttrs;
       if (!nhwcFloat(a, x!, filter!)) return previous(args);
       const g = geometry(x!.shape, filter!.shape, a);
-      const { rows, kdim, co } = gemmSizes(g);
-      if (!nativeWorthIt(rows, co, kdim)) return previous(args);
+      if (!convGoesNative(lib, g, 0)) return previous(args);
       const backend = args.backend as BackendWasm;
+      const act = NATIVE_ACTIVATIONS[String(args.attrs?.activation ?? "linear")];
+      const biasOk = bias == null || (bias.dtype === "float32" && sizeOf(bias.shape) === g[4]);
+      if (act !== undefined && biasOk) return conv(lib, backend, x!, filter!, g, bias ?? null, act);
       const out = conv(lib, backend, x!, filter!, g);
       return epilogue(backend, out, bias ?? undefined, preluActivationWeights ?? undefined, args.attrs ?? {});
     },
@@ -245,8 +308,7 @@ function builders(lib: NativeLibrary): Record<string, (previous: tf.KernelFunc) 
       if (!nhwcFloat(a, dy!, filter!)) return previous(args);
       const backend = args.backend as BackendWasm;
       const g = geometry(a.inputShape, filter!.shape, { ...a, dilations: 1 });
-      const { rows, kdim, co } = gemmSizes(g);
-      if (!nativeWorthIt(rows, kdim, co)) return previous(args);
+      if (!convGoesNative(lib, g, 1)) return previous(args);
       return convGradient(
         backend,
         a.inputShape,
@@ -297,6 +359,21 @@ function builders(lib: NativeLibrary): Record<string, (previous: tf.KernelFunc) 
       ) ??
         previous(args);
     },
+    MaxPool: (previous) => (args) => {
+      const { x } = args.inputs;
+      if (x!.dtype !== "float32") return previous(args);
+      const info = maxPoolInfo(x!.shape, args.attrs as unknown as MaxPoolGradAttrs);
+      const backend = args.backend as BackendWasm;
+      const g = poolGeometry(info);
+      if (!plain2x2(g) || sizeOf(x!.shape) === 0) return previous(args);
+      const y = backend.makeOutput(
+        [info.batchSize, info.outHeight, info.outWidth, info.outChannels],
+        "float32",
+      );
+      if (lib.symbols.advex_max_pool(heapView(backend, x!), heapView(backend, y), g) === 1) return y;
+      release(backend, y); // no direct kernels on this CPU (or turned off)
+      return previous(args);
+    },
     MaxPoolGrad: (previous) => (args) => {
       const { dy, input } = args.inputs;
       if (dy!.dtype !== "float32" || input!.dtype !== "float32") return previous(args);
@@ -304,20 +381,7 @@ function builders(lib: NativeLibrary): Record<string, (previous: tf.KernelFunc) 
       const backend = args.backend as BackendWasm;
       const dx = backend.makeOutput(input!.shape, "float32");
       if (sizeOf(dx.shape) === 0) return dx;
-      const g = Int32Array.from([
-        info.batchSize,
-        info.inHeight,
-        info.inWidth,
-        info.inChannels,
-        info.outHeight,
-        info.outWidth,
-        info.strideHeight,
-        info.strideWidth,
-        info.filterHeight,
-        info.filterWidth,
-        info.padInfo.top,
-        info.padInfo.left,
-      ]);
+      const g = poolGeometry(info);
       check(
         lib.symbols.advex_max_pool_grad(
           heapView(backend, input!),
@@ -328,6 +392,29 @@ function builders(lib: NativeLibrary): Record<string, (previous: tf.KernelFunc) 
         "max-pool gradient",
       );
       return dx;
+    },
+    Sum: (previous) => (args) => {
+      const { x } = args.inputs;
+      const { axis, keepDims } = (args.attrs ?? {}) as { axis?: number | number[]; keepDims?: boolean };
+      if (x!.dtype !== "float32") return previous(args);
+      const rank = x!.shape.length;
+      const axes = tf.util.parseAxisParam(axis ?? [...Array(rank).keys()], x!.shape).sort((p, q) => p - q);
+      // Only sums over leading axes (a bias gradient: every axis but the channels), not over everything.
+      const k = axes.length;
+      if (k === 0 || k >= rank || !axes.every((a, i) => a === i)) return previous(args);
+      const rows = sizeOf(x!.shape.slice(0, k));
+      const cols = sizeOf(x!.shape.slice(k));
+      if (policy !== "always" && rows * cols < 65536) return previous(args);
+      const backend = args.backend as BackendWasm;
+      const shape = keepDims ? [...Array(k).fill(1), ...x!.shape.slice(k)] : x!.shape.slice(k);
+      const out = backend.makeOutput(shape, "float32");
+      if (cols === 0) return out;
+      if (rows === 0) {
+        heapView(backend, out).fill(0);
+        return out;
+      }
+      check(lib.symbols.advex_sum_rows(heapView(backend, x!), heapView(backend, out), rows, cols), "sum");
+      return out;
     },
     _FusedMatMul: (previous) => (args) => {
       const { a, b, bias, preluActivationWeights } = args.inputs;
@@ -340,12 +427,51 @@ function builders(lib: NativeLibrary): Record<string, (previous: tf.KernelFunc) 
   };
 }
 
+/** The fused Adam step (`fused_adam.ts`) on the wasm heap: three new tensors from x, m, v and g. */
+function fusedAdamKernel(lib: NativeLibrary): tf.KernelFunc {
+  return (args) => {
+    const { x, m, v, g } = args.inputs as Record<string, tf.TensorInfo>;
+    const a = args.attrs as unknown as FusedAdamAttrs;
+    const backend = args.backend as BackendWasm;
+    for (const t of [m, v, g]) {
+      if (t.dtype !== "float32" || !tf.util.arraysEqual(t.shape, x.shape)) {
+        throw new Error(`${FUSED_ADAM}: x, m, v and g must be float32 tensors of one shape`);
+      }
+    }
+    const outs = [x, m, v].map((t) => backend.makeOutput(t.shape, "float32"));
+    const n = sizeOf(x.shape);
+    if (n > 0) {
+      lib.symbols.advex_adam(
+        ...[x, m, v, g, ...outs].map((t) => heapView(backend, t)) as [
+          Float32Array,
+          Float32Array,
+          Float32Array,
+          Float32Array,
+          Float32Array,
+          Float32Array,
+          Float32Array,
+        ],
+        n,
+        a.learningRate,
+        a.beta1,
+        a.beta2,
+        a.epsilon,
+        1 - a.beta1,
+        1 - a.beta2,
+      );
+    }
+    return outs;
+  };
+}
+
 /**
- * Installs the native kernels over the wasm kernels registered now (call after `registerWasmKernels`).
- * Safe to call again; {@linkcode unregisterNativeKernels} puts the previous kernels back.
+ * Installs the native kernels over the wasm kernels registered now (call after `registerWasmKernels`), and
+ * adds the fused Adam kernel. Safe to call again; {@linkcode unregisterNativeKernels} puts the previous
+ * kernels back.
  */
 export function registerNativeKernels(lib: NativeLibrary): void {
   if (nativeKernelsRegistered()) return;
+  installed = lib;
   for (const [name, build] of Object.entries(builders(lib))) {
     const previous = tf.getKernel(name, WASM);
     if (previous === undefined) continue;
@@ -361,10 +487,14 @@ export function registerNativeKernels(lib: NativeLibrary): void {
     };
     tf.registerKernel(marked);
   }
+  if (tf.getKernel(FUSED_ADAM, WASM) === undefined) {
+    tf.registerKernel({ kernelName: FUSED_ADAM, backendName: WASM, kernelFunc: fusedAdamKernel(lib) });
+  }
 }
 
 /** Puts back the kernels {@linkcode registerNativeKernels} replaced (for tests and benchmarks). */
 export function unregisterNativeKernels(): void {
+  if (tf.getKernel(FUSED_ADAM, WASM) !== undefined) tf.unregisterKernel(FUSED_ADAM, WASM);
   for (const name of NATIVE_KERNELS) {
     const current = tf.getKernel(name, WASM) as Marked | undefined;
     if (current?.[MARK] !== true || current.previous === undefined) continue;

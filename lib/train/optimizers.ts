@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { fusedAdam, fusedAdamAvailable } from "../backend/fused_adam.ts";
 
 /** An optimizer as written in a config. */
 export type OptimizerSpec =
@@ -46,8 +47,22 @@ class Adam implements Optimizer {
   apply(grads: tf.Tensor[]): void {
     this.t++;
     const lrT = this.lr * Math.sqrt(1 - this.b2 ** this.t) / (1 - this.b1 ** this.t);
+    const fused = fusedAdamAvailable();
     tf.tidy(() => {
       grads.forEach((g, i) => {
+        if (fused) {
+          // One pass on the backend's fused kernel; the same float32 operations as below.
+          const [x, m, v] = fusedAdam(this.vars[i], this.m[i], this.v[i], g, {
+            learningRate: lrT,
+            beta1: this.b1,
+            beta2: this.b2,
+            epsilon: this.eps,
+          });
+          this.m[i].assign(m);
+          this.v[i].assign(v);
+          this.vars[i].assign(x);
+          return;
+        }
         const m = tf.add(tf.mul(this.m[i], this.b1), tf.mul(g, 1 - this.b1));
         const v = tf.add(tf.mul(this.v[i], this.b2), tf.mul(tf.square(g), 1 - this.b2));
         this.m[i].assign(m);

@@ -1,8 +1,10 @@
 /**
- * The native kernels (`native/advex_native.c` through `lib/backend/native_kernels.ts`) against tfjs's cpu
- * backend, forward and gradient, on shapes with odd sizes, strides, paddings and dilations, and on matrix
- * products with every transpose and batch broadcast. The library must load here: `scripts/install.sh`
- * builds it. Set ADVEX_NATIVE=0 to run the suite without it (these tests then check nothing and say so).
+ * The native kernels (`native/*.c` through `lib/backend/native_kernels.ts`) against tfjs's cpu backend,
+ * forward and gradient, on shapes with odd sizes, strides, paddings and dilations, and on matrix products
+ * with every transpose and batch broadcast. Convolutions and pooling run twice: through the direct AVX-512
+ * kernels (where this CPU has them) and through im2col and BLAS (the path of other CPUs). The library must
+ * load here: `scripts/install.sh` builds it. Set ADVEX_NATIVE=0 to run the suite without it (these tests
+ * then check nothing and say so).
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertLessOrEqual, assertThrows } from "@std/assert";
@@ -15,6 +17,7 @@ import {
   nativeWorthIt,
   registerNativeKernels,
   registerWasmKernels,
+  setNativeDirect,
   setNativePolicy,
   unregisterNativeKernels,
 } from "../../lib/backend/mod.ts";
@@ -54,7 +57,32 @@ const NATIVE_CONV_CASES: ConvCase[] = [
   // The Madry CNN's layers at a small batch, and a chunked patch matrix (many images of a large layer).
   { x: [2, 28, 28, 1], filter: [5, 5, 1, 8], strides: 1, pad: "same" },
   { x: [40, 14, 14, 16], filter: [5, 5, 16, 8], strides: 1, pad: "same" },
+  // The direct kernel's tile shapes: 4 vectors of output channels with a partly masked block (70), 2
+  // vectors (32, whose input gradient from 3 channels takes the narrow kernel), 1 full vector (16) and a
+  // strided one, each with enough work to be split between threads.
+  { x: [3, 9, 8, 20], filter: [3, 3, 20, 70], strides: 1, pad: "same" },
+  { x: [2, 11, 9, 3], filter: [5, 5, 3, 32], strides: 1, pad: "same" },
+  { x: [2, 10, 10, 32], filter: [3, 3, 32, 16], strides: 1, pad: "valid" },
+  { x: [2, 11, 10, 16], filter: [3, 3, 16, 48], strides: 2, pad: "same" },
 ];
+
+/** Whether this CPU runs the direct kernels (then every convolution test runs with them on and off). */
+const direct = status.ok && status.library.directThreads > 0;
+const PATHS: { name: string; direct: boolean }[] = direct
+  ? [{ name: "direct", direct: true }, { name: "blas", direct: false }]
+  : [{ name: "blas", direct: false }];
+
+/** Runs `fn` once per native path (direct kernels on, then off), naming the path; leaves them on. */
+async function onEachPath(fn: (path: string) => Promise<void>): Promise<void> {
+  try {
+    for (const p of PATHS) {
+      setNativeDirect(p.direct);
+      await fn(p.name);
+    }
+  } finally {
+    setNativeDirect(true);
+  }
+}
 
 /** conv2d(x, w) and [dx, dw] of sum(conv2d(x, w) * weights), for fixed seeded x, w and weights. */
 function convAndGradients(c: ConvCase): tf.Tensor[] {
@@ -74,10 +102,12 @@ Deno.test(
   async () => {
     for (const c of NATIVE_CONV_CASES) {
       const expected = await valuesOn("cpu", () => convAndGradients(c));
-      const actual = await valuesOn("wasm", () => convAndGradients(c));
-      ["output", "input gradient", "filter gradient"].forEach((what, i) => {
-        const err = relativeError(actual[i], expected[i]);
-        assertLessOrEqual(err, TOLERANCE, `${what}: ${describeCase(c)}: relative error ${err}`);
+      await onEachPath(async (path) => {
+        const actual = await valuesOn("wasm", () => convAndGradients(c));
+        ["output", "input gradient", "filter gradient"].forEach((what, i) => {
+          const err = relativeError(actual[i], expected[i]);
+          assertLessOrEqual(err, TOLERANCE, `${path} ${what}: ${describeCase(c)}: relative error ${err}`);
+        });
       });
     }
   },
@@ -96,22 +126,33 @@ Deno.test("native Conv2D with dilations matches the cpu backend", { ignore }, as
       return tf.conv2d(x, w, c.strides, c.pad, "NHWC", c.dilations);
     };
     const [expected] = await valuesOn("cpu", run);
-    const [actual] = await valuesOn("wasm", run);
-    assertLessOrEqual(relativeError(actual, expected), TOLERANCE, describeCase(c));
+    await onEachPath(async (path) => {
+      const [actual] = await valuesOn("wasm", run);
+      assertLessOrEqual(relativeError(actual, expected), TOLERANCE, `${path}: ${describeCase(c)}`);
+    });
   }
 });
 
 Deno.test("native FusedConv2D adds the bias and applies the activation", { ignore }, async () => {
-  for (const activation of ["linear", "relu", "sigmoid", "elu"] as const) {
-    const run = () => {
-      const x = tf.tensor4d(seededFloats(2 * 6 * 7 * 3, 6), [2, 6, 7, 3]);
-      const w = tf.tensor4d(seededFloats(3 * 3 * 3 * 4, 7), [3, 3, 3, 4]);
-      const bias = tf.tensor1d(seededFloats(4, 8));
-      return tf.fused.conv2d({ x, filter: w, strides: 2, pad: "same", bias, activation });
-    };
-    const [expected] = await valuesOn("cpu", run);
-    const [actual] = await valuesOn("wasm", run);
-    assertLessOrEqual(relativeError(actual, expected), TOLERANCE, activation);
+  // Linear and relu are applied by the native code itself (4 and 40 output channels: one masked vector,
+  // and a 4-vector tile with its last one masked); the others by the wasm kernels after it.
+  for (const [ci, co] of [[3, 4], [5, 40]]) {
+    for (const activation of ["linear", "relu", "sigmoid", "elu"] as const) {
+      for (const withBias of [true, false]) {
+        const run = () => {
+          const x = tf.tensor4d(seededFloats(2 * 6 * 7 * ci, 6), [2, 6, 7, ci]);
+          const w = tf.tensor4d(seededFloats(3 * 3 * ci * co, 7), [3, 3, ci, co]);
+          const bias = withBias ? tf.tensor1d(seededFloats(co, 8)) : undefined;
+          return tf.fused.conv2d({ x, filter: w, strides: 2, pad: "same", bias, activation });
+        };
+        const [expected] = await valuesOn("cpu", run);
+        await onEachPath(async (path) => {
+          const [actual] = await valuesOn("wasm", run);
+          const what = `${path}: ${co} channels, ${activation}${withBias ? ", bias" : ""}`;
+          assertLessOrEqual(relativeError(actual, expected), TOLERANCE, what);
+        });
+      }
+    }
   }
 });
 
@@ -161,21 +202,108 @@ Deno.test("native MaxPoolGrad matches the cpu backend, windows of negative value
     { x: [2, 7, 9, 5], size: 3, strides: 2, pad: "same" },
     { x: [1, 9, 7, 2], size: 3, strides: 1, pad: 1 },
     { x: [3, 28, 28, 4], size: 2, strides: 2, pad: "same" },
+    // 2x2 windows over odd sizes (the last row and column belong to no window), 17 channels (a masked
+    // vector), and a batch large enough to be split between threads: the direct kernels' cases.
+    { x: [2, 9, 7, 17], size: 2, strides: 2, pad: "valid" },
+    { x: [16, 14, 14, 32], size: 2, strides: 2, pad: "valid" },
   ];
   for (const c of cases) {
     for (const shift of [0, -5]) {
       const run = () => {
         const x = tf.tensor4d(seededFloats(sizeOf(c.x), 12), c.x).add(shift) as tf.Tensor4D;
-        return tf.grad((v: tf.Tensor) =>
-          tf.maxPool(v as tf.Tensor4D, c.size, c.strides, c.pad).mul(tf.scalar(1.5)).sum()
-        )(x);
+        // Ties too: rounding to a coarse grid makes equal values within windows.
+        const xr = tf.div(tf.round(tf.mul(x, 4)), 4) as tf.Tensor4D;
+        const pool = (v: tf.Tensor) => tf.maxPool(v as tf.Tensor4D, c.size, c.strides, c.pad);
+        return [
+          pool(x),
+          tf.grad((v: tf.Tensor) => pool(v).mul(tf.scalar(1.5)).sum())(x),
+          pool(xr),
+          tf.grad((v: tf.Tensor) => pool(v).mul(tf.scalar(1.5)).sum())(xr),
+        ];
       };
-      const [expected] = await valuesOn("cpu", run);
-      const [actual] = await valuesOn("wasm", run);
-      assertLessOrEqual(relativeError(actual, expected), TOLERANCE, `${JSON.stringify(c)}, shift ${shift}`);
+      const expected = await valuesOn("cpu", run);
+      await onEachPath(async (path) => {
+        const actual = await valuesOn("wasm", run);
+        ["output", "gradient", "output with ties", "gradient with ties"].forEach((what, i) => {
+          const err = relativeError(actual[i], expected[i]);
+          assertLessOrEqual(err, TOLERANCE, `${path} ${what}: ${JSON.stringify(c)}, shift ${shift}`);
+        });
+      });
     }
   }
 });
+
+Deno.test("native Sum over leading axes matches the cpu backend; other sums are left to wasm", {
+  ignore,
+}, async () => {
+  const cases: { shape: number[]; axis: number[]; keepDims: boolean }[] = [
+    { shape: [16, 28, 28, 32], axis: [0, 1, 2], keepDims: false },
+    { shape: [5, 7, 9, 3], axis: [0, 1, 2], keepDims: true },
+    { shape: [128, 1024], axis: [0], keepDims: false },
+    { shape: [6, 5, 4], axis: [1, 0], keepDims: false },
+    { shape: [6, 5, 4], axis: [1, 2], keepDims: false },
+    { shape: [6, 5, 4], axis: [0, 1, 2], keepDims: false },
+  ];
+  for (const c of cases) {
+    const run = () => tf.sum(tf.tensor(seededFloats(sizeOf(c.shape), 13), c.shape), c.axis, c.keepDims);
+    const [expected] = await valuesOn("cpu", run);
+    const [actual] = await valuesOn("wasm", run);
+    assertLessOrEqual(relativeError(actual, expected), TOLERANCE, JSON.stringify(c));
+    await tf.setBackend("wasm");
+    const shape = tf.tidy(() => run().shape);
+    await tf.setBackend("cpu");
+    assertEquals(shape, tf.tidy(() => run().shape), JSON.stringify(c));
+  }
+});
+
+Deno.test(
+  "the fused Adam kernel gives exactly the op-by-op update, and leaks nothing",
+  { ignore },
+  async () => {
+    const { createOptimizer } = await import("../../lib/train/optimizers.ts");
+    const { FUSED_ADAM, fusedAdamAvailable } = await import("../../lib/backend/mod.ts");
+    /** Three Adam steps on two variables (one large enough to be split between threads). */
+    const run = () => {
+      const shapes = [[300, 257], [7]];
+      // tidy frees the initial values; variables survive it.
+      const vars = tf.tidy(() =>
+        shapes.map((s, i) => tf.variable(tf.tensor(seededFloats(sizeOf(s), 20 + i), s)))
+      );
+      const opt = createOptimizer({ name: "adam", learningRate: 0.01 }, vars);
+      for (let step = 0; step < 3; step++) {
+        tf.tidy(() =>
+          opt.apply(shapes.map((s, i) => tf.tensor(seededFloats(sizeOf(s), 30 + 10 * step + i), s)))
+        );
+      }
+      const [step, ...slots] = opt.state();
+      step.dispose();
+      const out = [...vars, ...slots].map((t) => Float32Array.from(t.dataSync()));
+      opt.dispose();
+      tf.dispose(vars);
+      return out;
+    };
+    await tf.setBackend("wasm");
+    assert(fusedAdamAvailable());
+    const before = tf.memory().numTensors;
+    const fused = run();
+    assertEquals(tf.memory().numTensors, before);
+    const kernel = tf.getKernel(FUSED_ADAM, "wasm")!;
+    tf.unregisterKernel(FUSED_ADAM, "wasm");
+    let ops: Float32Array[];
+    try {
+      assert(!fusedAdamAvailable());
+      ops = run();
+    } finally {
+      tf.registerKernel(kernel);
+    }
+    fused.forEach((values, i) => assertEquals(values, ops[i], `tensor ${i}`));
+    await tf.setBackend("cpu");
+    const cpu = run();
+    fused.forEach((values, i) =>
+      assertLessOrEqual(relativeError(values, cpu[i]), 1e-6, `tensor ${i} vs cpu`)
+    );
+  },
+);
 
 Deno.test("nativeWorthIt() under the auto policy takes large products and leaves small ones to wasm", {
   ignore,
@@ -190,6 +318,14 @@ Deno.test("nativeWorthIt() under the auto policy takes large products and leaves
     // A dense layer's product with 10 logits: too narrow; a tiny square product: too small.
     assert(!nativeWorthIt(128, 10, 1024));
     assert(!nativeWorthIt(64, 64, 64));
+  } finally {
+    setNativePolicy("always");
+  }
+  setNativePolicy("auto");
+  try {
+    // With the direct kernels, a 3x3 convolution from 8 to 8 channels goes native; a tiny one does not.
+    assert(nativeWorthIt(100352, 8, 72, true));
+    assert(!nativeWorthIt(64, 8, 72, true));
   } finally {
     setNativePolicy("always");
   }

@@ -1,0 +1,726 @@
+/*
+ * advex's direct CPU kernels for AVX-512 machines: 2-D convolutions computed straight from the (zero-padded)
+ * NHWC input, without a patch matrix, and 2x2 max pooling. They split their work over a small pool of
+ * threads owned by this file (one per CPU the process may run on, the calling thread included).
+ *
+ * The convolution holds a tile of R output pixels x V*16 output channels in R*V vector registers; for every
+ * filter tap and input channel it loads V filter vectors once and multiplies them by R broadcast inputs, so
+ * each load feeds R or V fused multiply-adds. The input gradient of a stride-1 convolution is the same
+ * computation on dy with the filter flipped and its channels swapped. When the output has fewer than 16
+ * channels (the first layer's input gradient, say), the vectors run along the input channels instead and
+ * are summed at the end.
+ *
+ * Everything here is compiled for AVX-512F through function attributes, and runs only when the CPU reports
+ * it (direct_available); elsewhere the callers keep their im2col / BLAS path.
+ */
+#define _GNU_SOURCE
+#include "advex_direct.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_AVX512_BUILD 1
+#include <immintrin.h>
+#define AVX512 __attribute__((target("avx512f")))
+#define UNROLL _Pragma("GCC unroll 32")
+#else
+#define HAVE_AVX512_BUILD 0
+#endif
+
+/* --- the thread pool ---------------------------------------------------------------------------------- */
+
+enum { MAX_THREADS = 16 };
+
+static int pool_size = 0; /* threads, the caller's included; 0 until started */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_go = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
+static task_fn pool_fn = NULL;
+static void *pool_arg = NULL;
+static unsigned pool_generation = 0;
+static int pool_left = 0;
+
+static void *pool_main(void *p) {
+  const int part = (int)(intptr_t)p;
+  unsigned seen = 0;
+  pthread_mutex_lock(&pool_lock);
+  for (;;) {
+    while (pool_generation == seen) pthread_cond_wait(&pool_go, &pool_lock);
+    seen = pool_generation;
+    task_fn fn = pool_fn;
+    void *arg = pool_arg;
+    const int parts = pool_size;
+    pthread_mutex_unlock(&pool_lock);
+    fn(arg, part, parts);
+    pthread_mutex_lock(&pool_lock);
+    if (--pool_left == 0) pthread_cond_signal(&pool_done);
+  }
+  return NULL;
+}
+
+static void pool_start(void) {
+  if (pool_size > 0) return;
+  int cpus = 1;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) cpus = CPU_COUNT(&set);
+  if (cpus < 1) cpus = 1;
+  if (cpus > MAX_THREADS) cpus = MAX_THREADS;
+  int started = 1;
+  for (int i = 1; i < cpus; i++) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    const int ok = pthread_create(&t, &attr, pool_main, (void *)(intptr_t)i) == 0;
+    pthread_attr_destroy(&attr);
+    if (!ok) break;
+    started++;
+  }
+  pool_size = started;
+}
+
+const double SERIAL_WORK = 2e5;
+
+/*
+ * Runs fn(arg, part, parts) for every part on its own thread (part 0 on the caller) and waits for all; on
+ * the caller alone when `work` is small.
+ */
+void run_parallel(task_fn fn, void *arg, double work) {
+  pool_start();
+  if (pool_size <= 1 || work < SERIAL_WORK) {
+    fn(arg, 0, 1);
+    return;
+  }
+  pthread_mutex_lock(&pool_lock);
+  pool_fn = fn;
+  pool_arg = arg;
+  pool_left = pool_size - 1;
+  pool_generation++;
+  pthread_cond_broadcast(&pool_go);
+  pthread_mutex_unlock(&pool_lock);
+  fn(arg, 0, pool_size);
+  pthread_mutex_lock(&pool_lock);
+  while (pool_left > 0) pthread_cond_wait(&pool_done, &pool_lock);
+  pthread_mutex_unlock(&pool_lock);
+}
+
+/* The share [lo, hi) of `total` items that part `part` of `parts` takes. */
+void share(long total, int part, int parts, long *lo, long *hi) {
+  *lo = total * part / parts;
+  *hi = total * (part + 1) / parts;
+}
+
+int direct_threads(void) {
+  pool_start();
+  return pool_size;
+}
+
+/* --- scratch buffers ---------------------------------------------------------------------------------- */
+
+struct buffer {
+  float *data;
+  size_t size;
+};
+
+static float *buffer_floats(struct buffer *b, size_t n) {
+  if (n > b->size) {
+    free(b->data);
+    b->data = (float *)aligned_alloc(64, ((n * sizeof(float)) + 63) / 64 * 64);
+    b->size = b->data == NULL ? 0 : n;
+  }
+  return b->data;
+}
+
+static struct buffer padded_input = {NULL, 0};
+static struct buffer flipped_filter = {NULL, 0};
+
+/* --- zero padding ------------------------------------------------------------------------------------- */
+
+struct pad_job {
+  const float *x;
+  float *out;
+  int n, h, w, c, hp, wp, top, left;
+};
+
+/* out[i, r, s, :] = x[i, r - top, s - left, :], zero outside x; out is n x hp x wp x c. */
+static void pad_task(void *p, int part, int parts) {
+  const struct pad_job *j = (const struct pad_job *)p;
+  long lo, hi;
+  share((long)j->n * j->hp, part, parts, &lo, &hi);
+  const size_t c = (size_t)j->c;
+  const int first = j->left < j->wp ? j->left : j->wp;
+  int last = j->left + j->w;
+  if (last > j->wp) last = j->wp;
+  for (long row = lo; row < hi; row++) {
+    const int i = (int)(row / j->hp), r = (int)(row % j->hp) - j->top;
+    float *o = j->out + (size_t)row * j->wp * c;
+    if (r < 0 || r >= j->h) {
+      memset(o, 0, (size_t)j->wp * c * sizeof(float));
+      continue;
+    }
+    const float *src = j->x + ((size_t)i * j->h + r) * j->w * c;
+    memset(o, 0, (size_t)first * c * sizeof(float));
+    if (last > first) memcpy(o + first * c, src + (size_t)(first - j->left) * c, (size_t)(last - first) * c * sizeof(float));
+    const int tail = last > first ? last : first;
+    memset(o + (size_t)tail * c, 0, (size_t)(j->wp - tail) * c * sizeof(float));
+  }
+}
+
+/*
+ * The input as the convolution reads it: x itself when no padding is needed, else a zero-padded copy in
+ * `buf` of hp x wp pixels with x at (top, left). NULL when out of memory.
+ */
+static const float *padded(const float *x, int n, int h, int w, int c, int hp, int wp, int top, int left,
+                           struct buffer *buf) {
+  if (top == 0 && left == 0 && hp <= h && wp <= w) return x;
+  float *out = buffer_floats(buf, (size_t)n * hp * wp * c);
+  if (out == NULL) return NULL;
+  struct pad_job j = {x, out, n, h, w, c, hp, wp, top, left};
+  run_parallel(pad_task, &j, (double)n * hp * wp * c);
+  return out;
+}
+
+#if HAVE_AVX512_BUILD
+
+static int direct_on = 1;
+
+int direct_available(void) {
+  static int known = -1;
+  if (known < 0) {
+    __builtin_cpu_init();
+    known = __builtin_cpu_supports("avx512f") ? 1 : 0;
+  }
+  return known && direct_on;
+}
+
+int direct_enable(int on) {
+  const int was = direct_on;
+  direct_on = on != 0;
+  return was;
+}
+
+/* --- the convolution ---------------------------------------------------------------------------------- */
+
+struct conv_job {
+  const float *x; /* padded input, n x hp x wp x ci */
+  int hp, wp;
+  const float *f; /* kh x kw x ci x co */
+  const float *bias;
+  int act;
+  float *y; /* n x oh x ow x co */
+  int n, ci, co, kh, kw, sh, sw, dh, dw, oh, ow;
+  int vectors; /* V: output channels per tile, in vectors of 16 */
+  int rows;    /* R: output pixels per tile */
+};
+
+/*
+ * src[r] = where the input window of output pixel t0 + r starts (pixels numbered n-major over n x oh x ow),
+ * for r < rows; pixels from `count` on repeat the last one.
+ */
+static void window_starts(const float *x, int hp, int wp, int c, int sh, int sw, int oh, int ow, long t0,
+                          int count, int rows, const float **src) {
+  int q = (int)(t0 % ow);
+  const long rest = t0 / ow;
+  int p = (int)(rest % oh);
+  long i = rest / oh;
+  for (int r = 0; r < rows; r++) {
+    src[r] = x + (((size_t)i * hp + (size_t)p * sh) * wp + (size_t)q * sw) * c;
+    if (r + 1 >= count) continue; /* the rest repeat this pixel */
+    if (++q == ow) {
+      q = 0;
+      if (++p == oh) {
+        p = 0;
+        i++;
+      }
+    }
+  }
+}
+
+/* Masks of the V vectors of channel block `block` (channels past co are off). */
+AVX512 static void block_masks(int co, int block, int vectors, __mmask16 *mask) {
+  for (int v = 0; v < vectors; v++) {
+    const int c0 = (block * vectors + v) * 16;
+    const int live = co - c0;
+    mask[v] = live >= 16 ? (__mmask16)0xFFFF : live <= 0 ? (__mmask16)0 : (__mmask16)((1u << live) - 1);
+  }
+}
+
+/*
+ * One tile: `count` (<= R) output pixels whose input windows start at src[r], channels c0.. of the block.
+ * Pixels past count repeat the last one and are not stored.
+ */
+#define CONV_TILE(V, R)                                                                                     \
+  AVX512 static void conv_tile_##V##_##R(const struct conv_job *j, const float *const *src, float *const *dst, \
+                                         int count, int c0, const __mmask16 *mask) {                        \
+    __m512 acc[R][V];                                                                                       \
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps(); \
+    const int ci = j->ci, co = j->co, kw = j->kw;                                                           \
+    for (int a = 0; a < j->kh; a++) {                                                                       \
+      for (int b = 0; b < kw; b++) {                                                                        \
+        const size_t off = ((size_t)a * j->dh * j->wp + (size_t)b * j->dw) * ci;                            \
+        const float *s[R];                                                                                  \
+        UNROLL for (int r = 0; r < R; r++) s[r] = src[r] + off;                                             \
+        const float *fp = j->f + (size_t)(a * kw + b) * ci * co + c0;                                       \
+        for (int c = 0; c < ci; c++, fp += co) {                                                            \
+          __m512 w[V];                                                                                      \
+          UNROLL for (int v = 0; v < V; v++) w[v] = _mm512_maskz_loadu_ps(mask[v], fp + 16 * v);           \
+          UNROLL for (int r = 0; r < R; r++) {                                                              \
+            const __m512 xv = _mm512_set1_ps(s[r][c]);                                                      \
+            UNROLL for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(xv, w[v], acc[r][v]);            \
+          }                                                                                                 \
+        }                                                                                                   \
+      }                                                                                                     \
+    }                                                                                                       \
+    __m512 bias[V];                                                                                         \
+    UNROLL for (int v = 0; v < V; v++) bias[v] = j->bias != NULL                                            \
+                                                      ? _mm512_maskz_loadu_ps(mask[v], j->bias + c0 + 16 * v) \
+                                                      : _mm512_setzero_ps();                                \
+    const __m512 zero = _mm512_setzero_ps();                                                                \
+    UNROLL for (int r = 0; r < R; r++) {                                                                    \
+      if (r >= count) break;                                                                                \
+      UNROLL for (int v = 0; v < V; v++) {                                                                  \
+        __m512 o = _mm512_add_ps(acc[r][v], bias[v]);                                                       \
+        if (j->act == ACT_RELU) o = _mm512_max_ps(o, zero);                                                 \
+        _mm512_mask_storeu_ps(dst[r] + c0 + 16 * v, mask[v], o);                                            \
+      }                                                                                                     \
+    }                                                                                                       \
+  }
+
+CONV_TILE(4, 6)
+CONV_TILE(2, 12)
+CONV_TILE(1, 14)
+
+enum { MAX_ROWS = 14 };
+
+AVX512 static void conv_task(void *p, int part, int parts) {
+  const struct conv_job *j = (const struct conv_job *)p;
+  const int V = j->vectors, R = j->rows;
+  const long pixels = (long)j->n * j->oh * j->ow;
+  const long tiles = (pixels + R - 1) / R;
+  const int blocks = (j->co + 16 * V - 1) / (16 * V);
+  long lo, hi;
+  share(tiles * blocks, part, parts, &lo, &hi);
+  const float *src[MAX_ROWS];
+  float *dst[MAX_ROWS];
+  __mmask16 mask[4];
+  for (long item = lo; item < hi; item++) {
+    const long tile = item / blocks;
+    const int block = (int)(item % blocks);
+    const long t0 = tile * R;
+    const int count = pixels - t0 < R ? (int)(pixels - t0) : R;
+    window_starts(j->x, j->hp, j->wp, j->ci, j->sh, j->sw, j->oh, j->ow, t0, count, R, src);
+    for (int r = 0; r < R; r++) dst[r] = j->y + (size_t)(t0 + (r < count ? r : count - 1)) * j->co;
+    block_masks(j->co, block, V, mask);
+    const int c0 = block * V * 16;
+    if (V == 4) conv_tile_4_6(j, src, dst, count, c0, mask);
+    else if (V == 2) conv_tile_2_12(j, src, dst, count, c0, mask);
+    else conv_tile_1_14(j, src, dst, count, c0, mask);
+  }
+}
+
+/* Runs the convolution of an already padded input (hp x wp, windows starting at row p * sh, col q * sw). */
+static void conv_padded(const float *xp, int hp, int wp, const float *f, const float *bias, int act, float *y,
+                        int n, int ci, int co, int kh, int kw, int sh, int sw, int dh, int dw, int oh, int ow) {
+  struct conv_job j = {xp, hp, wp, f, bias, act, y, n, ci, co, kh, kw, sh, sw, dh, dw, oh, ow, 1, 14};
+  if (co > 32) {
+    j.vectors = 4;
+    j.rows = 6;
+  } else if (co > 16) {
+    j.vectors = 2;
+    j.rows = 12;
+  }
+  run_parallel(conv_task, &j, (double)n * oh * ow * co * kh * kw * ci);
+}
+
+/* --- few output channels: vectors along the input channels ------------------------------------------- */
+
+struct narrow_job {
+  const float *x; /* padded input, n x hp x wp x ci, ci a multiple of 16 */
+  int hp, wp;
+  const float *f; /* co x kh x kw x ci */
+  float *y;       /* n x oh x ow x co */
+  int n, ci, co, kh, kw, sh, sw, dh, dw, oh, ow;
+};
+
+enum { NARROW_ROWS = 8 };
+
+AVX512 static void narrow_task(void *p, int part, int parts) {
+  const struct narrow_job *j = (const struct narrow_job *)p;
+  const long pixels = (long)j->n * j->oh * j->ow;
+  const long tiles = (pixels + NARROW_ROWS - 1) / NARROW_ROWS;
+  long lo, hi;
+  share(tiles, part, parts, &lo, &hi);
+  const int ci = j->ci, chunks = ci / 16;
+  for (long tile = lo; tile < hi; tile++) {
+    const long t0 = tile * NARROW_ROWS;
+    const int count = pixels - t0 < NARROW_ROWS ? (int)(pixels - t0) : NARROW_ROWS;
+    const float *src[NARROW_ROWS];
+    window_starts(j->x, j->hp, j->wp, ci, j->sh, j->sw, j->oh, j->ow, t0, count, NARROW_ROWS, src);
+    for (int o = 0; o < j->co; o++) {
+      __m512 acc[NARROW_ROWS];
+      UNROLL for (int r = 0; r < NARROW_ROWS; r++) acc[r] = _mm512_setzero_ps();
+      const float *fo = j->f + (size_t)o * j->kh * j->kw * ci;
+      for (int a = 0; a < j->kh; a++) {
+        for (int b = 0; b < j->kw; b++) {
+          const size_t off = ((size_t)a * j->dh * j->wp + (size_t)b * j->dw) * ci;
+          const float *fp = fo + (size_t)(a * j->kw + b) * ci;
+          for (int k = 0; k < chunks; k++) {
+            const __m512 w = _mm512_loadu_ps(fp + 16 * k);
+            UNROLL for (int r = 0; r < NARROW_ROWS; r++) {
+              acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(src[r] + off + 16 * k), w, acc[r]);
+            }
+          }
+        }
+      }
+      for (int r = 0; r < count; r++) j->y[(size_t)(t0 + r) * j->co + o] = _mm512_reduce_add_ps(acc[r]);
+    }
+  }
+}
+
+/* --- the filter gradient -------------------------------------------------------------------------------- */
+
+/*
+ * df[a, b, c, o] = sum over pixels t of x[window(t) + (a dh, b dw), c] dy[t, o]. Within one filter row a (when
+ * dw = 1) the kw x ci inputs (b, c) of a window are contiguous, so they form one run of length U = kw ci and
+ * df's row a is U x co; with dw > 1 every (a, b) is its own run of U = ci. A tile holds R run entries x V*16
+ * output channels in registers and sweeps a block of pixels: V loads of dy and R broadcasts of x per pixel.
+ * The pixels are split between the threads, each summing into its own copy of df; the copies are added at
+ * the end.
+ */
+struct filter_job {
+  const float *x; /* padded input */
+  int hp, wp;
+  const float *dy;
+  float *partial; /* parts x size floats */
+  size_t size;    /* kh kw ci co */
+  int n, ci, co, kh, kw, sh, sw, dh, dw, oh, ow;
+  int groups, run; /* runs per window and their length U */
+  int vectors, rows;
+};
+
+enum { PIXEL_BLOCK = 64 };
+
+#define FILTER_TILE(V, R)                                                                                   \
+  AVX512 static void filter_tile_##V##_##R(const struct filter_job *j, const float *const *src,              \
+                                           const float *dyb, int pixels, size_t xoff, const int *uoff,       \
+                                           float *out, int count, int c0, const __mmask16 *mask) {           \
+    __m512 acc[R][V];                                                                                       \
+    const int co = j->co;                                                                                   \
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int v = 0; v < V; v++) acc[r][v] =                     \
+        r < count ? _mm512_maskz_loadu_ps(mask[v], out + (size_t)r * co + c0 + 16 * v) : _mm512_setzero_ps(); \
+    for (int t = 0; t < pixels; t++) {                                                                      \
+      const float *s = src[t] + xoff;                                                                       \
+      const float *d = dyb + (size_t)t * co + c0;                                                           \
+      __m512 g[V];                                                                                          \
+      UNROLL for (int v = 0; v < V; v++) g[v] = _mm512_maskz_loadu_ps(mask[v], d + 16 * v);                \
+      UNROLL for (int r = 0; r < R; r++) {                                                                  \
+        const __m512 xv = _mm512_set1_ps(s[uoff[r]]);                                                       \
+        UNROLL for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(xv, g[v], acc[r][v]);                \
+      }                                                                                                     \
+    }                                                                                                       \
+    UNROLL for (int r = 0; r < R; r++) {                                                                    \
+      if (r >= count) break;                                                                                \
+      UNROLL for (int v = 0; v < V; v++) _mm512_mask_storeu_ps(out + (size_t)r * co + c0 + 16 * v, mask[v], acc[r][v]); \
+    }                                                                                                       \
+  }
+
+FILTER_TILE(4, 6)
+FILTER_TILE(2, 12)
+FILTER_TILE(1, 14)
+
+AVX512 static void filter_task(void *p, int part, int parts) {
+  const struct filter_job *j = (const struct filter_job *)p;
+  const int V = j->vectors, R = j->rows, U = j->run, co = j->co;
+  float *out = j->partial + (size_t)part * j->size;
+  memset(out, 0, j->size * sizeof(float));
+  long lo, hi;
+  share((long)j->n * j->oh * j->ow, part, parts, &lo, &hi);
+  const int blocks = (co + 16 * V - 1) / (16 * V);
+  const float *src[PIXEL_BLOCK];
+  __mmask16 mask[4];
+  int uoff[MAX_ROWS];
+  for (long t0 = lo; t0 < hi; t0 += PIXEL_BLOCK) {
+    const int pixels = hi - t0 < PIXEL_BLOCK ? (int)(hi - t0) : PIXEL_BLOCK;
+    window_starts(j->x, j->hp, j->wp, j->ci, j->sh, j->sw, j->oh, j->ow, t0, pixels, pixels, src);
+    const float *dyb = j->dy + (size_t)t0 * co;
+    for (int g = 0; g < j->groups; g++) {
+      size_t xoff;
+      if (j->groups == j->kh) xoff = (size_t)g * j->dh * j->wp * j->ci;
+      else xoff = ((size_t)(g / j->kw) * j->dh * j->wp + (size_t)(g % j->kw) * j->dw) * j->ci;
+      for (int u0 = 0; u0 < U; u0 += R) {
+        const int count = U - u0 < R ? U - u0 : R;
+        for (int r = 0; r < R; r++) uoff[r] = u0 + (r < count ? r : count - 1);
+        float *o = out + ((size_t)g * U + u0) * co;
+        for (int b = 0; b < blocks; b++) {
+          block_masks(co, b, V, mask);
+          const int c0 = b * V * 16;
+          if (V == 4) filter_tile_4_6(j, src, dyb, pixels, xoff, uoff, o, count, c0, mask);
+          else if (V == 2) filter_tile_2_12(j, src, dyb, pixels, xoff, uoff, o, count, c0, mask);
+          else filter_tile_1_14(j, src, dyb, pixels, xoff, uoff, o, count, c0, mask);
+        }
+      }
+    }
+  }
+}
+
+struct sum_job {
+  const float *partial;
+  float *out;
+  size_t size;
+  int copies;
+};
+
+/* out = the sum of the copies, split by element. */
+static void sum_task(void *p, int part, int parts) {
+  const struct sum_job *j = (const struct sum_job *)p;
+  long lo, hi;
+  share((long)j->size, part, parts, &lo, &hi);
+  for (long k = lo; k < hi; k++) {
+    float s = j->partial[k];
+    for (int c = 1; c < j->copies; c++) s += j->partial[(size_t)c * j->size + k];
+    j->out[k] = s;
+  }
+}
+
+static struct buffer filter_partials = {NULL, 0};
+
+int direct_conv2d_backprop_filter(const float *x, const float *dy, float *df, const int *g) {
+  if (!direct_conv2d_takes(g, 0)) return 0;
+  const int n = g[G_N], h = g[G_H], w = g[G_W], ci = g[G_CI], co = g[G_CO], kh = g[G_KH], kw = g[G_KW];
+  const int sh = g[G_SH], sw = g[G_SW], dh = g[G_DH], dw = g[G_DW], oh = g[G_OH], ow = g[G_OW];
+  const int hp = (oh - 1) * sh + (kh - 1) * dh + 1, wp = (ow - 1) * sw + (kw - 1) * dw + 1;
+  const float *xp = padded(x, n, h, w, ci, hp, wp, g[G_TOP], g[G_LEFT], &padded_input);
+  if (xp == NULL) return -1;
+  const size_t size = (size_t)kh * kw * ci * co;
+  const double work = (double)n * oh * ow * co * kh * kw * ci;
+  pool_start();
+  const int copies = work < SERIAL_WORK ? 1 : pool_size;
+  float *partial = copies == 1 ? df : buffer_floats(&filter_partials, size * copies);
+  if (partial == NULL) return -1;
+  struct filter_job j = {xp, xp == x ? h : hp, xp == x ? w : wp, dy, partial, size, n, ci, co, kh, kw, sh, sw,
+                         dh, dw, oh, ow, dw == 1 ? kh : kh * kw, dw == 1 ? kw * ci : ci, 1, 14};
+  if (co > 32) {
+    j.vectors = 4;
+    j.rows = 6;
+  } else if (co > 16) {
+    j.vectors = 2;
+    j.rows = 12;
+  }
+  run_parallel(filter_task, &j, work);
+  if (copies > 1) {
+    struct sum_job sj = {partial, df, size, copies};
+    run_parallel(sum_task, &sj, (double)size * copies);
+  }
+  return 1;
+}
+
+/* --- entry points ------------------------------------------------------------------------------------- */
+
+int direct_conv2d_takes(const int *g, int which) {
+  if (!direct_available()) return 0;
+  if (which == 0) return g[G_TOP] >= 0 && g[G_LEFT] >= 0;
+  return g[G_SH] == 1 && g[G_SW] == 1 && (g[G_KH] - 1) * g[G_DH] >= g[G_TOP] &&
+         (g[G_KW] - 1) * g[G_DW] >= g[G_LEFT];
+}
+
+int direct_conv2d(const float *x, const float *f, const float *bias, int act, float *y, const int *g) {
+  if (!direct_conv2d_takes(g, 0)) return 0;
+  const int n = g[G_N], h = g[G_H], w = g[G_W], ci = g[G_CI], co = g[G_CO], kh = g[G_KH], kw = g[G_KW];
+  const int sh = g[G_SH], sw = g[G_SW], dh = g[G_DH], dw = g[G_DW], oh = g[G_OH], ow = g[G_OW];
+  const int top = g[G_TOP], left = g[G_LEFT];
+  if (top < 0 || left < 0) return 0;
+  const int hp = (oh - 1) * sh + (kh - 1) * dh + 1, wp = (ow - 1) * sw + (kw - 1) * dw + 1;
+  const float *xp = padded(x, n, h, w, ci, hp, wp, top, left, &padded_input);
+  if (xp == NULL) return -1;
+  const int hx = xp == x ? h : hp, wx = xp == x ? w : wp;
+  conv_padded(xp, hx, wx, f, bias, act, y, n, ci, co, kh, kw, sh, sw, dh, dw, oh, ow);
+  return 1;
+}
+
+/* ft[a, b, o, c] = f[kh-1-a, kw-1-b, c, o] (or, for the narrow kernel, ft[c, a, b, o]). */
+struct flip_job {
+  const float *f;
+  float *ft;
+  int kh, kw, ci, co, narrow;
+};
+
+static void flip_task(void *p, int part, int parts) {
+  const struct flip_job *j = (const struct flip_job *)p;
+  long lo, hi;
+  share((long)j->kh * j->kw, part, parts, &lo, &hi);
+  for (long t = lo; t < hi; t++) {
+    const int a = (int)(t / j->kw), b = (int)(t % j->kw);
+    const float *src = j->f + ((size_t)(j->kh - 1 - a) * j->kw + (j->kw - 1 - b)) * j->ci * j->co;
+    for (int c = 0; c < j->ci; c++) {
+      for (int o = 0; o < j->co; o++) {
+        const float v = src[(size_t)c * j->co + o];
+        if (j->narrow) j->ft[(((size_t)c * j->kh + a) * j->kw + b) * j->co + o] = v;
+        else j->ft[(((size_t)a * j->kw + b) * j->co + o) * j->ci + c] = v;
+      }
+    }
+  }
+}
+
+int direct_conv2d_backprop_input(const float *dy, const float *f, float *dx, const int *g) {
+  if (!direct_conv2d_takes(g, 1)) return 0;
+  const int n = g[G_N], h = g[G_H], w = g[G_W], ci = g[G_CI], co = g[G_CO], kh = g[G_KH], kw = g[G_KW];
+  const int dh = g[G_DH], dw = g[G_DW], oh = g[G_OH], ow = g[G_OW];
+  /* dx[y, x] = sum over a, b of dy[y + top - a dh, x + left - b dw] f[a, b]: a convolution of dy padded by
+   * (kh-1) dh - top above and (kw-1) dw - left on the left, with the flipped filter. */
+  const int top = (kh - 1) * dh - g[G_TOP], left = (kw - 1) * dw - g[G_LEFT];
+  const int narrow = ci < 16 && co % 16 == 0;
+  const int hp = h + (kh - 1) * dh, wp = w + (kw - 1) * dw;
+  float *ft = buffer_floats(&flipped_filter, (size_t)kh * kw * ci * co);
+  if (ft == NULL) return -1;
+  struct flip_job fj = {f, ft, kh, kw, ci, co, narrow};
+  flip_task(&fj, 0, 1);
+  const float *dyp = padded(dy, n, oh, ow, co, hp, wp, top, left, &padded_input);
+  if (dyp == NULL) return -1;
+  const int hx = dyp == dy ? oh : hp, wx = dyp == dy ? ow : wp;
+  if (narrow) {
+    struct narrow_job j = {dyp, hx, wx, ft, dx, n, co, ci, kh, kw, 1, 1, dh, dw, h, w};
+    run_parallel(narrow_task, &j, (double)n * h * w * ci * kh * kw * co);
+  } else {
+    conv_padded(dyp, hx, wx, ft, NULL, ACT_LINEAR, dx, n, co, ci, kh, kw, 1, 1, dh, dw, h, w);
+  }
+  return 1;
+}
+
+/* --- 2x2 max pooling ---------------------------------------------------------------------------------- */
+
+struct pool_job {
+  const float *x, *dy;
+  float *out;
+  int n, h, w, c, oh, ow;
+};
+
+/* Rows of windows, each (i, p): y[i, p, q] = max of x[i, 2p..2p+1, 2q..2q+1]. */
+AVX512 static void max_pool_task(void *arg, int part, int parts) {
+  const struct pool_job *j = (const struct pool_job *)arg;
+  long lo, hi;
+  share((long)j->n * j->oh, part, parts, &lo, &hi);
+  const int c = j->c;
+  for (long row = lo; row < hi; row++) {
+    const int i = (int)(row / j->oh), p = (int)(row % j->oh);
+    const float *r0 = j->x + (((size_t)i * j->h + 2 * p) * j->w) * c;
+    const float *r1 = r0 + (size_t)j->w * c;
+    float *o = j->out + (size_t)row * j->ow * c;
+    for (int q = 0; q < j->ow; q++) {
+      const size_t at = (size_t)2 * q * c;
+      for (int k = 0; k < c; k += 16) {
+        const __mmask16 m = c - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (c - k)) - 1);
+        const __m512 a = _mm512_maskz_loadu_ps(m, r0 + at + k), b = _mm512_maskz_loadu_ps(m, r0 + at + c + k);
+        const __m512 d = _mm512_maskz_loadu_ps(m, r1 + at + k), e = _mm512_maskz_loadu_ps(m, r1 + at + c + k);
+        _mm512_mask_storeu_ps(o + (size_t)q * c + k, m, _mm512_max_ps(_mm512_max_ps(a, b), _mm512_max_ps(d, e)));
+      }
+    }
+  }
+}
+
+/*
+ * dx gets each dy at its window's first maximum in row-major order (as tfjs's cpu backend picks), zeros
+ * elsewhere; every input pixel is written, those outside all windows (odd sizes) included.
+ */
+AVX512 static void max_pool_grad_task(void *arg, int part, int parts) {
+  const struct pool_job *j = (const struct pool_job *)arg;
+  long lo, hi;
+  share((long)j->n * j->h, part, parts, &lo, &hi);
+  const int c = j->c;
+  const __m512 zero = _mm512_setzero_ps();
+  for (long row = lo; row < hi; row++) {
+    float *o = j->out + (size_t)row * j->w * c;
+    const int i = (int)(row / j->h), r = (int)(row % j->h);
+    if (r & 1 || r / 2 >= j->oh) {
+      if (!(r & 1) || r / 2 >= j->oh) memset(o, 0, (size_t)j->w * c * sizeof(float));
+      continue; /* odd rows are written with the even row above them */
+    }
+    const int p = r / 2;
+    const float *r0 = j->x + (size_t)row * j->w * c;
+    const float *r1 = r0 + (size_t)j->w * c;
+    float *o1 = o + (size_t)j->w * c;
+    const float *d = j->dy + (((size_t)i * j->oh + p) * j->ow) * c;
+    for (int q = 0; q < j->ow; q++) {
+      const size_t at = (size_t)2 * q * c;
+      for (int k = 0; k < c; k += 16) {
+        const __mmask16 m = c - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (c - k)) - 1);
+        const __m512 a = _mm512_maskz_loadu_ps(m, r0 + at + k), b = _mm512_maskz_loadu_ps(m, r0 + at + c + k);
+        const __m512 e = _mm512_maskz_loadu_ps(m, r1 + at + k), f = _mm512_maskz_loadu_ps(m, r1 + at + c + k);
+        const __m512 g = _mm512_maskz_loadu_ps(m, d + (size_t)q * c + k);
+        /* first maximum: a wins ties over b, e, f; b over e, f; e over f (NaN never wins) */
+        const __m512 mx = _mm512_max_ps(_mm512_max_ps(a, b), _mm512_max_ps(e, f));
+        const __mmask16 ma = _mm512_cmp_ps_mask(a, mx, _CMP_EQ_OQ);
+        const __mmask16 mb = _mm512_cmp_ps_mask(b, mx, _CMP_EQ_OQ) & ~ma;
+        const __mmask16 me = _mm512_cmp_ps_mask(e, mx, _CMP_EQ_OQ) & ~(ma | mb);
+        const __mmask16 mf = _mm512_cmp_ps_mask(f, mx, _CMP_EQ_OQ) & ~(ma | mb | me);
+        _mm512_mask_storeu_ps(o + at + k, m, _mm512_mask_mov_ps(zero, ma, g));
+        _mm512_mask_storeu_ps(o + at + c + k, m, _mm512_mask_mov_ps(zero, mb, g));
+        _mm512_mask_storeu_ps(o1 + at + k, m, _mm512_mask_mov_ps(zero, me, g));
+        _mm512_mask_storeu_ps(o1 + at + c + k, m, _mm512_mask_mov_ps(zero, mf, g));
+      }
+    }
+    /* a last odd column outside every window */
+    for (int q2 = 2 * j->ow; q2 < j->w; q2++) {
+      memset(o + (size_t)q2 * c, 0, (size_t)c * sizeof(float));
+      memset(o1 + (size_t)q2 * c, 0, (size_t)c * sizeof(float));
+    }
+  }
+}
+
+/* Geometry: n, h, w, c, oh, ow, sh, sw, fh, fw, top, left (as for the general max-pool gradient). */
+static int plain_2x2(const int *g) {
+  return g[6] == 2 && g[7] == 2 && g[8] == 2 && g[9] == 2 && g[10] == 0 && g[11] == 0 && g[4] == g[1] / 2 &&
+         g[5] == g[2] / 2;
+}
+
+int direct_max_pool(const float *x, float *y, const int *g) {
+  if (!direct_available() || !plain_2x2(g)) return 0;
+  struct pool_job j = {x, NULL, y, g[0], g[1], g[2], g[3], g[4], g[5]};
+  run_parallel(max_pool_task, &j, (double)g[0] * g[1] * g[2] * g[3]);
+  return 1;
+}
+
+int direct_max_pool_grad(const float *x, const float *dy, float *dx, const int *g) {
+  if (!direct_available() || !plain_2x2(g)) return 0;
+  struct pool_job j = {x, dy, dx, g[0], g[1], g[2], g[3], g[4], g[5]};
+  run_parallel(max_pool_grad_task, &j, (double)g[0] * g[1] * g[2] * g[3]);
+  return 1;
+}
+
+#else
+
+int direct_available(void) { return 0; }
+int direct_enable(int on) {
+  (void)on;
+  return 0;
+}
+int direct_conv2d_takes(const int *g, int which) {
+  (void)g, (void)which;
+  return 0;
+}
+int direct_conv2d(const float *x, const float *f, const float *bias, int act, float *y, const int *g) {
+  (void)x, (void)f, (void)bias, (void)act, (void)y, (void)g;
+  return 0;
+}
+int direct_conv2d_backprop_input(const float *dy, const float *f, float *dx, const int *g) {
+  (void)dy, (void)f, (void)dx, (void)g;
+  return 0;
+}
+int direct_conv2d_backprop_filter(const float *x, const float *dy, float *df, const int *g) {
+  (void)x, (void)dy, (void)df, (void)g;
+  return 0;
+}
+int direct_max_pool(const float *x, float *y, const int *g) {
+  (void)x, (void)y, (void)g;
+  return 0;
+}
+int direct_max_pool_grad(const float *x, const float *dy, float *dx, const int *g) {
+  (void)x, (void)dy, (void)dx, (void)g;
+  return 0;
+}
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * advex's direct (patch-matrix-free) CPU kernels, for CPUs with AVX-512: see advex_direct.c. Each returns 1
+ * when it computed the result, 0 when the shape or the CPU is outside what it handles (the caller then
+ * takes the im2col / BLAS path), and -1 when out of memory. Callers hold advex_native.c's call lock.
+ */
+#ifndef ADVEX_DIRECT_H
+#define ADVEX_DIRECT_H
+
+/* Activations the direct convolution applies after the bias. */
+enum { ACT_LINEAR = 0, ACT_RELU = 1 };
+
+/* Geometry of a convolution, as the int array the caller passes. */
+enum { G_N, G_H, G_W, G_CI, G_CO, G_KH, G_KW, G_SH, G_SW, G_DH, G_DW, G_TOP, G_LEFT, G_OH, G_OW, G_LEN };
+
+/* The thread pool (advex_direct.c): a task runs as fn(arg, part, parts) for parts 0..parts-1 at once. */
+typedef void (*task_fn)(void *arg, int part, int parts);
+
+/* Work (in multiply-adds, or floats moved) below which waking the other threads costs more than it saves. */
+extern const double SERIAL_WORK;
+
+/* Runs a task on every thread of the pool (part 0 on the caller) and waits; on the caller alone when `work`
+ * is below SERIAL_WORK. */
+void run_parallel(task_fn fn, void *arg, double work);
+
+/* The share [lo, hi) of `total` items that part `part` of `parts` takes. */
+void share(long total, int part, int parts, long *lo, long *hi);
+
+/* Whether the direct kernels run: this CPU has AVX-512F and they are not turned off. */
+int direct_available(void);
+
+/* Turns the direct kernels on (1) or off (0), for tests of the other path; returns the previous setting. */
+int direct_enable(int on);
+
+/* Threads the direct kernels split their work over (the caller's included). */
+int direct_threads(void);
+
+/* Whether the direct kernel takes this convolution: which = 0 for the forward pass, 1 for the input gradient. */
+int direct_conv2d_takes(const int *g, int which);
+
+/* y = act(conv(x, f) + bias); bias may be NULL. */
+int direct_conv2d(const float *x, const float *f, const float *bias, int act, float *y, const int *g);
+
+/* dx = the convolution's input gradient from dy (stride 1 only). */
+int direct_conv2d_backprop_input(const float *dy, const float *f, float *dx, const int *g);
+
+/* df = the convolution's filter gradient from x and dy. */
+int direct_conv2d_backprop_filter(const float *x, const float *dy, float *df, const int *g);
+
+/* Max-pool forward and gradient for 2x2 windows with stride 2 and no padding (see advex_direct.c). */
+int direct_max_pool(const float *x, float *y, const int *g);
+int direct_max_pool_grad(const float *x, const float *dy, float *dx, const int *g);
+
+/* Elementwise and reduction kernels (advex_elementwise.c), for any x86-64 or other CPU. */
+
+/* out[c] = sum over r of x[r, c], for x rows x cols. Returns 0, or -1 when out of memory. */
+int sum_rows(const float *x, float *out, long rows, long cols);
+
+/* One Adam step over n parameters, as lib/train/optimizers.ts computes it (see advex_elementwise.c). */
+void adam_step(const float *x, const float *m, const float *v, const float *g, float *xo, float *mo, float *vo,
+               long n, float lr, float b1, float b2, float eps, float c1, float c2);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * advex's native elementwise and reduction kernels: sums over leading axes (the bias gradients of
+ * convolutions and dense layers) and the fused Adam update. Memory-bound work, split over the thread pool
+ * of advex_direct.c; plain C that the compiler vectorizes for the baseline instruction set, so it runs on
+ * any CPU. Arithmetic is float32 in the order tfjs's ops use, and no product is fused with an addition, so
+ * that the results equal those of the op-by-op computation.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "advex_direct.h"
+
+struct sum_rows_job {
+  const float *x;
+  float *partial; /* parts x cols */
+  long rows, cols;
+};
+
+static void sum_rows_task(void *p, int part, int parts) {
+  const struct sum_rows_job *j = (const struct sum_rows_job *)p;
+  long lo, hi;
+  share(j->rows, part, parts, &lo, &hi);
+  float *out = j->partial + (size_t)part * j->cols;
+  memset(out, 0, (size_t)j->cols * sizeof(float));
+  for (long r = lo; r < hi; r++) {
+    const float *row = j->x + (size_t)r * j->cols;
+    for (long c = 0; c < j->cols; c++) out[c] += row[c];
+  }
+}
+
+static float *partials = NULL;
+static size_t partials_size = 0;
+
+int sum_rows(const float *x, float *out, long rows, long cols) {
+  const int parts = direct_threads();
+  const size_t need = (size_t)parts * cols;
+  if (need > partials_size) {
+    free(partials);
+    partials = (float *)malloc(need * sizeof(float));
+    partials_size = partials == NULL ? 0 : need;
+    if (partials == NULL) return -1;
+  }
+  struct sum_rows_job j = {x, partials, rows, cols};
+  const int serial = (double)rows * cols < SERIAL_WORK;
+  run_parallel(sum_rows_task, &j, (double)rows * cols);
+  const int used = serial ? 1 : parts;
+  for (long c = 0; c < cols; c++) {
+    float s = partials[c];
+    for (int k = 1; k < used; k++) s += partials[(size_t)k * cols + c];
+    out[c] = s;
+  }
+  return 0;
+}
+
+struct adam_job {
+  const float *x, *m, *v, *g;
+  float *xo, *mo, *vo;
+  long n;
+  float lr, b1, b2, eps, c1, c2;
+};
+
+/*
+ * m' = m b1 + g c1; v' = v b2 + g^2 c2; x' = x - m' / (sqrt(v') + eps) lr, with c1 = 1 - b1 and c2 = 1 - b2
+ * as the caller rounded them, every operation rounded to float32 (the library is built with
+ * -ffp-contract=off, so no product is fused with a sum).
+ */
+static void adam_task(void *p, int part, int parts) {
+  const struct adam_job *j = (const struct adam_job *)p;
+  long lo, hi;
+  share(j->n, part, parts, &lo, &hi);
+  for (long k = lo; k < hi; k++) {
+    const float g = j->g[k];
+    const float ma = j->m[k] * j->b1, mb = g * j->c1;
+    const float m = ma + mb;
+    const float g2 = g * g;
+    const float va = j->v[k] * j->b2, vb = g2 * j->c2;
+    const float v = va + vb;
+    const float den = sqrtf(v) + j->eps;
+    const float q = m / den;
+    const float step = q * j->lr;
+    j->mo[k] = m;
+    j->vo[k] = v;
+    j->xo[k] = j->x[k] - step;
+  }
+}
+
+void adam_step(const float *x, const float *m, const float *v, const float *g, float *xo, float *mo, float *vo,
+               long n, float lr, float b1, float b2, float eps, float c1, float c2) {
+  struct adam_job j = {x, m, v, g, xo, mo, vo, n, lr, b1, b2, eps, c1, c2};
+  run_parallel(adam_task, &j, (double)n * 8);
+}
