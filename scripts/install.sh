@@ -99,7 +99,7 @@ fi
 say "deno install (npm dependencies into node_modules/)"
 (cd "$ROOT" && "$DENO_BIN" install --quiet)
 
-# --- native CPU kernels (native/advex_native.c; optional: the wasm kernels work without) ---------
+# --- native CPU kernels (native/*.c; optional: the wasm kernels work without) -------------------
 if (cd "$ROOT" && "$DENO_BIN" run -A --cached-only tools/build_native.ts); then
   :
 else

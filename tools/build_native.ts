@@ -1,5 +1,5 @@
 /**
- * Compiles advex's native CPU kernels (`native/advex_native.c`) with the system C compiler into
+ * Compiles advex's native CPU kernels (the C sources in `native/`) with the system C compiler into
  * `.cache/native/` (or `ADVEX_NATIVE_DIR`), then loads them to check that a BLAS library is found.
  *
  * ```

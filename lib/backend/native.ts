@@ -1,5 +1,5 @@
 /**
- * The native CPU kernel library (`native/advex_native.c`): where its build lives, building it, and loading
+ * The native CPU kernel library (the C sources in `native/`): where its build lives, building it, and loading
  * it through Deno's FFI together with the BLAS library it calls (OpenBLAS from Debian's
  * `libopenblas0-pthread`, which uses every core).
  *

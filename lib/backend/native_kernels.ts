@@ -90,7 +90,7 @@ interface ConvAttrs {
   dimRoundingMode?: "floor" | "round" | "ceil";
 }
 
-/** The geometry array the native functions take (see `advex_native.c`). */
+/** The geometry array the native functions take (see `native/advex_direct.h`). */
 function geometry(inShape: number[], filterShape: number[], a: ConvAttrs): Int32Array {
   const info = tf.backend_util.computeConv2DInfo(
     inShape as [number, number, number, number],
@@ -255,7 +255,7 @@ function matmul(
   return out;
 }
 
-/** The geometry array the native pooling functions take (see `advex_native.c`). */
+/** The geometry array the native pooling functions take (see `native/advex_direct.h`). */
 function poolGeometry(info: tf.backend_util.Conv2DInfo): Int32Array {
   return Int32Array.from([
     info.batchSize,
