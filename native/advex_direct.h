@@ -59,4 +59,7 @@ int sum_rows(const float *x, float *out, long rows, long cols);
 void adam_step(const float *x, const float *m, const float *v, const float *g, float *xo, float *mo, float *vo,
                long n, float lr, float b1, float b2, float eps, float c1, float c2);
 
+/* out[r, c] = x[r, c] op y[c] (y op x when y_first) over rows x cols; op 0 add, 1 sub, 2 mul, 3 div. */
+void binary_channel(const float *x, const float *y, float *out, long rows, long cols, int op, int y_first);
+
 #endif

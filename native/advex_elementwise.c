@@ -90,3 +90,50 @@ void adam_step(const float *x, const float *m, const float *v, const float *g, f
   struct adam_job j = {x, m, v, g, xo, mo, vo, n, lr, b1, b2, eps, c1, c2};
   run_parallel(adam_task, &j, (double)n * 8);
 }
+
+struct channel_job {
+  const float *x, *y;
+  float *out;
+  long rows, cols;
+  int op, y_first;
+};
+
+/* out[r, c] = x[r, c] op y[c], or y[c] op x[r, c] when y_first; op: 0 add, 1 subtract, 2 multiply, 3 divide. */
+static void channel_task(void *p, int part, int parts) {
+  const struct channel_job *j = (const struct channel_job *)p;
+  long lo, hi;
+  share(j->rows, part, parts, &lo, &hi);
+  const long cols = j->cols;
+  const float *y = j->y;
+  for (long r = lo; r < hi; r++) {
+    const float *x = j->x + (size_t)r * cols;
+    float *o = j->out + (size_t)r * cols;
+    switch (j->op * 2 + j->y_first) {
+      case 0:
+      case 1:
+        for (long c = 0; c < cols; c++) o[c] = x[c] + y[c];
+        break;
+      case 2:
+        for (long c = 0; c < cols; c++) o[c] = x[c] - y[c];
+        break;
+      case 3:
+        for (long c = 0; c < cols; c++) o[c] = y[c] - x[c];
+        break;
+      case 4:
+      case 5:
+        for (long c = 0; c < cols; c++) o[c] = x[c] * y[c];
+        break;
+      case 6:
+        for (long c = 0; c < cols; c++) o[c] = x[c] / y[c];
+        break;
+      default:
+        for (long c = 0; c < cols; c++) o[c] = y[c] / x[c];
+        break;
+    }
+  }
+}
+
+void binary_channel(const float *x, const float *y, float *out, long rows, long cols, int op, int y_first) {
+  struct channel_job j = {x, y, out, rows, cols, op, y_first};
+  run_parallel(channel_task, &j, (double)rows * cols);
+}

@@ -497,3 +497,10 @@ void advex_adam(const float *x, const float *m, const float *v, const float *g, 
   adam_step(x, m, v, g, xo, mo, vo, n, lr, b1, b2, eps, c1, c2);
   pthread_mutex_unlock(&call_lock);
 }
+
+/* out[r, c] = x[r, c] op y[c] (or y[c] op x[r, c] when y_first): a binary op with y broadcast along rows. */
+void advex_binary_channel(const float *x, const float *y, float *out, int rows, int cols, int op, int y_first) {
+  pthread_mutex_lock(&call_lock);
+  binary_channel(x, y, out, rows, cols, op, y_first);
+  pthread_mutex_unlock(&call_lock);
+}

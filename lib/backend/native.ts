@@ -38,6 +38,10 @@ const SYMBOLS = {
   advex_direct_enable: { parameters: ["i32"], result: "i32" },
   advex_max_pool: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   advex_sum_rows: { parameters: ["buffer", "buffer", "i32", "i32"], result: "i32" },
+  advex_binary_channel: {
+    parameters: ["buffer", "buffer", "buffer", "i32", "i32", "i32", "i32"],
+    result: "void",
+  },
   advex_adam: {
     // x, m, v, g, and the new x, m, v; n; lr, beta1, beta2, epsilon, 1 - beta1, 1 - beta2
     parameters: [
@@ -187,11 +191,11 @@ async function load(build: boolean): Promise<NativeStatus> {
   // OpenBLAS 0.3.21 picks its AVX2 ("Haswell") kernels on AVX-512 CPUs it does not know (AMD Zen 4, for one);
   // its AVX-512 kernels are 2-3x faster there. It reads OPENBLAS_CORETYPE when it loads, so set it first.
   const coreType = openBlasCoreType();
-  if (coreType !== undefined && !readEnv("OPENBLAS_CORETYPE")) {
-    try {
-      Deno.env.set("OPENBLAS_CORETYPE", coreType);
-    } catch { /* no env permission: OpenBLAS chooses itself */ }
-  }
+  if (coreType !== undefined) setUnlessSet("OPENBLAS_CORETYPE", coreType);
+  // After each call OpenBLAS's worker threads spin for 2^28 cycles (about 60 ms) before sleeping, taking a
+  // core from the direct kernels' threads that run next (a Madry CNN training step ran 20-30% slower).
+  // 2^4 cycles makes them sleep at once; waking them costs microseconds per product.
+  setUnlessSet("OPENBLAS_THREAD_TIMEOUT", "4");
   for (const name of BLAS_CANDIDATES) {
     if (lib.symbols.advex_init(new TextEncoder().encode(`${name}\0`)) !== 0) continue;
     const threads = lib.symbols.advex_threads(0);
@@ -222,6 +226,14 @@ async function load(build: boolean): Promise<NativeStatus> {
       BLAS_CANDIDATES.join(", ")
     }; apt-get install libopenblas0-pthread)`,
   };
+}
+
+/** Sets an environment variable for OpenBLAS (read when it loads) unless the user has set it. */
+function setUnlessSet(name: string, value: string): void {
+  if (readEnv(name)) return;
+  try {
+    Deno.env.set(name, value);
+  } catch { /* no env permission: OpenBLAS keeps its default */ }
 }
 
 /**

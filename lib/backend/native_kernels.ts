@@ -28,6 +28,11 @@ export const NATIVE_KERNELS: readonly string[] = [
   "_FusedMatMul",
   "MaxPoolGrad",
   "Sum",
+  "Mean",
+  "Add",
+  "Sub",
+  "Multiply",
+  "RealDiv",
 ];
 
 const MARK = Symbol.for("advex.backend.nativeKernel");
@@ -279,6 +284,73 @@ function plain2x2(g: Int32Array): boolean {
     g[4] === Math.floor(g[1] / 2) && g[5] === Math.floor(g[2] / 2);
 }
 
+/** Elements below which the reductions and broadcasts below stay on wasm (the FFI call costs more). */
+const SMALL_REDUCTION = 4096;
+const SMALL_BROADCAST = 16384;
+
+/**
+ * `Sum` or `Mean` over leading axes (every axis but the channels: a bias gradient, batch-norm statistics)
+ * natively; undefined for other reductions, which stay on wasm.
+ */
+function leadingReduce(lib: NativeLibrary, args: Parameters<tf.KernelFunc>[0], mean: boolean) {
+  const { x } = args.inputs;
+  const { axis, keepDims } = (args.attrs ?? {}) as { axis?: number | number[]; keepDims?: boolean };
+  if (x!.dtype !== "float32") return undefined;
+  const rank = x!.shape.length;
+  const axes = tf.util.parseAxisParam(axis ?? [...Array(rank).keys()], x!.shape).sort((p, q) => p - q);
+  const k = axes.length;
+  if (k === 0 || k >= rank || !axes.every((a, i) => a === i)) return undefined;
+  const rows = sizeOf(x!.shape.slice(0, k));
+  const cols = sizeOf(x!.shape.slice(k));
+  if (policy !== "always" && rows * cols < SMALL_REDUCTION) return undefined;
+  const backend = args.backend as BackendWasm;
+  const shape = keepDims ? [...Array(k).fill(1), ...x!.shape.slice(k)] : x!.shape.slice(k);
+  const out = backend.makeOutput(shape, "float32");
+  if (cols === 0) return out;
+  const view = heapView(backend, out);
+  if (rows === 0) {
+    view.fill(0); // the cpu backend's answer for a mean over nothing too
+    return out;
+  }
+  check(lib.symbols.advex_sum_rows(heapView(backend, x!), view, rows, cols), mean ? "mean" : "sum");
+  if (mean) {
+    const v = heapView(backend, out);
+    for (let c = 0; c < cols; c++) v[c] = Math.fround(v[c] / rows);
+  }
+  return out;
+}
+
+/**
+ * A binary op (0 add, 1 subtract, 2 multiply, 3 divide) of a float32 tensor [..., C] and a per-channel one
+ * ([C], or [1, ..., 1, C] of no higher rank), in either order, natively; undefined for anything else.
+ */
+function channelBinary(lib: NativeLibrary, args: Parameters<tf.KernelFunc>[0], op: number) {
+  const { a, b } = args.inputs;
+  if (a!.dtype !== "float32" || b!.dtype !== "float32") return undefined;
+  const perChannel = (t: tf.TensorInfo, other: tf.TensorInfo) =>
+    t.shape.length >= 1 && t.shape.length <= other.shape.length &&
+    t.shape.slice(0, -1).every((d) => d === 1) && t.shape.at(-1) === other.shape.at(-1);
+  const yFirst = perChannel(a!, b!) && !perChannel(b!, a!);
+  const [x, y] = yFirst ? [b!, a!] : [a!, b!];
+  if (!perChannel(y, x)) return undefined;
+  const cols = x.shape.at(-1)!;
+  const size = sizeOf(x.shape);
+  if (policy !== "always" && size < SMALL_BROADCAST) return undefined;
+  const backend = args.backend as BackendWasm;
+  const out = backend.makeOutput(x.shape, "float32");
+  if (size === 0) return out;
+  lib.symbols.advex_binary_channel(
+    heapView(backend, x),
+    heapView(backend, y),
+    heapView(backend, out),
+    size / cols,
+    cols,
+    op,
+    yFirst ? 1 : 0,
+  );
+  return out;
+}
+
 function builders(lib: NativeLibrary): Record<string, (previous: tf.KernelFunc) => tf.KernelFunc> {
   return {
     Conv2D: (previous) => (args) => {
@@ -393,29 +465,12 @@ function builders(lib: NativeLibrary): Record<string, (previous: tf.KernelFunc) 
       );
       return dx;
     },
-    Sum: (previous) => (args) => {
-      const { x } = args.inputs;
-      const { axis, keepDims } = (args.attrs ?? {}) as { axis?: number | number[]; keepDims?: boolean };
-      if (x!.dtype !== "float32") return previous(args);
-      const rank = x!.shape.length;
-      const axes = tf.util.parseAxisParam(axis ?? [...Array(rank).keys()], x!.shape).sort((p, q) => p - q);
-      // Only sums over leading axes (a bias gradient: every axis but the channels), not over everything.
-      const k = axes.length;
-      if (k === 0 || k >= rank || !axes.every((a, i) => a === i)) return previous(args);
-      const rows = sizeOf(x!.shape.slice(0, k));
-      const cols = sizeOf(x!.shape.slice(k));
-      if (policy !== "always" && rows * cols < 65536) return previous(args);
-      const backend = args.backend as BackendWasm;
-      const shape = keepDims ? [...Array(k).fill(1), ...x!.shape.slice(k)] : x!.shape.slice(k);
-      const out = backend.makeOutput(shape, "float32");
-      if (cols === 0) return out;
-      if (rows === 0) {
-        heapView(backend, out).fill(0);
-        return out;
-      }
-      check(lib.symbols.advex_sum_rows(heapView(backend, x!), heapView(backend, out), rows, cols), "sum");
-      return out;
-    },
+    Sum: (previous) => (args) => leadingReduce(lib, args, false) ?? previous(args),
+    Mean: (previous) => (args) => leadingReduce(lib, args, true) ?? previous(args),
+    Add: (previous) => (args) => channelBinary(lib, args, 0) ?? previous(args),
+    Sub: (previous) => (args) => channelBinary(lib, args, 1) ?? previous(args),
+    Multiply: (previous) => (args) => channelBinary(lib, args, 2) ?? previous(args),
+    RealDiv: (previous) => (args) => channelBinary(lib, args, 3) ?? previous(args),
     _FusedMatMul: (previous) => (args) => {
       const { a, b, bias, preluActivationWeights } = args.inputs;
       const attrs = args.attrs ?? {};

@@ -233,7 +233,7 @@ Deno.test("native MaxPoolGrad matches the cpu backend, windows of negative value
   }
 });
 
-Deno.test("native Sum over leading axes matches the cpu backend; other sums are left to wasm", {
+Deno.test("native Sum and Mean over leading axes match the cpu backend; other reductions are left to wasm", {
   ignore,
 }, async () => {
   const cases: { shape: number[]; axis: number[]; keepDims: boolean }[] = [
@@ -243,16 +243,51 @@ Deno.test("native Sum over leading axes matches the cpu backend; other sums are 
     { shape: [6, 5, 4], axis: [1, 0], keepDims: false },
     { shape: [6, 5, 4], axis: [1, 2], keepDims: false },
     { shape: [6, 5, 4], axis: [0, 1, 2], keepDims: false },
+    { shape: [0, 5, 4], axis: [0, 1], keepDims: false },
   ];
   for (const c of cases) {
-    const run = () => tf.sum(tf.tensor(seededFloats(sizeOf(c.shape), 13), c.shape), c.axis, c.keepDims);
-    const [expected] = await valuesOn("cpu", run);
-    const [actual] = await valuesOn("wasm", run);
-    assertLessOrEqual(relativeError(actual, expected), TOLERANCE, JSON.stringify(c));
-    await tf.setBackend("wasm");
-    const shape = tf.tidy(() => run().shape);
-    await tf.setBackend("cpu");
-    assertEquals(shape, tf.tidy(() => run().shape), JSON.stringify(c));
+    for (const reduce of [tf.sum, tf.mean]) {
+      const run = () => reduce(tf.tensor(seededFloats(sizeOf(c.shape), 13), c.shape), c.axis, c.keepDims);
+      const what = `${reduce === tf.sum ? "sum" : "mean"} ${JSON.stringify(c)}`;
+      const [expected] = await valuesOn("cpu", run);
+      const [actual] = await valuesOn("wasm", run);
+      assertLessOrEqual(relativeError(actual, expected), TOLERANCE, what);
+      await tf.setBackend("wasm");
+      const shape = tf.tidy(() => run().shape);
+      await tf.setBackend("cpu");
+      assertEquals(shape, tf.tidy(() => run().shape), what);
+    }
+  }
+});
+
+Deno.test("native per-channel Add, Sub, Multiply and RealDiv match the cpu backend in either order", {
+  ignore,
+}, async () => {
+  const pairs: [number[], number[]][] = [
+    [[16, 14, 14, 32], [32]],
+    [[4, 5, 6, 3], [1, 1, 1, 3]],
+    [[7, 5], [1, 5]],
+    [[3, 4], [4]],
+    // Not per-channel: left to wasm (and still right).
+    [[3, 4], [3, 1]],
+    [[2, 3, 4], [2, 3, 4]],
+  ];
+  const ops = { add: tf.add, sub: tf.sub, mul: tf.mul, div: tf.div };
+  for (const [big, small] of pairs) {
+    for (const [name, op] of Object.entries(ops)) {
+      for (const smallFirst of [false, true]) {
+        const run = () => {
+          const x = tf.tensor(seededFloats(sizeOf(big), 14), big);
+          // Away from zero, so that division is well conditioned.
+          const y = tf.add(tf.tensor(seededFloats(sizeOf(small), 15), small), 2);
+          return smallFirst ? op(y, x) : op(x, y);
+        };
+        const what = `${name} ${smallFirst ? `${small} by ${big}` : `${big} by ${small}`}`;
+        const [expected] = await valuesOn("cpu", run);
+        const [actual] = await valuesOn("wasm", run);
+        assertLessOrEqual(relativeError(actual, expected), TOLERANCE, what);
+      }
+    }
   }
 });
 
