@@ -297,6 +297,15 @@ CONV_TILE(1, 14)
 
 enum { MAX_ROWS = 14 };
 
+/*
+ * The tile for `co` output channels: V vectors of 16 channels x R pixels (or run entries), the pairs the
+ * tile functions are compiled for. 4 x 6 keeps 24 accumulators and 4 filter vectors in the 32 registers.
+ */
+static void tile_shape(int co, int *vectors, int *rows) {
+  *vectors = co > 32 ? 4 : co > 16 ? 2 : 1;
+  *rows = co > 32 ? 6 : co > 16 ? 12 : MAX_ROWS;
+}
+
 AVX512 static void conv_task(void *p, int part, int parts) {
   const struct conv_job *j = (const struct conv_job *)p;
   const int V = j->vectors, R = j->rows;
@@ -326,14 +335,8 @@ AVX512 static void conv_task(void *p, int part, int parts) {
 /* Runs the convolution of an already padded input (hp x wp, windows starting at row p * sh, col q * sw). */
 static void conv_padded(const float *xp, int hp, int wp, const float *f, const float *bias, int act, float *y,
                         int n, int ci, int co, int kh, int kw, int sh, int sw, int dh, int dw, int oh, int ow) {
-  struct conv_job j = {xp, hp, wp, f, bias, act, y, n, ci, co, kh, kw, sh, sw, dh, dw, oh, ow, 1, 14};
-  if (co > 32) {
-    j.vectors = 4;
-    j.rows = 6;
-  } else if (co > 16) {
-    j.vectors = 2;
-    j.rows = 12;
-  }
+  struct conv_job j = {xp, hp, wp, f, bias, act, y, n, ci, co, kh, kw, sh, sw, dh, dw, oh, ow, 0, 0};
+  tile_shape(co, &j.vectors, &j.rows);
   run_parallel(conv_task, &j, (double)n * oh * ow * co * kh * kw * ci);
 }
 
@@ -503,14 +506,8 @@ int direct_conv2d_backprop_filter(const float *x, const float *dy, float *df, co
   float *partial = copies == 1 ? df : buffer_floats(&filter_partials, size * copies);
   if (partial == NULL) return -1;
   struct filter_job j = {xp, xp == x ? h : hp, xp == x ? w : wp, dy, partial, size, n, ci, co, kh, kw, sh, sw,
-                         dh, dw, oh, ow, dw == 1 ? kh : kh * kw, dw == 1 ? kw * ci : ci, 1, 14};
-  if (co > 32) {
-    j.vectors = 4;
-    j.rows = 6;
-  } else if (co > 16) {
-    j.vectors = 2;
-    j.rows = 12;
-  }
+                         dh, dw, oh, ow, dw == 1 ? kh : kh * kw, dw == 1 ? kw * ci : ci, 0, 0};
+  tile_shape(co, &j.vectors, &j.rows);
   run_parallel(filter_task, &j, work);
   if (copies > 1) {
     struct sum_job sj = {partial, df, size, copies};
@@ -599,6 +596,19 @@ struct pool_job {
   int n, h, w, c, oh, ow;
 };
 
+/*
+ * The four values of the 2x2 window whose top-left pixel is at offset `at` of row r0 (r1 the row below), for
+ * channels k..k+15: top-left, top-right, bottom-left, bottom-right. Returns the mask of channels below c.
+ */
+AVX512 static inline __mmask16 window_2x2(const float *r0, const float *r1, size_t at, int c, int k, __m512 *v) {
+  const __mmask16 m = c - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (c - k)) - 1);
+  v[0] = _mm512_maskz_loadu_ps(m, r0 + at + k);
+  v[1] = _mm512_maskz_loadu_ps(m, r0 + at + c + k);
+  v[2] = _mm512_maskz_loadu_ps(m, r1 + at + k);
+  v[3] = _mm512_maskz_loadu_ps(m, r1 + at + c + k);
+  return m;
+}
+
 /* Rows of windows, each (i, p): y[i, p, q] = max of x[i, 2p..2p+1, 2q..2q+1]. */
 AVX512 static void max_pool_task(void *arg, int part, int parts) {
   const struct pool_job *j = (const struct pool_job *)arg;
@@ -613,10 +623,10 @@ AVX512 static void max_pool_task(void *arg, int part, int parts) {
     for (int q = 0; q < j->ow; q++) {
       const size_t at = (size_t)2 * q * c;
       for (int k = 0; k < c; k += 16) {
-        const __mmask16 m = c - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (c - k)) - 1);
-        const __m512 a = _mm512_maskz_loadu_ps(m, r0 + at + k), b = _mm512_maskz_loadu_ps(m, r0 + at + c + k);
-        const __m512 d = _mm512_maskz_loadu_ps(m, r1 + at + k), e = _mm512_maskz_loadu_ps(m, r1 + at + c + k);
-        _mm512_mask_storeu_ps(o + (size_t)q * c + k, m, _mm512_max_ps(_mm512_max_ps(a, b), _mm512_max_ps(d, e)));
+        __m512 v[4];
+        const __mmask16 m = window_2x2(r0, r1, at, c, k, v);
+        const __m512 top = _mm512_max_ps(v[0], v[1]), bottom = _mm512_max_ps(v[2], v[3]);
+        _mm512_mask_storeu_ps(o + (size_t)q * c + k, m, _mm512_max_ps(top, bottom));
       }
     }
   }
@@ -647,9 +657,9 @@ AVX512 static void max_pool_grad_task(void *arg, int part, int parts) {
     for (int q = 0; q < j->ow; q++) {
       const size_t at = (size_t)2 * q * c;
       for (int k = 0; k < c; k += 16) {
-        const __mmask16 m = c - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (c - k)) - 1);
-        const __m512 a = _mm512_maskz_loadu_ps(m, r0 + at + k), b = _mm512_maskz_loadu_ps(m, r0 + at + c + k);
-        const __m512 e = _mm512_maskz_loadu_ps(m, r1 + at + k), f = _mm512_maskz_loadu_ps(m, r1 + at + c + k);
+        __m512 v[4];
+        const __mmask16 m = window_2x2(r0, r1, at, c, k, v);
+        const __m512 a = v[0], b = v[1], e = v[2], f = v[3];
         const __m512 g = _mm512_maskz_loadu_ps(m, d + (size_t)q * c + k);
         /* first maximum: a wins ties over b, e, f; b over e, f; e over f (NaN never wins) */
         const __m512 mx = _mm512_max_ps(_mm512_max_ps(a, b), _mm512_max_ps(e, f));

@@ -23,6 +23,7 @@ import {
   type BackendRequest,
   describeBackend,
   initBackend,
+  loadNative,
   nativeKernelsRegistered,
 } from "../lib/backend/mod.ts";
 import { exportOnnx, loadOrtModel, type OrtModel, type OrtProviderRequest } from "../lib/onnx/mod.ts";
@@ -48,7 +49,10 @@ export interface BenchRecord {
   model: string;
   batch: number;
   backend: string;
-  /** Which kernels ran: "native" (OpenBLAS through the native library) or the backend's own. */
+  /**
+   * Which kernels ran: "native-direct" (the native library with its direct AVX-512 convolutions, and
+   * OpenBLAS), "native-blas" (the native library through OpenBLAS only) or the backend's own.
+   */
   kernels: string;
   /** The onnxruntime provider, for "ort-inference". */
   ortProvider?: string;
@@ -165,6 +169,12 @@ export async function runBench(
   const report = await initBackend({ backend: opts.backend });
   console.error(`bench: ${describeBackend(report)}`);
   const host = machine();
+  const native = await loadNative();
+  const kernels = report.name !== "wasm" || !nativeKernelsRegistered()
+    ? report.name
+    : native.ok && native.library.directThreads > 0
+    ? "native-direct"
+    : "native-blas";
   const records: BenchRecord[] = [];
   for (const name of opts.models) {
     const spec = BENCH_MODELS[name];
@@ -218,7 +228,7 @@ export async function runBench(
           model: describeModel(spec),
           batch,
           backend: report.name,
-          kernels: report.name === "wasm" && nativeKernelsRegistered() ? "native" : report.name,
+          kernels,
           ...(task === "ort-inference" && ort ? { ortProvider: ort.provider.name } : {}),
           msPerStep: Math.round(ms * 100) / 100,
           imagesPerSecond: Math.round(batch / (ms / 1000)),
