@@ -62,4 +62,7 @@ void adam_step(const float *x, const float *m, const float *v, const float *g, f
 /* out[r, c] = x[r, c] op y[c] (y op x when y_first) over rows x cols; op 0 add, 1 sub, 2 mul, 3 div. */
 void binary_channel(const float *x, const float *y, float *out, long rows, long cols, int op, int y_first);
 
+/* out = dy * step(x) over n floats: the gradient of relu. */
+void relu_grad(const float *dy, const float *x, float *out, long n);
+
 #endif

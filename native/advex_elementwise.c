@@ -137,3 +137,26 @@ void binary_channel(const float *x, const float *y, float *out, long rows, long 
   struct channel_job j = {x, y, out, rows, cols, op, y_first};
   run_parallel(channel_task, &j, (double)rows * cols);
 }
+
+struct relu_grad_job {
+  const float *dy, *x;
+  float *out;
+  long n;
+};
+
+/* out = dy * step(x), with step(x) = 1 for x > 0, NaN for NaN and 0 otherwise (tfjs's relu gradient). */
+static void relu_grad_task(void *p, int part, int parts) {
+  const struct relu_grad_job *j = (const struct relu_grad_job *)p;
+  long lo, hi;
+  share(j->n, part, parts, &lo, &hi);
+  for (long k = lo; k < hi; k++) {
+    const float x = j->x[k];
+    const float s = x > 0.0f ? 1.0f : x != x ? x : 0.0f;
+    j->out[k] = j->dy[k] * s;
+  }
+}
+
+void relu_grad(const float *dy, const float *x, float *out, long n) {
+  struct relu_grad_job j = {dy, x, out, n};
+  run_parallel(relu_grad_task, &j, (double)n);
+}

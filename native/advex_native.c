@@ -504,3 +504,10 @@ void advex_binary_channel(const float *x, const float *y, float *out, int rows, 
   binary_channel(x, y, out, rows, cols, op, y_first);
   pthread_mutex_unlock(&call_lock);
 }
+
+/* out = dy * step(x): the gradient of relu. */
+void advex_relu_grad(const float *dy, const float *x, float *out, int n) {
+  pthread_mutex_lock(&call_lock);
+  relu_grad(dy, x, out, n);
+  pthread_mutex_unlock(&call_lock);
+}

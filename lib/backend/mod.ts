@@ -65,3 +65,4 @@ export {
   unregisterNativeKernels,
 } from "./native_kernels.ts";
 export { FUSED_ADAM, fusedAdam, type FusedAdamAttrs, fusedAdamAvailable } from "./fused_adam.ts";
+export { registerReluGradient, RELU_GRAD, reluGrad } from "./relu_grad.ts";

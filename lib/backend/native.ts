@@ -38,6 +38,7 @@ const SYMBOLS = {
   advex_direct_enable: { parameters: ["i32"], result: "i32" },
   advex_max_pool: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   advex_sum_rows: { parameters: ["buffer", "buffer", "i32", "i32"], result: "i32" },
+  advex_relu_grad: { parameters: ["buffer", "buffer", "buffer", "i32"], result: "void" },
   advex_binary_channel: {
     parameters: ["buffer", "buffer", "buffer", "i32", "i32", "i32", "i32"],
     result: "void",

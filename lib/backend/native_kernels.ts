@@ -12,6 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { FUSED_ADAM, type FusedAdamAttrs } from "./fused_adam.ts";
 import { activate } from "./fused_matmul.ts";
+import { RELU_GRAD } from "./relu_grad.ts";
 import { parameterGradientsSkipped } from "./gradient_scope.ts";
 import { callKernel, heapView, release, sizeOf, WASM } from "./kernel_call.ts";
 import { type MaxPoolGradAttrs, maxPoolInfo } from "./max_pool_grad.ts";
@@ -519,9 +520,23 @@ function fusedAdamKernel(lib: NativeLibrary): tf.KernelFunc {
   };
 }
 
+/** relu's gradient (`relu_grad.ts`) in one pass: dy * step(x). */
+function reluGradKernel(lib: NativeLibrary): tf.KernelFunc {
+  return (args) => {
+    const { dy, x } = args.inputs as Record<string, tf.TensorInfo>;
+    const backend = args.backend as BackendWasm;
+    const out = backend.makeOutput(x.shape, "float32");
+    const n = sizeOf(x.shape);
+    if (n > 0) {
+      lib.symbols.advex_relu_grad(heapView(backend, dy), heapView(backend, x), heapView(backend, out), n);
+    }
+    return out;
+  };
+}
+
 /**
  * Installs the native kernels over the wasm kernels registered now (call after `registerWasmKernels`), and
- * adds the fused Adam kernel. Safe to call again; {@linkcode unregisterNativeKernels} puts the previous
+ * adds the fused Adam and relu-gradient kernels. Safe to call again; {@linkcode unregisterNativeKernels} puts the previous
  * kernels back.
  */
 export function registerNativeKernels(lib: NativeLibrary): void {
@@ -545,11 +560,16 @@ export function registerNativeKernels(lib: NativeLibrary): void {
   if (tf.getKernel(FUSED_ADAM, WASM) === undefined) {
     tf.registerKernel({ kernelName: FUSED_ADAM, backendName: WASM, kernelFunc: fusedAdamKernel(lib) });
   }
+  if (tf.getKernel(RELU_GRAD, WASM) === undefined) {
+    tf.registerKernel({ kernelName: RELU_GRAD, backendName: WASM, kernelFunc: reluGradKernel(lib) });
+  }
 }
 
 /** Puts back the kernels {@linkcode registerNativeKernels} replaced (for tests and benchmarks). */
 export function unregisterNativeKernels(): void {
-  if (tf.getKernel(FUSED_ADAM, WASM) !== undefined) tf.unregisterKernel(FUSED_ADAM, WASM);
+  for (const name of [FUSED_ADAM, RELU_GRAD]) {
+    if (tf.getKernel(name, WASM) !== undefined) tf.unregisterKernel(name, WASM);
+  }
   for (const name of NATIVE_KERNELS) {
     const current = tf.getKernel(name, WASM) as Marked | undefined;
     if (current?.[MARK] !== true || current.previous === undefined) continue;

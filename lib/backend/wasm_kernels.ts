@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { registerBatchNormGradient } from "./batch_norm_grad.ts";
+import { registerReluGradient } from "./relu_grad.ts";
 import { WASM } from "./kernel_call.ts";
 import {
   conv2dBackpropFilter,
@@ -121,7 +122,8 @@ function wrapping(build: (original: tf.KernelFunc) => tf.KernelFunc) {
  *   attack step one full copy of each saved activation (5 ms of a 64 ms Madry CNN attack step).
  *
  * It also registers the broadcasting gradient of batch normalisation (`batch_norm_grad.ts`), which drops
- * the full-size Tile that makes tfjs's own gradient slow on wasm.
+ * the full-size Tile that makes tfjs's own gradient slow on wasm, and relu's gradient through one kernel
+ * where the backend has it (`relu_grad.ts`; the native kernels add it).
  *
  * Every other kernel that dense, conv2d, pooling, batch-normalization, relu, softmax cross-entropy, sign,
  * clipByValue, Adam and SGD training steps use already exists on the wasm backend.
@@ -136,6 +138,7 @@ export function registerWasmKernels(options: WasmKernelOptions = {}): void {
   installKernel("_FusedMatMul", wrapping(makeFusedMatMul));
   installKernel("MaxPoolGrad", () => maxPoolGrad);
   registerBatchNormGradient();
+  registerReluGradient();
 }
 
 /** `Identity` that shares the input's buffer; strings (kept outside the heap) go to the original kernel. */

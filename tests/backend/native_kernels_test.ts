@@ -389,3 +389,40 @@ Deno.test("native kernels leak no tensors and unregister cleanly", { ignore }, a
   }
   assert(nativeKernelsRegistered());
 });
+
+Deno.test(
+  "relu's gradient through the native kernel equals tfjs's dy * step(x), NaN, zeros and second order included",
+  {
+    ignore,
+  },
+  async () => {
+    const { RELU_GRAD } = await import("../../lib/backend/mod.ts");
+    const x = (): tf.Tensor => {
+      const v = seededFloats(16 * 14 * 14 * 8, 16);
+      v[0] = NaN;
+      v[1] = 0;
+      v[2] = -0;
+      return tf.tensor(v, [16, 14, 14, 8]);
+    };
+    const weights = () => tf.tensor(seededFloats(16 * 14 * 14 * 8, 17), [16, 14, 14, 8]);
+    const run = () => {
+      const w = weights();
+      const first = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), w)))(x());
+      // d/dx of sum(relu'(x) * w * x): relu'(x) * w again (relu'' is zero).
+      const second = tf.grad((v: tf.Tensor) =>
+        tf.sum(tf.mul(tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.relu(u), w)))(v), v))
+      )(x());
+      return [first, second];
+    };
+    const expected = await valuesOn("cpu", run);
+    await tf.setBackend("wasm");
+    assert(tf.getKernel(RELU_GRAD, "wasm") !== undefined);
+    const profile = await tf.profile(() => tf.tidy(() => run()[0]));
+    assert(profile.kernels.some((k) => k.name === RELU_GRAD), "the fused kernel ran");
+    const actual = await valuesOn("wasm", run);
+    actual.forEach((values, i) => {
+      assertEquals(Number.isNaN(values[0]), true, `output ${i}: NaN at a NaN input`);
+      assertEquals(values.slice(1), expected[i].slice(1), `output ${i}`);
+    });
+  },
+);
