@@ -588,6 +588,127 @@ int direct_conv2d_backprop_input(const float *dy, const float *f, float *dx, con
   return 1;
 }
 
+/* --- matrix products ---------------------------------------------------------------------------------- */
+
+/*
+ * C = op(A) op(B) (+ bias, then relu), row-major: op(A) is m x k (A stored k x m when trans_a), op(B) is
+ * k x n (B stored n x k when trans_b). The same register tile as the convolution (6 rows x 64 columns), over
+ * blocks of GEMM_KC entries of k: each thread packs the k-block of its 64-column panel of op(B) into 32 KB
+ * that stay in the first-level cache, and sweeps the rows of op(A) over it, broadcasting A's entries.
+ */
+enum { GEMM_NR = 64, GEMM_MR = 6, GEMM_KC = 128 };
+
+struct gemm_job {
+  const float *a, *b, *bias;
+  float *c;
+  float *packed; /* GEMM_KC x GEMM_NR floats per thread */
+  int m, n, k, trans_a, trans_b, act;
+  long items;
+  int row_groups; /* each panel's rows are split into this many groups of tiles */
+};
+
+/* Packs rows k0..k0+kc-1, columns j0..j0+63 of op(B) into bp (kc x 64), zero past n. */
+AVX512 static void pack_b(const struct gemm_job *j, int k0, int kc, int j0, float *bp) {
+  const int live = j->n - j0 < GEMM_NR ? j->n - j0 : GEMM_NR;
+  if (!j->trans_b) {
+    __mmask16 mask[4];
+    block_masks(live, 0, 4, mask);
+    for (int p = 0; p < kc; p++) {
+      const float *src = j->b + (size_t)(k0 + p) * j->n + j0;
+      for (int v = 0; v < 4; v++) _mm512_store_ps(bp + p * GEMM_NR + 16 * v, _mm512_maskz_loadu_ps(mask[v], src + 16 * v));
+    }
+    return;
+  }
+  for (int col = 0; col < GEMM_NR; col++) {
+    if (col >= live) {
+      for (int p = 0; p < kc; p++) bp[p * GEMM_NR + col] = 0.0f;
+      continue;
+    }
+    const float *src = j->b + (size_t)(j0 + col) * j->k + k0;
+    for (int p = 0; p < kc; p++) bp[p * GEMM_NR + col] = src[p];
+  }
+}
+
+/* One 6 x 64 tile of C over k-block k0..k0+kc-1; rows past count repeat the last and are not stored. */
+AVX512 static void gemm_tile(const struct gemm_job *j, int i0, int count, int k0, int kc, int j0,
+                             const float *bp, const __mmask16 *mask) {
+  const long step = j->trans_a ? j->m : 1;
+  const float *s[GEMM_MR];
+  for (int r = 0; r < GEMM_MR; r++) {
+    const long i = i0 + (r < count ? r : count - 1);
+    s[r] = j->trans_a ? j->a + (size_t)k0 * j->m + i : j->a + (size_t)i * j->k + k0;
+  }
+  float *c = j->c + (size_t)i0 * j->n + j0;
+  __m512 acc[GEMM_MR][4];
+  UNROLL for (int r = 0; r < GEMM_MR; r++) UNROLL for (int v = 0; v < 4; v++) acc[r][v] =
+      k0 == 0 || r >= count ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask[v], c + (size_t)r * j->n + 16 * v);
+  for (int p = 0; p < kc; p++) {
+    __m512 w[4];
+    UNROLL for (int v = 0; v < 4; v++) w[v] = _mm512_load_ps(bp + p * GEMM_NR + 16 * v);
+    UNROLL for (int r = 0; r < GEMM_MR; r++) {
+      const __m512 xv = _mm512_set1_ps(*s[r]);
+      s[r] += step;
+      UNROLL for (int v = 0; v < 4; v++) acc[r][v] = _mm512_fmadd_ps(xv, w[v], acc[r][v]);
+    }
+  }
+  const int last = k0 + kc == j->k;
+  __m512 bias[4];
+  UNROLL for (int v = 0; v < 4; v++) bias[v] = last && j->bias != NULL
+                                                    ? _mm512_maskz_loadu_ps(mask[v], j->bias + j0 + 16 * v)
+                                                    : _mm512_setzero_ps();
+  const __m512 zero = _mm512_setzero_ps();
+  UNROLL for (int r = 0; r < GEMM_MR; r++) {
+    if (r >= count) break;
+    UNROLL for (int v = 0; v < 4; v++) {
+      __m512 o = _mm512_add_ps(acc[r][v], bias[v]);
+      if (last && j->act == ACT_RELU) o = _mm512_max_ps(o, zero);
+      _mm512_mask_storeu_ps(c + (size_t)r * j->n + 16 * v, mask[v], o);
+    }
+  }
+}
+
+AVX512 static void gemm_task(void *p, int part, int parts) {
+  const struct gemm_job *j = (const struct gemm_job *)p;
+  float *bp = j->packed + (size_t)part * GEMM_KC * GEMM_NR;
+  const int tiles = (j->m + GEMM_MR - 1) / GEMM_MR;
+  long lo, hi;
+  share(j->items, part, parts, &lo, &hi);
+  __mmask16 mask[4];
+  for (long item = lo; item < hi; item++) {
+    const int panel = (int)(item / j->row_groups), group = (int)(item % j->row_groups);
+    const int j0 = panel * GEMM_NR;
+    block_masks(j->n - j0, 0, 4, mask);
+    long t_lo, t_hi;
+    share(tiles, group, j->row_groups, &t_lo, &t_hi);
+    for (int k0 = 0; k0 < j->k; k0 += GEMM_KC) {
+      const int kc = j->k - k0 < GEMM_KC ? j->k - k0 : GEMM_KC;
+      pack_b(j, k0, kc, j0, bp);
+      for (long t = t_lo; t < t_hi; t++) {
+        const int i0 = (int)t * GEMM_MR;
+        gemm_tile(j, i0, j->m - i0 < GEMM_MR ? j->m - i0 : GEMM_MR, k0, kc, j0, bp, mask);
+      }
+    }
+  }
+}
+
+static struct buffer gemm_packed = {NULL, 0};
+
+int direct_matmul(const float *a, const float *b, float *c, int m, int n, int k, int trans_a, int trans_b,
+                  const float *bias, int act) {
+  if (!direct_available() || (trans_a && trans_b) || n < 32 || m < 1 || k < 1) return 0;
+  pool_start();
+  float *packed = buffer_floats(&gemm_packed, (size_t)pool_size * GEMM_KC * GEMM_NR);
+  if (packed == NULL) return -1;
+  const int panels = (n + GEMM_NR - 1) / GEMM_NR, tiles = (m + GEMM_MR - 1) / GEMM_MR;
+  /* enough items for every thread to get several, without splitting a panel into less than 4 tiles */
+  int groups = (4 * pool_size + panels - 1) / panels;
+  if (groups > (tiles + 3) / 4) groups = (tiles + 3) / 4;
+  if (groups < 1) groups = 1;
+  struct gemm_job j = {a, b, bias, c, packed, m, n, k, trans_a, trans_b, act, (long)panels * groups, groups};
+  run_parallel(gemm_task, &j, (double)m * n * k);
+  return 1;
+}
+
 /* --- 2x2 max pooling ---------------------------------------------------------------------------------- */
 
 struct pool_job {
@@ -726,6 +847,11 @@ int direct_conv2d_backprop_filter(const float *x, const float *dy, float *df, co
 }
 int direct_max_pool(const float *x, float *y, const int *g) {
   (void)x, (void)y, (void)g;
+  return 0;
+}
+int direct_matmul(const float *a, const float *b, float *c, int m, int n, int k, int trans_a, int trans_b,
+                  const float *bias, int act) {
+  (void)a, (void)b, (void)c, (void)m, (void)n, (void)k, (void)trans_a, (void)trans_b, (void)bias, (void)act;
   return 0;
 }
 int direct_max_pool_grad(const float *x, const float *dy, float *dx, const int *g) {

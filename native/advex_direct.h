@@ -46,6 +46,10 @@ int direct_conv2d_backprop_input(const float *dy, const float *f, float *dx, con
 /* df = the convolution's filter gradient from x and dy. */
 int direct_conv2d_backprop_filter(const float *x, const float *dy, float *df, const int *g);
 
+/* c = op(a) op(b) (+ bias, then act) for row-major m x k and k x n operands (not both transposed). */
+int direct_matmul(const float *a, const float *b, float *c, int m, int n, int k, int trans_a, int trans_b,
+                  const float *bias, int act);
+
 /* Max-pool forward and gradient for 2x2 windows with stride 2 and no padding (see advex_direct.c). */
 int direct_max_pool(const float *x, float *y, const int *g);
 int direct_max_pool_grad(const float *x, const float *dy, float *dx, const int *g);

@@ -178,24 +178,43 @@ int advex_blas_config(char *out, int size, int what) {
   return n;
 }
 
-/*
- * c[i] = op(a[i]) x op(b[i]) for i < batch, where a holds batch_a matrices and b batch_b (1 or batch:
- * broadcast). op(a) is m x k (a stored k x m when trans_a), op(b) is k x n (stored n x k when trans_b).
- */
-static void advex_batch_matmul_locked(const float *a, const float *b, float *c, int batch, int batch_a,
-                                      int batch_b, int m, int n, int k, int trans_a, int trans_b) {
-  for (int i = 0; i < batch; i++) {
-    const float *ai = a + (size_t)(batch_a == 1 ? 0 : i) * m * k;
-    const float *bi = b + (size_t)(batch_b == 1 ? 0 : i) * k * n;
-    sgemm(ROW_MAJOR, trans_a ? TRANS : NO_TRANS, trans_b ? TRANS : NO_TRANS, m, n, k, 1.0f, ai,
-          trans_a ? m : k, bi, trans_b ? k : n, 0.0f, c + (size_t)i * m * n, n);
+/* y = act(y + bias) over the rows x co matrix y; bias may be NULL. */
+static void bias_activation(float *y, size_t rows, int co, const float *bias, int act) {
+  if (bias == NULL && act == ACT_LINEAR) return;
+  for (size_t r = 0; r < rows; r++) {
+    float *row = y + r * co;
+    if (bias != NULL) {
+      for (int c = 0; c < co; c++) row[c] += bias[c];
+    }
+    if (act == ACT_RELU) {
+      for (int c = 0; c < co; c++) row[c] = row[c] > 0.0f ? row[c] : 0.0f;
+    }
   }
 }
 
-void advex_batch_matmul(const float *a, const float *b, float *c, int batch, int batch_a, int batch_b, int m,
-                        int n, int k, int trans_a, int trans_b) {
+/*
+ * c[i] = act(op(a[i]) x op(b[i]) + bias) for i < batch, where a holds batch_a matrices and b batch_b (1 or
+ * batch: broadcast); bias (n values) may be NULL. op(a) is m x k (a stored k x m when trans_a), op(b) is
+ * k x n (stored n x k when trans_b). The direct kernel takes the product where it can, else BLAS.
+ */
+static void advex_batch_matmul_locked(const float *a, const float *b, const float *bias, int act, float *c,
+                                      int batch, int batch_a, int batch_b, int m, int n, int k, int trans_a,
+                                      int trans_b) {
+  for (int i = 0; i < batch; i++) {
+    const float *ai = a + (size_t)(batch_a == 1 ? 0 : i) * m * k;
+    const float *bi = b + (size_t)(batch_b == 1 ? 0 : i) * k * n;
+    float *ci = c + (size_t)i * m * n;
+    if (direct_matmul(ai, bi, ci, m, n, k, trans_a, trans_b, bias, act) > 0) continue;
+    sgemm(ROW_MAJOR, trans_a ? TRANS : NO_TRANS, trans_b ? TRANS : NO_TRANS, m, n, k, 1.0f, ai,
+          trans_a ? m : k, bi, trans_b ? k : n, 0.0f, ci, n);
+    bias_activation(ci, (size_t)m, n, bias, act);
+  }
+}
+
+void advex_batch_matmul(const float *a, const float *b, const float *bias, int act, float *c, int batch,
+                        int batch_a, int batch_b, int m, int n, int k, int trans_a, int trans_b) {
   pthread_mutex_lock(&call_lock);
-  advex_batch_matmul_locked(a, b, c, batch, batch_a, batch_b, m, n, k, trans_a, trans_b);
+  advex_batch_matmul_locked(a, b, bias, act, c, batch, batch_a, batch_b, m, n, k, trans_a, trans_b);
   pthread_mutex_unlock(&call_lock);
 }
 
@@ -286,20 +305,6 @@ static void col2im_add(const float *col, float *dx, const int *g, int start, int
           }
         }
       }
-    }
-  }
-}
-
-/* y = act(y + bias) over the n x co matrix y; bias may be NULL. */
-static void bias_activation(float *y, size_t rows, int co, const float *bias, int act) {
-  if (bias == NULL && act == ACT_LINEAR) return;
-  for (size_t r = 0; r < rows; r++) {
-    float *row = y + r * co;
-    if (bias != NULL) {
-      for (int c = 0; c < co; c++) row[c] += bias[c];
-    }
-    if (act == ACT_RELU) {
-      for (int c = 0; c < co; c++) row[c] = row[c] > 0.0f ? row[c] : 0.0f;
     }
   }
 }

@@ -29,7 +29,22 @@ const SYMBOLS = {
   advex_threads: { parameters: ["i32"], result: "i32" },
   advex_blas_config: { parameters: ["buffer", "i32", "i32"], result: "i32" },
   advex_batch_matmul: {
-    parameters: ["buffer", "buffer", "buffer", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32"],
+    // a, b, bias (or null), activation, c; batch, batch of a, batch of b, m, n, k, transpose a, transpose b
+    parameters: [
+      "buffer",
+      "buffer",
+      "buffer",
+      "i32",
+      "buffer",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+    ],
     result: "void",
   },
   advex_conv2d: { parameters: ["buffer", "buffer", "buffer", "i32", "buffer", "buffer"], result: "i32" },

@@ -225,6 +225,8 @@ function matmul(
   b: tf.TensorInfo,
   transposeA: boolean,
   transposeB: boolean,
+  bias: tf.TensorInfo | null = null,
+  act = 0,
 ): tf.TensorInfo | undefined {
   if (a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length !== b.shape.length) return undefined;
   if (a.shape.length < 2 || a.shape.length > 3) return undefined;
@@ -242,12 +244,18 @@ function matmul(
   const out = backend.makeOutput(a.shape.length === 3 ? [batch, m, n] : [m, n], "float32");
   if (batch * m * n === 0) return out;
   if (k === 0) {
+    if (bias !== null || act !== 0) {
+      release(backend, out); // act(bias): left to the wasm kernel
+      return undefined;
+    }
     heapView(backend, out).fill(0);
     return out;
   }
   lib.symbols.advex_batch_matmul(
     heapView(backend, a),
     heapView(backend, b),
+    bias === null ? null : heapView(backend, bias),
+    act,
     heapView(backend, out),
     batch,
     batchA,
@@ -476,7 +484,14 @@ function builders(lib: NativeLibrary): Record<string, (previous: tf.KernelFunc) 
       const { a, b, bias, preluActivationWeights } = args.inputs;
       const attrs = args.attrs ?? {};
       const backend = args.backend as BackendWasm;
-      const out = matmul(lib, backend, a!, b!, attrs.transposeA === true, attrs.transposeB === true);
+      const [ta, tb] = [attrs.transposeA === true, attrs.transposeB === true];
+      // Linear and relu, after a bias of one value per column, are applied by the native code itself.
+      const act = NATIVE_ACTIVATIONS[String(attrs.activation ?? "linear")];
+      const n = tb ? b!.shape.at(-2)! : b!.shape.at(-1)!;
+      if (act !== undefined && (bias == null || (bias.dtype === "float32" && sizeOf(bias.shape) === n))) {
+        return matmul(lib, backend, a!, b!, ta, tb, bias ?? null, act) ?? previous(args);
+      }
+      const out = matmul(lib, backend, a!, b!, ta, tb);
       if (out === undefined) return previous(args);
       return epilogue(backend, out, bias ?? undefined, preluActivationWeights ?? undefined, attrs);
     },

@@ -160,15 +160,18 @@ Deno.test("native BatchMatMul and _FusedMatMul match the cpu backend for every t
   ignore,
 }, async () => {
   const cases: { a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [];
-  for (const ta of [false, true]) {
-    for (const tb of [false, true]) {
-      const [m, k, n] = [5, 7, 3];
-      const a = ta ? [k, m] : [m, k];
-      const b = tb ? [n, k] : [k, n];
-      cases.push({ a, b, ta, tb });
-      cases.push({ a: [4, ...a], b: [4, ...b], ta, tb });
-      cases.push({ a: [1, ...a], b: [3, ...b], ta, tb });
-      cases.push({ a: [3, ...a], b: [1, ...b], ta, tb });
+  // Small products (BLAS), and ones wide enough for the direct kernel: 100 columns (a full 64-column panel
+  // and a masked one), 13 rows (two 6-row tiles and a partial one), 150 inner (a 128 block and a partial).
+  for (const [m, k, n] of [[5, 7, 3], [13, 150, 100]]) {
+    for (const ta of [false, true]) {
+      for (const tb of [false, true]) {
+        const a = ta ? [k, m] : [m, k];
+        const b = tb ? [n, k] : [k, n];
+        cases.push({ a, b, ta, tb });
+        cases.push({ a: [4, ...a], b: [4, ...b], ta, tb });
+        cases.push({ a: [1, ...a], b: [3, ...b], ta, tb });
+        cases.push({ a: [3, ...a], b: [1, ...b], ta, tb });
+      }
     }
   }
   cases.push({ a: [128, 800], b: [800, 64], ta: false, tb: false });
@@ -179,13 +182,18 @@ Deno.test("native BatchMatMul and _FusedMatMul match the cpu backend for every t
       const plain = tf.matMul(a, b, c.ta, c.tb);
       const bias = tf.tensor1d(seededFloats(plain.shape.at(-1)!, 11));
       const fused = tf.fused.matMul({ a, b, transposeA: c.ta, transposeB: c.tb, bias, activation: "relu" });
-      return [plain, fused];
+      const linear = tf.fused.matMul({ a, b, transposeA: c.ta, transposeB: c.tb, bias });
+      const elu = tf.fused.matMul({ a, b, transposeA: c.ta, transposeB: c.tb, bias, activation: "elu" });
+      return [plain, fused, linear, elu];
     };
     const expected = await valuesOn("cpu", run);
-    const actual = await valuesOn("wasm", run);
-    const what = `a ${c.a}, b ${c.b}, transposeA ${c.ta}, transposeB ${c.tb}`;
-    assertLessOrEqual(relativeError(actual[0], expected[0]), TOLERANCE, `matMul ${what}`);
-    assertLessOrEqual(relativeError(actual[1], expected[1]), TOLERANCE, `fused matMul ${what}`);
+    await onEachPath(async (path) => {
+      const actual = await valuesOn("wasm", run);
+      const what = `${path}: a ${c.a}, b ${c.b}, transposeA ${c.ta}, transposeB ${c.tb}`;
+      ["matMul", "fused relu matMul", "fused linear matMul", "fused elu matMul"].forEach((op, i) => {
+        assertLessOrEqual(relativeError(actual[i], expected[i]), TOLERANCE, `${op} ${what}`);
+      });
+    });
   }
 });
 
