@@ -1,11 +1,12 @@
 /**
- * Kernels of the wasm backend computed by the native library (`native.ts`): `Conv2D`, `FusedConv2D`,
- * `Conv2DBackpropInput`, `Conv2DBackpropFilter`, `BatchMatMul`, `_FusedMatMul`, `MaxPool` and
- * `MaxPoolGrad`, for float32 NHWC tensors. The native code reads and writes the wasm heap in place: on
- * AVX-512 CPUs convolutions (forward and input gradient) and 2x2 pooling run as direct multithreaded kernels,
- * everything else as im2col / col2im around a multithreaded BLAS matrix product. Anything else (NCHW, other
- * dtypes, broadcasts it does not handle) goes to the kernel registered before, which stays installed
- * underneath.
+ * Kernels of the wasm backend computed by the native library (`native.ts`), for float32 NHWC tensors:
+ * `Conv2D`, `FusedConv2D`, `Conv2DBackpropInput`, `Conv2DBackpropFilter`, `BatchMatMul`, `_FusedMatMul`,
+ * `MaxPool`, `MaxPoolGrad`, `Sum` and `Mean` over leading axes, and per-channel `Add`, `Sub`, `Multiply` and
+ * `RealDiv`; plus two kernels of advex's own, the fused Adam step and relu's gradient. The native code reads
+ * and writes the wasm heap in place: on AVX-512 CPUs convolutions, products and 2x2 pooling run as direct
+ * multithreaded kernels, elsewhere as im2col / col2im around a multithreaded BLAS matrix product. Anything
+ * else (NCHW, other dtypes, broadcasts it does not handle) goes to the kernel registered before, which stays
+ * installed underneath.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
