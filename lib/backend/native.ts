@@ -225,7 +225,7 @@ async function load(build: boolean): Promise<NativeStatus> {
     const directThreads = lib.symbols.advex_direct_threads();
     const library: NativeLibrary = { symbols: lib.symbols, path, blas, threads, directThreads };
     const direct = directThreads > 0
-      ? `; direct AVX-512 convolution and pooling kernels on ${directThreads} thread${
+      ? `; direct AVX-512 convolution, matrix-product and pooling kernels on ${directThreads} thread${
         directThreads === 1 ? "" : "s"
       }`
       : "; no AVX-512, so convolutions go through BLAS";
