@@ -90,9 +90,13 @@ const double SERIAL_WORK = 2e5;
  * Runs fn(arg, part, parts) for every part on its own thread (part 0 on the caller) and waits for all; on
  * the caller alone when `work` is small.
  */
-void run_parallel(task_fn fn, void *arg, double work) {
+int parallel_parts(double work) {
   pool_start();
-  if (pool_size <= 1 || work < SERIAL_WORK) {
+  return work < SERIAL_WORK ? 1 : pool_size;
+}
+
+void run_parallel(task_fn fn, void *arg, double work) {
+  if (parallel_parts(work) == 1) {
     fn(arg, 0, 1);
     return;
   }
@@ -122,12 +126,7 @@ int direct_threads(void) {
 
 /* --- scratch buffers ---------------------------------------------------------------------------------- */
 
-struct buffer {
-  float *data;
-  size_t size;
-};
-
-static float *buffer_floats(struct buffer *b, size_t n) {
+float *buffer_floats(struct buffer *b, size_t n) {
   if (n > b->size) {
     free(b->data);
     b->data = (float *)aligned_alloc(64, ((n * sizeof(float)) + 63) / 64 * 64);
@@ -138,6 +137,31 @@ static float *buffer_floats(struct buffer *b, size_t n) {
 
 static struct buffer padded_input = {NULL, 0};
 static struct buffer flipped_filter = {NULL, 0};
+
+/* --- adding up per-thread copies ---------------------------------------------------------------------- */
+
+struct sum_job {
+  const float *partial;
+  float *out;
+  size_t size;
+  int copies;
+};
+
+static void sum_task(void *p, int part, int parts) {
+  const struct sum_job *j = (const struct sum_job *)p;
+  long lo, hi;
+  share((long)j->size, part, parts, &lo, &hi);
+  for (long k = lo; k < hi; k++) {
+    float s = j->partial[k];
+    for (int c = 1; c < j->copies; c++) s += j->partial[(size_t)c * j->size + k];
+    j->out[k] = s;
+  }
+}
+
+void sum_copies(const float *partial, float *out, size_t size, int copies) {
+  struct sum_job j = {partial, out, size, copies};
+  run_parallel(sum_task, &j, (double)size * copies);
+}
 
 /* --- zero padding ------------------------------------------------------------------------------------- */
 
@@ -471,25 +495,6 @@ AVX512 static void filter_task(void *p, int part, int parts) {
   }
 }
 
-struct sum_job {
-  const float *partial;
-  float *out;
-  size_t size;
-  int copies;
-};
-
-/* out = the sum of the copies, split by element. */
-static void sum_task(void *p, int part, int parts) {
-  const struct sum_job *j = (const struct sum_job *)p;
-  long lo, hi;
-  share((long)j->size, part, parts, &lo, &hi);
-  for (long k = lo; k < hi; k++) {
-    float s = j->partial[k];
-    for (int c = 1; c < j->copies; c++) s += j->partial[(size_t)c * j->size + k];
-    j->out[k] = s;
-  }
-}
-
 static struct buffer filter_partials = {NULL, 0};
 
 int direct_conv2d_backprop_filter(const float *x, const float *dy, float *df, const int *g) {
@@ -501,18 +506,14 @@ int direct_conv2d_backprop_filter(const float *x, const float *dy, float *df, co
   if (xp == NULL) return -1;
   const size_t size = (size_t)kh * kw * ci * co;
   const double work = (double)n * oh * ow * co * kh * kw * ci;
-  pool_start();
-  const int copies = work < SERIAL_WORK ? 1 : pool_size;
+  const int copies = parallel_parts(work);
   float *partial = copies == 1 ? df : buffer_floats(&filter_partials, size * copies);
   if (partial == NULL) return -1;
   struct filter_job j = {xp, xp == x ? h : hp, xp == x ? w : wp, dy, partial, size, n, ci, co, kh, kw, sh, sw,
                          dh, dw, oh, ow, dw == 1 ? kh : kh * kw, dw == 1 ? kw * ci : ci, 0, 0};
   tile_shape(co, &j.vectors, &j.rows);
   run_parallel(filter_task, &j, work);
-  if (copies > 1) {
-    struct sum_job sj = {partial, df, size, copies};
-    run_parallel(sum_task, &sj, (double)size * copies);
-  }
+  if (copies > 1) sum_copies(partial, df, size, copies);
   return 1;
 }
 

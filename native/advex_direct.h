@@ -6,6 +6,8 @@
 #ifndef ADVEX_DIRECT_H
 #define ADVEX_DIRECT_H
 
+#include <stddef.h>
+
 /* Activations the direct convolution applies after the bias. */
 enum { ACT_LINEAR = 0, ACT_RELU = 1 };
 
@@ -24,6 +26,21 @@ void run_parallel(task_fn fn, void *arg, double work);
 
 /* The share [lo, hi) of `total` items that part `part` of `parts` takes. */
 void share(long total, int part, int parts, long *lo, long *hi);
+
+/* How many parts run_parallel splits a task of this much work into (1, or every thread of the pool). */
+int parallel_parts(double work);
+
+/* out[k] = the sum over c < copies of partial[c * size + k] (per-thread partial results added up). */
+void sum_copies(const float *partial, float *out, size_t size, int copies);
+
+/* A scratch buffer that grows as needed and is kept between calls. */
+struct buffer {
+  float *data;
+  size_t size;
+};
+
+/* At least n floats of b, 64-byte aligned (contents undefined); NULL when out of memory. */
+float *buffer_floats(struct buffer *b, size_t n);
 
 /* Whether the direct kernels run: this CPU has AVX-512F and they are not turned off. */
 int direct_available(void);

@@ -6,7 +6,6 @@
  * that the results equal those of the op-by-op computation.
  */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "advex_direct.h"
@@ -29,27 +28,15 @@ static void sum_rows_task(void *p, int part, int parts) {
   }
 }
 
-static float *partials = NULL;
-static size_t partials_size = 0;
+static struct buffer partials = {NULL, 0};
 
 int sum_rows(const float *x, float *out, long rows, long cols) {
-  const int parts = direct_threads();
-  const size_t need = (size_t)parts * cols;
-  if (need > partials_size) {
-    free(partials);
-    partials = (float *)malloc(need * sizeof(float));
-    partials_size = partials == NULL ? 0 : need;
-    if (partials == NULL) return -1;
-  }
-  struct sum_rows_job j = {x, partials, rows, cols};
-  const int serial = (double)rows * cols < SERIAL_WORK;
+  const int parts = parallel_parts((double)rows * cols);
+  float *partial = parts == 1 ? out : buffer_floats(&partials, (size_t)parts * cols);
+  if (partial == NULL) return -1;
+  struct sum_rows_job j = {x, partial, rows, cols};
   run_parallel(sum_rows_task, &j, (double)rows * cols);
-  const int used = serial ? 1 : parts;
-  for (long c = 0; c < cols; c++) {
-    float s = partials[c];
-    for (int k = 1; k < used; k++) s += partials[(size_t)k * cols + c];
-    out[c] = s;
-  }
+  if (parts > 1) sum_copies(partial, out, (size_t)cols, parts);
   return 0;
 }
 

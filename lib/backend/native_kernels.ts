@@ -324,8 +324,7 @@ function leadingReduce(lib: NativeLibrary, args: Parameters<tf.KernelFunc>[0], m
   }
   check(lib.symbols.advex_sum_rows(heapView(backend, x!), view, rows, cols), mean ? "mean" : "sum");
   if (mean) {
-    const v = heapView(backend, out);
-    for (let c = 0; c < cols; c++) v[c] = Math.fround(v[c] / rows);
+    for (let c = 0; c < cols; c++) view[c] = Math.fround(view[c] / rows);
   }
   return out;
 }
