@@ -171,11 +171,15 @@ function conv(
   return out;
 }
 
-/** Whether a convolution of geometry `g` goes native (`which`: 0 forward, 1 input gradient). */
-function convGoesNative(lib: NativeLibrary, g: Int32Array, which: 0 | 1): boolean {
+/**
+ * Whether a convolution of geometry `g` goes native (`which`: 0 forward, 1 input gradient, 2 filter
+ * gradient): the direct kernels take the filter gradient wherever they take the forward pass.
+ */
+function convGoesNative(lib: NativeLibrary, g: Int32Array, which: 0 | 1 | 2): boolean {
   const { rows, kdim, co } = gemmSizes(g);
-  const direct = lib.symbols.advex_conv_direct(g, which) === 1;
-  return which === 0 ? nativeWorthIt(rows, co, kdim, direct) : nativeWorthIt(rows, kdim, co, direct);
+  const direct = lib.symbols.advex_conv_direct(g, which === 1 ? 1 : 0) === 1;
+  if (which === 0) return nativeWorthIt(rows, co, kdim, direct);
+  return which === 1 ? nativeWorthIt(rows, kdim, co, direct) : nativeWorthIt(kdim, co, rows, direct);
 }
 
 /**
@@ -411,8 +415,7 @@ function builders(lib: NativeLibrary): Record<string, (previous: tf.KernelFunc) 
       if (!nhwcFloat(a, x!, dy!) || parameterGradientsSkipped()) return previous(args);
       const backend = args.backend as BackendWasm;
       const g = geometry(x!.shape, a.filterShape, { ...a, dilations: 1 });
-      const { rows, kdim, co } = gemmSizes(g);
-      if (!nativeWorthIt(kdim, co, rows)) return previous(args);
+      if (!convGoesNative(lib, g, 2)) return previous(args);
       return convGradient(
         backend,
         a.filterShape,
