@@ -28,8 +28,15 @@ export function chartConfig(): Record<string, unknown> {
   return {
     font: "sans-serif",
     title: { fontSize: 14, anchor: "start", offset: 8 },
-    axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: "normal", gridColor: "#e6e6e6" },
-    legend: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: "normal" },
+    // labelLimit 0: labels are never cut short with an ellipsis (Vega's defaults stop at 160-180 px).
+    axis: {
+      labelFontSize: 11,
+      titleFontSize: 12,
+      titleFontWeight: "normal",
+      gridColor: "#e6e6e6",
+      labelLimit: 0,
+    },
+    legend: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: "normal", labelLimit: 0 },
     header: { labelFontSize: 12, titleFontSize: 12 },
     view: { stroke: "#cccccc" },
   };

@@ -195,3 +195,17 @@ Deno.test("lineChart() writes a rule's label on its left when the rule is near t
   assertEquals(label(0.1), "left");
   assertEquals(label(0.4), "right");
 });
+
+Deno.test("barChart() writes long category and legend labels in full, without an ellipsis", async () => {
+  const long = "clean (empirical risk on the test set, all images)";
+  const group = "FGSM (l-inf, eps 0.3, untargeted, one step from x)";
+  const svg = await renderSvg(barChart({
+    rows: [{ what: long, kind: group, v: 0.5 }, { what: "PGD", kind: "other", v: 0.2 }],
+    category: "what",
+    value: "v",
+    group: "kind",
+  }));
+  assertStringIncludes(svg, long);
+  assertStringIncludes(svg, group);
+  assert(!svg.includes("…"), "no label is cut short");
+});
