@@ -23,6 +23,7 @@ export * from "./onnx/mod.ts";
 export * from "./plot/mod.ts";
 export * from "./random/mod.ts";
 export * from "./report/mod.ts";
+export * from "./report/markdown.ts";
 export * from "./train/mod.ts";
 export * from "./util/mod.ts";
 export * from "./defenses/mod.ts";
