@@ -1,0 +1,394 @@
+/**
+ * Auto-PGD (Croce and Hein 2020): PGD with momentum whose step size needs no tuning. It starts at 2 eps and is
+ * halved at checkpoints when the search stalls, and the search then restarts from the best point found.
+ * Cross-entropy or DLR loss (APGD-CE, APGD-DLR), and the targeted DLR loss over the top target classes
+ * (APGD-T); l-inf and l2; expectation over transformation (EOT) for randomised models.
+ *
+ * Checkpoints at fractions p_0 = 0, p_1 = 0.22, p_(j+1) = p_j + max(p_j - p_(j-1) - 0.03, 0.06) of the
+ * iterations. At checkpoint w_j the step of an example is halved if its loss rose in fewer than rho of the
+ * steps since w_(j-1), or if its step was not halved at w_(j-1) and its best loss has not improved since.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { inputGradientsOnly } from "../backend/gradient_scope.ts";
+import type { Classifier } from "../models/classifier.ts";
+import { seedFrom } from "../random/prng.ts";
+import { checkBatch, finish, prngFrom, threatFrom } from "./common.ts";
+import { dlrLoss, targetedDlrLoss } from "./dlr.ts";
+import { crossEntropy } from "./loss.ts";
+import type { ThreatModel } from "./threat.ts";
+import type { AttackResult, CommonAttackOptions } from "./types.ts";
+
+/** The losses APGD ascends. */
+export type ApgdLoss = "ce" | "dlr";
+
+/** Options of {@linkcode apgd}. */
+export interface ApgdOptions extends CommonAttackOptions {
+  /** Loss: "ce" (cross-entropy, APGD-CE) or "dlr" (APGD-DLR). Default "ce". */
+  loss?: ApgdLoss;
+  /** Iterations (one input gradient each, plus one at the start). Default 100. */
+  steps?: number;
+  /** Runs from independent random starts, each on the examples still correctly classified. Default 1. */
+  restarts?: number;
+  /** Share of rising steps below which the step is halved at a checkpoint. Default 0.75. */
+  rho?: number;
+  /** Weight of the new step against the previous one (1 - momentum of the update). Default 0.75. */
+  momentum?: number;
+  /** Gradients averaged per iteration (EOT, for randomised models). Default 1. */
+  eot?: number;
+}
+
+/** Options of {@linkcode apgdTargeted}. */
+export interface ApgdTargetedOptions extends Omit<ApgdOptions, "loss" | "targeted"> {
+  /** Target classes tried per example: the 2nd to (targetClasses + 1)-th largest clean logits. Default 9. */
+  targetClasses?: number;
+}
+
+/** The iterations (1-based counts of steps taken) at which APGD checks its step size, for `steps` iterations. */
+export function apgdCheckpoints(steps: number): number[] {
+  const out: number[] = [];
+  let prev = 0, p = 0.22;
+  while (p <= 1) {
+    const w = Math.ceil(p * steps - 1e-9);
+    if (w >= 1 && w <= steps && (out.length === 0 || w > out[out.length - 1])) out.push(w);
+    const next = p + Math.max(p - prev - 0.03, 0.06);
+    prev = p;
+    p = next;
+  }
+  return out;
+}
+
+type LossFn = (logits: tf.Tensor2D) => tf.Tensor1D;
+
+/**
+ * Per-example loss, logits and the input gradient of the summed loss, from one forward and one backward pass
+ * (averaged over `eot` draws). The caller disposes the three tensors.
+ */
+function lossAndGradient(
+  model: Classifier,
+  x: tf.Tensor4D,
+  loss: LossFn,
+  eot: number,
+): { loss: tf.Tensor1D; logits: tf.Tensor2D; grad: tf.Tensor4D } {
+  let lossSum: tf.Tensor1D | undefined, logitSum: tf.Tensor2D | undefined, gradSum: tf.Tensor4D | undefined;
+  for (let e = 0; e < eot; e++) {
+    let logits: tf.Tensor2D | undefined;
+    const { value, grad } = inputGradientsOnly(() =>
+      tf.valueAndGrad((xi: tf.Tensor) => {
+        // Kept past the gradient's own scope so that the same forward pass gives the predictions.
+        logits = tf.keep(model(xi as tf.Tensor4D));
+        return loss(logits);
+      })(x)
+    );
+    if (!lossSum) {
+      [lossSum, logitSum, gradSum] = [value as tf.Tensor1D, logits!, grad as tf.Tensor4D];
+    } else {
+      const sums = tf.tidy(
+        () => [tf.add(lossSum!, value), tf.add(logitSum!, logits!), tf.add(gradSum!, grad)],
+      );
+      tf.dispose([lossSum, logitSum!, gradSum!, value, logits!, grad]);
+      [lossSum, logitSum, gradSum] = sums as [tf.Tensor1D, tf.Tensor2D, tf.Tensor4D];
+    }
+  }
+  if (eot === 1) return { loss: lossSum!, logits: logitSum!, grad: gradSum! };
+  const mean = tf.tidy(() => [tf.div(lossSum!, eot), tf.div(logitSum!, eot), tf.div(gradSum!, eot)]);
+  tf.dispose([lossSum!, logitSum!, gradSum!]);
+  return { loss: mean[0] as tf.Tensor1D, logits: mean[1] as tf.Tensor2D, grad: mean[2] as tf.Tensor4D };
+}
+
+/** A point drawn as APGD's authors do: a random corner-scaled offset on the sphere of radius eps, clipped. */
+function apgdStart(x: tf.Tensor4D, threat: ThreatModel, seed: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const n = x.shape[0];
+    const flat = (t: tf.Tensor) => t.reshape([n, -1]);
+    let delta: tf.Tensor;
+    if (threat.norm === "linf") {
+      const t = tf.randomUniform(x.shape, -1, 1, "float32", seed);
+      delta = tf.div(t, tf.maximum(tf.max(tf.abs(flat(t)), 1), 1e-12).reshape([n, 1, 1, 1]));
+    } else {
+      const t = tf.randomNormal(x.shape, 0, 1, "float32", seed);
+      delta = tf.div(t, tf.maximum(tf.norm(flat(t), 2, 1), 1e-12).reshape([n, 1, 1, 1]));
+    }
+    return threat.project(tf.add(x, tf.mul(delta, threat.eps)) as tf.Tensor4D, x);
+  });
+}
+
+interface RunSettings {
+  threat: ThreatModel;
+  steps: number;
+  rho: number;
+  momentum: number;
+  eot: number;
+  seed: number;
+}
+
+/**
+ * One APGD run on the batch. Returns per example the last point found that `hit(logits)` counts as broken
+ * (`fooled` set), or else the point of highest loss.
+ */
+function apgdRun(
+  model: Classifier,
+  x: tf.Tensor4D,
+  loss: LossFn,
+  hit: (logits: tf.Tensor2D) => tf.Tensor1D,
+  s: RunSettings,
+): { adversarial: tf.Tensor4D; fooled: Uint8Array } {
+  const n = x.shape[0];
+  const mask4 = (m: tf.Tensor) => tf.reshape(m, [n, 1, 1, 1]);
+  let xAdv = apgdStart(x, s.threat, s.seed);
+  let { loss: lossNow, logits, grad } = lossAndGradient(model, xAdv, loss, s.eot);
+  let fooled: tf.Tensor = tf.tidy(() => tf.cast(hit(logits), "bool"));
+  logits.dispose();
+  let xBestAdv = tf.clone(xAdv);
+  let xBest = tf.clone(xAdv);
+  let gradBest = tf.clone(grad);
+  let lossBest = tf.clone(lossNow);
+  let xOld = tf.clone(xAdv);
+  let stepSize = tf.fill([n, 1, 1, 1], 2 * s.threat.eps) as tf.Tensor4D;
+  let rises = tf.zeros([n]) as tf.Tensor1D;
+  const checkpoints = apgdCheckpoints(s.steps);
+  let lastCheckpoint = 0;
+  let bestAtLastCheck = Float32Array.from(lossBest.dataSync());
+  let halvedAtLastCheck = new Uint8Array(n).fill(1);
+
+  for (let i = 0; i < s.steps; i++) {
+    const a = i === 0 ? 1 : s.momentum;
+    const next = tf.tidy(() => {
+      const z = s.threat.project(tf.add(xAdv, tf.mul(s.threat.step(grad, 1), stepSize)) as tf.Tensor4D, x);
+      if (a === 1) return z;
+      const mixed = tf.add(xAdv, tf.add(tf.mul(tf.sub(z, xAdv), a), tf.mul(tf.sub(xAdv, xOld), 1 - a)));
+      return s.threat.project(mixed as tf.Tensor4D, x);
+    });
+    const r = lossAndGradient(model, next, loss, s.eot);
+    const [nFooled, nBestAdv, nBest, nGradBest, nLossBest, nRises] = tf.tidy(() => {
+      const h = tf.cast(hit(r.logits), "bool");
+      const better = tf.greater(r.loss, lossBest);
+      return [
+        tf.logicalOr(fooled, h),
+        tf.where(mask4(h), next, xBestAdv),
+        tf.where(mask4(better), next, xBest),
+        tf.where(mask4(better), r.grad, gradBest),
+        tf.where(better, r.loss, lossBest),
+        tf.add(rises, tf.cast(tf.greater(r.loss, lossNow), "float32")),
+      ];
+    });
+    tf.dispose([fooled, xBestAdv, xBest, gradBest, lossBest, rises, r.logits, xOld, lossNow, grad]);
+    [fooled, xBestAdv, xBest, gradBest, lossBest, rises] = [
+      nFooled,
+      nBestAdv,
+      nBest,
+      nGradBest,
+      nLossBest,
+      nRises,
+    ] as [
+      tf.Tensor,
+      tf.Tensor4D,
+      tf.Tensor4D,
+      tf.Tensor4D,
+      tf.Tensor1D,
+      tf.Tensor1D,
+    ];
+    xOld = xAdv;
+    xAdv = next;
+    lossNow = r.loss;
+    grad = r.grad;
+
+    if (checkpoints.includes(i + 1)) {
+      const w = i + 1;
+      const rose = rises.dataSync();
+      const best = lossBest.dataSync();
+      const halve = new Uint8Array(n);
+      for (let j = 0; j < n; j++) {
+        const oscillates = rose[j] < s.rho * (w - lastCheckpoint);
+        const stalled = !halvedAtLastCheck[j] && bestAtLastCheck[j] >= best[j];
+        halve[j] = oscillates || stalled ? 1 : 0;
+      }
+      halvedAtLastCheck = halve;
+      bestAtLastCheck = Float32Array.from(best);
+      lastCheckpoint = w;
+      rises.dispose();
+      rises = tf.zeros([n]) as tf.Tensor1D;
+      if (halve.some((v) => v === 1)) {
+        const [nStep, nX, nGrad] = tf.tidy(() => {
+          const m = mask4(tf.tensor1d(halve, "bool"));
+          return [
+            tf.where(m, tf.div(stepSize, 2), stepSize),
+            tf.where(m, xBest, xAdv),
+            tf.where(m, gradBest, grad),
+          ];
+        });
+        tf.dispose([stepSize, xAdv, grad]);
+        [stepSize, xAdv, grad] = [nStep as tf.Tensor4D, nX as tf.Tensor4D, nGrad as tf.Tensor4D];
+      }
+    }
+  }
+  const adversarial = tf.tidy(() => tf.where(mask4(fooled), xBestAdv, xBest)) as tf.Tensor4D;
+  const fooledBits = Uint8Array.from(fooled.dataSync());
+  tf.dispose([xAdv, xOld, grad, lossNow, fooled, xBestAdv, xBest, gradBest, lossBest, stepSize, rises]);
+  return { adversarial, fooled: fooledBits };
+}
+
+function checkCommon(options: ApgdOptions, name: string): RunSettings & { restarts: number } {
+  const steps = options.steps ?? 100;
+  const restarts = options.restarts ?? 1;
+  const rho = options.rho ?? 0.75;
+  const momentum = options.momentum ?? 0.75;
+  const eot = options.eot ?? 1;
+  if (!Number.isInteger(steps) || steps < 0) {
+    throw new RangeError(`${name}: steps must be an integer >= 0, got ${steps}`);
+  }
+  if (!Number.isInteger(restarts) || restarts < 1) {
+    throw new RangeError(`${name}: restarts must be an integer >= 1, got ${restarts}`);
+  }
+  if (!(rho >= 0 && rho <= 1)) throw new RangeError(`${name}: rho must be in [0, 1], got ${rho}`);
+  if (!(momentum > 0 && momentum <= 1)) {
+    throw new RangeError(`${name}: momentum must be in (0, 1], got ${momentum}`);
+  }
+  if (!Number.isInteger(eot) || eot < 1) {
+    throw new RangeError(`${name}: eot must be an integer >= 1, got ${eot}`);
+  }
+  return { threat: threatFrom(options), steps, restarts, rho, momentum, eot, seed: 0 };
+}
+
+/**
+ * Runs `run` on the examples not yet broken, `rounds` times, merging each round's adversarial points into the
+ * batch result (a broken example keeps the first point that broke it).
+ */
+function onRemaining(
+  x: tf.Tensor4D,
+  rounds: number,
+  run: (xs: tf.Tensor4D, idx: Int32Array, round: number) => { adversarial: tf.Tensor4D; fooled: Uint8Array },
+): tf.Tensor4D {
+  const n = x.shape[0];
+  const broken = new Uint8Array(n);
+  let result: tf.Tensor4D | undefined;
+  for (let r = 0; r < rounds; r++) {
+    const idx = Int32Array.from([...broken.keys()].filter((j) => !broken[j]));
+    if (idx.length === 0) break;
+    const all = idx.length === n;
+    const xs = all ? x : tf.tidy(() => tf.gather(x, tf.tensor1d(idx, "int32")) as tf.Tensor4D);
+    const out = run(xs, idx, r);
+    if (!all) xs.dispose();
+    // Replace an example's point when this round broke it, or when no earlier round produced one.
+    const take = new Uint8Array(n);
+    idx.forEach((j, k) => (take[j] = out.fooled[k] || !result ? 1 : 0));
+    idx.forEach((j, k) => (broken[j] = out.fooled[k] ? 1 : broken[j]));
+    const merged = tf.tidy(() => {
+      const full = all
+        ? out.adversarial
+        : tf.scatterND(tf.tensor2d(idx, [idx.length, 1], "int32"), out.adversarial, x.shape);
+      return tf.where(tf.tensor1d(take, "bool").reshape([n, 1, 1, 1]), full, result ?? x) as tf.Tensor4D;
+    });
+    out.adversarial.dispose();
+    result?.dispose();
+    result = merged;
+  }
+  return result ?? tf.clone(x);
+}
+
+/**
+ * APGD-CE / APGD-DLR: untargeted Auto-PGD ascending the cross-entropy or the DLR loss. With `targeted`, `y`
+ * holds target classes and the cross-entropy towards them is descended (the DLR loss is untargeted only; use
+ * {@linkcode apgdTargeted} for APGD-T). Uses `(steps + 1) * eot` gradients per run.
+ *
+ * @example
+ * ```ts ignore
+ * const r = apgd(classifier, images, labels, { eps: 0.3, loss: "ce" }); // 100 iterations, l-inf
+ * ```
+ */
+export function apgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options: ApgdOptions): AttackResult {
+  checkBatch(x, y, "apgd");
+  const settings = checkCommon(options, "apgd");
+  const targeted = options.targeted ?? false;
+  const lossKind = options.loss ?? "ce";
+  if (lossKind !== "ce" && lossKind !== "dlr") {
+    throw new RangeError(`apgd: loss must be "ce" or "dlr", got ${JSON.stringify(lossKind)}`);
+  }
+  if (targeted && lossKind === "dlr") {
+    throw new RangeError(
+      "apgd: the DLR loss is untargeted here; use apgdTargeted() for APGD-T (targeted DLR)",
+    );
+  }
+  if (x.shape[0] === 0 || settings.threat.eps === 0 || settings.steps === 0) {
+    return finish(model, tf.clone(x), y, targeted, 0);
+  }
+  const prng = prngFrom(options);
+  const labels = y.dataSync();
+  const adversarial = onRemaining(x, settings.restarts, (xs, idx) => {
+    const ys = tf.tensor1d(Int32Array.from(idx, (j) => labels[j]), "int32");
+    try {
+      const loss: LossFn = (logits) =>
+        tf.tidy(() => {
+          if (lossKind === "dlr") return dlrLoss(logits, ys);
+          const ce = crossEntropy(logits, ys);
+          return targeted ? tf.neg(ce) : ce;
+        });
+      const hit = (logits: tf.Tensor2D) =>
+        tf.tidy(() =>
+          targeted
+            ? tf.equal(tf.argMax(logits, 1), tf.cast(ys, "int32"))
+            : tf.notEqual(tf.argMax(logits, 1), tf.cast(ys, "int32"))
+        ) as tf.Tensor1D;
+      return apgdRun(model, xs, loss, hit, { ...settings, seed: seedFrom(prng) });
+    } finally {
+      ys.dispose();
+    }
+  });
+  return finish(model, adversarial, y, targeted, (settings.steps + 1) * settings.eot * settings.restarts);
+}
+
+/**
+ * APGD-T: for each of the `targetClasses` classes with the largest clean logits after the top one, an APGD run
+ * ascending the targeted DLR loss towards it, on the examples no earlier target has misclassified. Success is
+ * misclassification (any wrong class), as in AutoAttack; `y` holds the true labels. Needs K >= 4 classes.
+ *
+ * @example
+ * ```ts ignore
+ * const r = apgdTargeted(classifier, images, labels, { eps: 0.3 }); // 9 targets x 100 iterations
+ * ```
+ */
+export function apgdTargeted(
+  model: Classifier,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  options: ApgdTargetedOptions,
+): AttackResult {
+  checkBatch(x, y, "apgdTargeted");
+  const settings = checkCommon(options, "apgdTargeted");
+  const targetClasses = options.targetClasses ?? 9;
+  if (x.shape[0] === 0 || settings.threat.eps === 0 || settings.steps === 0) {
+    return finish(model, tf.clone(x), y, false, 0);
+  }
+  const ranked = tf.tidy(() => {
+    const logits = model(x);
+    const classes = logits.shape[1];
+    if (classes < 4) {
+      throw new RangeError(`apgdTargeted: the targeted DLR loss needs >= 4 classes, got ${classes}`);
+    }
+    if (!Number.isInteger(targetClasses) || targetClasses < 1 || targetClasses > classes - 1) {
+      throw new RangeError(
+        `apgdTargeted: targetClasses must be an integer in [1, ${classes - 1}], got ${targetClasses}`,
+      );
+    }
+    return tf.topk(logits, targetClasses + 1).indices;
+  });
+  const order = ranked.arraySync() as number[][];
+  ranked.dispose();
+  const labels = y.dataSync();
+  const prng = prngFrom(options);
+  const rounds = targetClasses * settings.restarts;
+  const adversarial = onRemaining(x, rounds, (xs, idx, r) => {
+    const rank = 1 + Math.floor(r / settings.restarts);
+    const ys = tf.tensor1d(Int32Array.from(idx, (j) => labels[j]), "int32");
+    const ts = tf.tensor1d(Int32Array.from(idx, (j) => order[j][rank]), "int32");
+    try {
+      const loss: LossFn = (logits) => targetedDlrLoss(logits, ys, ts);
+      const hit = (logits: tf.Tensor2D) =>
+        tf.tidy(() => tf.notEqual(tf.argMax(logits, 1), ys)) as tf.Tensor1D;
+      return apgdRun(model, xs, loss, hit, { ...settings, seed: seedFrom(prng) });
+    } finally {
+      tf.dispose([ys, ts]);
+    }
+  });
+  return finish(model, adversarial, y, false, (settings.steps + 1) * settings.eot * rounds);
+}
