@@ -119,6 +119,19 @@ export async function loadOrtModel(source: OnnxSource, options: OrtModelOptions 
   const logits = async (images: tf.Tensor4D | Float32Array, n?: number): Promise<Float32Array> => {
     let src: Float32Array;
     let count: number;
+    if (ArrayBuffer.isView(images) && !(images instanceof Float32Array)) {
+      throw new TypeError(
+        `${name} takes float32 images in [0, 1] (a Float32Array or a float32 tensor [N, ${
+          signature.inputShape.join(", ")
+        }]), got a ${(images as ArrayBufferView).constructor.name}`,
+      );
+    }
+    if (!(images instanceof Float32Array) && images.dtype !== "float32") {
+      throw new TypeError(
+        `${name} takes float32 images in [0, 1], got a ${images.dtype} tensor of shape [${images.shape}] ` +
+          `(convert with tf.cast(x, "float32") and divide by 255)`,
+      );
+    }
     if (images instanceof Float32Array) {
       count = n ?? images.length / per;
       if (!Number.isInteger(count) || images.length !== count * per) {

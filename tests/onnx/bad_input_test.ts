@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { assertRejects, assertThrows } from "@std/assert";
+import { assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { buildModel } from "../../lib/models/mod.ts";
 import { exportOnnx, importOnnx, loadOnnx, loadOrtModel, parseOnnx, saveOnnx } from "../../lib/onnx/mod.ts";
 import { setupBackend } from "../_helpers.ts";
@@ -52,6 +52,39 @@ Deno.test("loadOrtModel() and importOnnx() reject images of the wrong shape, nam
   }
   await assertRejects(() => ort.logits(new Float32Array(700)), RangeError, "do not make whole images");
   tf.dispose(wrong);
+  imported.dispose();
+  await ort.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("importOnnx() refuses a batch of 0 and int32 images, naming the model; onnxruntime refuses int32 too", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/cnn.onnx`;
+  await saveOnnx(model, path);
+  const imported = await importOnnx(path);
+  const ort = await loadOrtModel(path, { provider: "cpu" });
+  const empty = tf.zeros([0, 28, 28, 1]) as tf.Tensor4D;
+  const ints = tf.zeros([2, 28, 28, 1], "int32") as tf.Tensor4D;
+  const before = tf.memory().numTensors;
+  assertThrows(() => imported.classifier(empty), RangeError, `${path}: got a batch of 0 images`);
+  assertThrows(
+    () => imported.classifier(ints),
+    TypeError,
+    `${path}: takes float32 images in [0, 1], got a int32`,
+  );
+  assertEquals(tf.memory().numTensors, before, "no tensor leaks from the refused calls");
+  await assertRejects(
+    () => ort.logits(ints),
+    TypeError,
+    `${path} takes float32 images in [0, 1], got a int32 tensor`,
+  );
+  await assertRejects(
+    () => ort.logits(new Int32Array(784) as unknown as Float32Array),
+    TypeError,
+    `${path} takes float32 images in [0, 1] (a Float32Array or a float32 tensor [N, 28, 28, 1]), got a Int32Array`,
+  );
+  assertEquals((await ort.logits(empty)).length, 0, "onnxruntime answers an empty batch with no logits");
+  tf.dispose([empty, ints]);
   imported.dispose();
   await ort.dispose();
   await Deno.remove(dir, { recursive: true });

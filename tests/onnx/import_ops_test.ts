@@ -3,8 +3,8 @@
  * (model-zoo and PyTorch exports do), checked against onnxruntime as the reference implementation.
  */
 import * as tf from "@tensorflow/tfjs";
-import { assertEquals, assertGreater, assertLess, assertRejects } from "@std/assert";
-import { importOnnx, loadOrtModel, type OnnxModel } from "../../lib/onnx/mod.ts";
+import { assert, assertEquals, assertGreater, assertLess, assertRejects } from "@std/assert";
+import { IMPORTABLE_OPERATORS, importOnnx, loadOrtModel, type OnnxModel } from "../../lib/onnx/mod.ts";
 import { floatAttr, intAttr, intsAttr, stringAttr } from "../../lib/onnx/model_proto.ts";
 import { floatTensor, int64Tensor } from "../../lib/onnx/tensor_data.ts";
 import { setupBackend } from "../_helpers.ts";
@@ -128,12 +128,147 @@ Deno.test("importOnnx() matches onnxruntime on opset-10 semantics: Pad and Clip 
   assertLess(maxDiff(expected, got), 1e-5);
 });
 
+Deno.test("importOnnx() matches onnxruntime on a tf2onnx-style NHWC graph: LRN, PRelu, Split, reductions, Squeeze, shape arithmetic before Reshape", async () => {
+  const c = 4;
+  const nodes = [
+    node("Transpose", ["x"], "nchw", [intsAttr("perm", [0, 3, 1, 2])]),
+    // A kernel stored HWIO and transposed in the graph, and a bias computed from constants: both fold.
+    node("Transpose", ["w_hwio"], "w", [intsAttr("perm", [3, 2, 0, 1])]),
+    node("Mul", ["b_half", "two"], "b"),
+    node("Conv", ["nchw", "w", "b"], "conv", [
+      intsAttr("kernel_shape", [3, 3]),
+      intsAttr("pads", [1, 1, 1, 1]),
+    ]),
+    node("PRelu", ["conv", "slope"], "prelu"),
+    node("LRN", ["prelu"], "lrn", [intAttr("size", 3), floatAttr("alpha", 0.5), floatAttr("beta", 0.75)]),
+    { ...node("Split", ["lrn", "split"], "s0", [intAttr("axis", 1)]), outputs: ["s0", "s1"] },
+    node("Max", ["s0", "s1"], "mx"),
+    node("Min", ["s0", "s1"], "mn"),
+    node("Mean", ["mx", "mn", "s0"], "avg3"),
+    node("HardSwish", ["avg3"], "hs"),
+    node("Erf", ["hs"], "erf"),
+    node("Exp", ["erf"], "ex"),
+    node("Sqrt", ["ex"], "sq"),
+    node("Pow", ["sq", "three"], "cube"),
+    node("ReduceMean", ["cube"], "gap", [intsAttr("axes", [2, 3]), intAttr("keepdims", 1)]),
+    node("Squeeze", ["gap", "axes23"], "sqz"),
+    node("ReduceSum", ["cube", "axes23"], "rsum", [intAttr("keepdims", 0)]),
+    node("Concat", ["sqz", "rsum"], "feat", [intAttr("axis", 1)]),
+    // Shape arithmetic on the symbolic batch: Reshape(feat, Concat(Slice(Shape(feat), 0, 1), [-1])).
+    node("Shape", ["feat"], "shp"),
+    node("Slice", ["shp", "zero1", "one1"], "batch"),
+    node("Cast", ["batch"], "batch64", [intAttr("to", 7)]),
+    node("Concat", ["batch64", "minus1"], "target", [intAttr("axis", 0)]),
+    node("Reshape", ["feat", "target"], "flat"),
+    node("Unsqueeze", ["flat", "axes1"], "unsq"),
+    node("Squeeze", ["unsq", "axes1"], "flat2"),
+    node("MatMul", ["flat2", "fc"], "mm"),
+    node("Add", ["mm", "fcb"], "logits"),
+  ];
+  const inits = [
+    floatTensor("w_hwio", [3, 3, 3, c], uniform(9 * 3 * c, 21)),
+    floatTensor("b_half", [c], uniform(c, 22)),
+    floatTensor("two", [], [2]),
+    floatTensor("slope", [c, 1, 1], [0.1, 0.2, 0.3, 0.4]),
+    int64Tensor("split", [2], [2, 2]),
+    floatTensor("three", [], [3]),
+    int64Tensor("axes23", [2], [2, 3]),
+    int64Tensor("axes1", [1], [1]),
+    int64Tensor("zero1", [1], [0]),
+    int64Tensor("one1", [1], [1]),
+    int64Tensor("minus1", [1], [-1]),
+    floatTensor("fc", [4, 3], uniform(12, 23)),
+    floatTensor("fcb", [3], uniform(3, 24)),
+  ];
+  const model = graphModel(nodes, inits, { name: "x", shape: ["N", 6, 7, 3] }, {
+    name: "logits",
+    shape: ["N", 3],
+  }, 14);
+  const x = tf.tensor4d(uniform(2 * 6 * 7 * 3, 42, 0, 1), [2, 6, 7, 3]);
+  const ort = await loadOrtModel(model, { provider: "cpu" });
+  const expected = await ort.logits(x);
+  await ort.dispose();
+  const imported = await importOnnx(model);
+  assertEquals(imported.signature.layout, "NHWC");
+  assertEquals(imported.foldedNodes, 2, "the weight Transpose and the bias Mul");
+  const got = tf.tidy(() => imported.classifier(x).dataSync() as Float32Array);
+  assertEquals(got.length, 6);
+  assertLess(maxDiff(expected, got), 1e-4);
+  const grad = tf.tidy(() =>
+    tf.grad((xi: tf.Tensor) => tf.sum(imported.classifier(xi as tf.Tensor4D)))(x).dataSync() as Float32Array
+  );
+  assertGreater(maxDiff(grad, new Float32Array(grad.length)), 1e-4, "the gradient reaches the input");
+  imported.dispose();
+  x.dispose();
+});
+
+Deno.test("importOnnx() folds Shape of a fixed-size input at import, and runs it on each call otherwise", async () => {
+  const nodes = [
+    node("Shape", ["x"], "shp"),
+    node("Gather", ["shp", "zero"], "n"),
+    node("Unsqueeze", ["n", "axes0"], "n1"),
+    node("Concat", ["n1", "minus1"], "target", [intAttr("axis", 0)]),
+    node("Reshape", ["x", "target"], "flat"),
+    node("MatMul", ["flat", "w"], "y"),
+  ];
+  const inits = [
+    int64Tensor("zero", [], [0]),
+    int64Tensor("axes0", [1], [0]),
+    int64Tensor("minus1", [1], [-1]),
+    floatTensor("w", [12, 2], uniform(24, 5)),
+  ];
+  const fixed = await importOnnx(
+    graphModel(nodes, inits, { name: "x", shape: [3, 1, 3, 4] }, { name: "y", shape: [3, 2] }),
+  );
+  assertEquals(fixed.foldedNodes, 4, "the whole shape chain: Shape, Gather, Unsqueeze, Concat");
+  const dynamic = await importOnnx(
+    graphModel(nodes, inits, { name: "x", shape: ["N", 1, 3, 4] }, { name: "y", shape: ["N", 2] }),
+  );
+  assertEquals(dynamic.foldedNodes, 0);
+  for (const n of [1, 5]) {
+    const x = tf.tensor4d(uniform(n * 12, n), [n, 3, 4, 1]);
+    assertEquals(dynamic.classifier(x).shape, [n, 2]);
+    x.dispose();
+  }
+  const x3 = tf.tensor4d(uniform(36, 3), [3, 3, 4, 1]);
+  assertLess(maxDiff(fixed.classifier(x3).dataSync(), dynamic.classifier(x3).dataSync()), 1e-6);
+  tf.dispose(x3);
+  fixed.dispose();
+  dynamic.dispose();
+});
+
+Deno.test("IMPORTABLE_OPERATORS lists every operator of the conversion tables, sorted", () => {
+  for (const op of ["Conv", "Gemm", "Shape", "Gather", "Unsqueeze", "Concat", "Reshape", "Identity", "LRN"]) {
+    assert(IMPORTABLE_OPERATORS.includes(op), op);
+  }
+  assertEquals([...IMPORTABLE_OPERATORS].sort(), IMPORTABLE_OPERATORS);
+  assertEquals(new Set(IMPORTABLE_OPERATORS).size, IMPORTABLE_OPERATORS.length);
+});
+
 Deno.test("importOnnx() names the unsupported operators and refuses the model", async () => {
   const model = graphModel(
-    [node("Shape", ["x"], "s"), node("Erf", ["x"], "e"), node("Relu", ["e"], "y")],
+    [node("Resize", ["x"], "s"), node("NonMaxSuppression", ["x"], "e"), node("Relu", ["e"], "y")],
     [],
     { name: "x", shape: ["N", 1, 4, 4] },
     { name: "y", shape: ["N", 1, 4, 4] },
   );
-  await assertRejects(() => importOnnx(model), Error, "unsupported ONNX operators: Shape, Erf");
+  await assertRejects(
+    () => importOnnx(model),
+    Error,
+    "unsupported ONNX operators: Resize, NonMaxSuppression",
+  );
+});
+
+Deno.test("importOnnx() says which operator needs constant inputs when a shape-only one reads the image", async () => {
+  const model = graphModel(
+    [node("ConstantOfShape", ["x"], "y")],
+    [],
+    { name: "x", shape: ["N", 1, 4, 4] },
+    { name: "y", shape: ["N", 1, 4, 4] },
+  );
+  await assertRejects(
+    () => importOnnx(model),
+    Error,
+    "ConstantOfShape y is supported on constants and shapes only",
+  );
 });
