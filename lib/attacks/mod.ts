@@ -12,6 +12,7 @@ export * from "./make.ts";
 export * from "./pgd.ts";
 export * from "./registry.ts";
 export * from "./rfgsm.ts";
+export * from "./square.ts";
 export * from "./threat.ts";
 export * from "./types.ts";
 export * from "./transfer.ts";
