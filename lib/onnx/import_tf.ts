@@ -735,6 +735,19 @@ function sliceArgs(ctx: Context, node: OnnxNode, ins: (HostArray | undefined)[] 
   return { starts: get(1, "starts")!, ends: get(2, "ends")!, axes: get(3, "axes"), steps: get(4, "steps") };
 }
 
+/** A Slice on a tensor, with tf.slice (unit steps) or per-axis gathers (tfjs has no gradient of stridedSlice). */
+function sliceTensor(x: tf.Tensor, ranges: { start: number; end: number; step: number }[]): tf.Tensor {
+  const counts = ranges.map((r) => Math.max(0, Math.ceil((r.end - r.start) / r.step)));
+  if (ranges.every((r) => r.step === 1)) return tf.slice(x, ranges.map((r) => r.start), counts);
+  let y = x;
+  ranges.forEach((r, axis) => {
+    if (r.step === 1 && r.start === 0 && counts[axis] === x.shape[axis]) return;
+    const idx = tf.tensor1d(Array.from({ length: counts[axis] }, (_, i) => r.start + i * r.step), "int32");
+    y = tf.gather(y, idx, axis);
+  });
+  return y;
+}
+
 function sliceHost(x: HostArray, ranges: { start: number; end: number; step: number }[]): HostArray {
   const counts = ranges.map((r) => Math.max(0, Math.ceil((r.end - r.start) / r.step)));
   const strides = stridesOf(x.dims);
@@ -1205,17 +1218,21 @@ const OPS: Record<string, (ctx: Context, node: OnnxNode) => Step | undefined> = 
   },
 
   Slice(ctx, node) {
-    const { starts, ends, axes, steps } = sliceArgs(ctx, node, undefined);
+    // Starts and ends may be computed from shapes (ShuffleNet's channel split): read on each call.
+    const args = ctx.opset < 10 ? sliceArgs(ctx, node, undefined) : undefined;
+    for (const i of node.inputs.slice(1)) {
+      if (i !== "" && !ctx.isConst(i) && !ctx.hostNames.has(i)) {
+        throw new Error(
+          `${ctx.name}: the ${i} input of Slice ${node.name} must be a constant or computed from shapes`,
+        );
+      }
+    }
     return (env) => {
       const x = toPlain(ctx.operand(env, node.inputs[0]));
+      const { starts, ends, axes, steps } = args ??
+        sliceArgs(ctx, node, node.inputs.map((i) => (i === "" ? undefined : ctx.hostOperand(env, i))));
       const ranges = sliceRanges(x.shape, starts, ends, axes, steps);
-      const y = tf.stridedSlice(
-        x,
-        ranges.map((r) => r.start),
-        ranges.map((r) => r.end),
-        ranges.map((r) => r.step),
-      );
-      env.set(node.outputs[0], { t: y, nhwc: false });
+      env.set(node.outputs[0], { t: sliceTensor(x, ranges), nhwc: false });
     };
   },
 
