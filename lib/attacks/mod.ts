@@ -6,6 +6,7 @@
 export * from "./apgd.ts";
 export * from "./common.ts";
 export * from "./dlr.ts";
+export * from "./fab.ts";
 export * from "./fgsm.ts";
 export * from "./loss.ts";
 export * from "./make.ts";
