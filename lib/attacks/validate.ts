@@ -72,8 +72,16 @@ function checkPixels(name: string, x: tf.Tensor4D, clipMin: number, clipMax: num
   }
 }
 
-/** The width of the model's logits, from one forward pass of the first example (disposed). */
+/** The logits' width of each model already probed (a model's number of classes does not change). */
+const probed = new WeakMap<Classifier, number>();
+
+/**
+ * The width of the model's logits, from one forward pass of the first example (disposed), once per model:
+ * later calls with the same model function read it from a cache.
+ */
 function classesOf(name: string, model: Classifier, x: tf.Tensor4D): number {
+  const known = probed.get(model);
+  if (known !== undefined) return known;
   let classes = 0;
   tf.tidy(() => {
     const logits = model(tf.slice(x, [0, 0, 0, 0], [1, -1, -1, -1]));
@@ -82,6 +90,7 @@ function classesOf(name: string, model: Classifier, x: tf.Tensor4D): number {
     }
     classes = logits.shape[1];
   });
+  probed.set(model, classes);
   return classes;
 }
 
@@ -95,7 +104,8 @@ function classesOf(name: string, model: Classifier, x: tf.Tensor4D): number {
  * - pixels finite and inside [clipMin, clipMax] (an image in [0, 255] against the default [0, 1] is refused).
  *
  * `classes` is either a number or the model itself; given the model, one forward pass of the first image
- * reads the width of its logits (so a model that counts its queries sees one more). An empty batch is
+ * reads the width of its logits, the first time a model function is seen (a model that counts its queries
+ * sees one more on that call; later calls with the same function reuse the width). An empty batch is
  * valid: the result's `n` is 0 and the attack should return {@linkcode emptyResult}, without running the
  * model. Every tensor the checks create is disposed, on the error paths too.
  *
@@ -156,16 +166,19 @@ export function validateAttackInput(
   if (n === 0) return { n, classes: typeof classes === "number" ? classes : 0 };
 
   const labels = y.dataSync();
+  // A float32 label shows as float32 would print it (9.7, not 9.699999809265137).
+  const shown = (l: number) => (y.dtype === "float32" ? Number(l.toPrecision(7)) : l);
   for (let i = 0; i < n; i++) {
-    const l = labels[i];
-    if (!Number.isInteger(l) || l < 0) {
-      fail(name, `${what}[${i}] must be an integer class index >= 0, got ${l}`);
+    if (!Number.isInteger(labels[i])) {
+      fail(name, `${what}[${i}] must be an integer class index, got ${shown(labels[i])}`);
     }
   }
   checkPixels(name, x, clipMin, clipMax);
   const k = typeof classes === "number" ? classes : classesOf(name, classes, x);
   for (let i = 0; i < n; i++) {
-    if (labels[i] >= k) fail(name, `${what}[${i}] must be a class in [0, ${k}), got ${labels[i]}`);
+    if (labels[i] < 0 || labels[i] >= k) {
+      fail(name, `${what}[${i}] must be a class in [0, ${k}), got ${labels[i]}`);
+    }
   }
   return { n, classes: k };
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import type { AttackSpec } from "../attacks/make.ts";
+import { attackSchemas } from "../attacks/registry.ts";
 import type { ModelSpec } from "../models/build.ts";
 import type { OptimizerSpec } from "../train/optimizers.ts";
 import { bool, ConfigError, int, list, num, obj, optional, type Schema, str } from "./schema.ts";
@@ -73,32 +74,11 @@ export const optimizerSchema: Schema<OptimizerSpec> = tagged<OptimizerSpec>("nam
   }),
 });
 
-const norm = optional(str(["linf", "l2"]), "linf" as "linf" | "l2");
-
-/** An attack spec: fgsm, pgd or rfgsm. */
-export const attackSpecSchema: Schema<AttackSpec> = tagged<AttackSpec>("kind", {
-  "fgsm": obj({
-    kind: kindIs("fgsm"),
-    eps: num({ min: 0 }),
-    norm,
-    randomStart: optional(bool(), false),
-    stepSize: optional(num({ min: 0 }), undefined as unknown as number),
-  }),
-  "pgd": obj({
-    kind: kindIs("pgd"),
-    eps: num({ min: 0 }),
-    norm,
-    steps: int({ min: 0 }),
-    stepSize: optional(num({ min: 0 }), undefined as unknown as number),
-    restarts: optional(int({ min: 1 }), 1),
-    randomStart: optional(bool(), true),
-  }),
-  "rfgsm": obj({
-    kind: kindIs("rfgsm"),
-    eps: num({ min: 0 }),
-    alpha: optional(num({ min: 0 }), undefined as unknown as number),
-  }),
-});
+/**
+ * An attack spec: one of the kinds of the attack registry (`lib/attacks/registry.ts`: fgsm, pgd, rfgsm, ...),
+ * each validated by its own descriptor's schema.
+ */
+export const attackSpecSchema: Schema<AttackSpec> = tagged<AttackSpec>("kind", attackSchemas());
 
 /**
  * An optional `backend` key of an experiment config: "auto", "webgpu", "wasm" or "cpu". Absent, the

@@ -14,7 +14,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import type { AttackSpec } from "../attacks/make.ts";
+import { attackGradients, type AttackSpec } from "../attacks/make.ts";
 import type { Norm } from "../attacks/threat.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { train, type TrainOptions, type TrainReport } from "./train.ts";
@@ -104,10 +104,9 @@ export function trainingAttack(
 
 /**
  * Training cost in gradient evaluations per example and step, relative to standard training: 1 for
- * standard training, plus one input gradient per attack step (PGD-k costs about k + 1 times as much).
+ * standard training, plus the input gradients the attack takes (its descriptor's count: PGD-k costs about
+ * k + 1 times as much, FGSM and R+FGSM twice).
  */
 export function relativeTrainingCost(attack: AttackSpec | undefined): number {
-  if (!attack) return 1;
-  if (attack.kind === "pgd") return 1 + attack.steps * (attack.restarts ?? 1);
-  return 2;
+  return attack ? 1 + attackGradients(attack) : 1;
 }

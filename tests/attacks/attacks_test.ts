@@ -152,8 +152,13 @@ Deno.test("rfgsm() uses exactly one gradient evaluation", () => {
   const r = rfgsm(watched, x, y, { eps: 0.3, alpha: 0.15, seed: 1 });
   assertEquals(gradientCalls, 1);
   assertEquals(r.gradientSteps, 1);
-  assertEquals(forwardCalls, 2); // the gradient step and the final prediction
-  r.adversarial.dispose();
+  // The input check's one-image probe of the logits' width (first call with this model only), the gradient
+  // step and the final prediction.
+  assertEquals(forwardCalls, 3);
+  const again = rfgsm(watched, x, y, { eps: 0.3, alpha: 0.15, seed: 2 });
+  assertEquals(gradientCalls, 2);
+  assertEquals(forwardCalls, 5);
+  tf.dispose([r.adversarial, again.adversarial]);
 });
 
 Deno.test("rfgsm() rejects alpha outside [0, eps] and the l2 threat model", () => {
