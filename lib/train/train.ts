@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { crossEntropy } from "../attacks/loss.ts";
-import { type AttackSpec, makeAttack } from "../attacks/make.ts";
+import { type AttackSpec, makeAttack, scaleAttack } from "../attacks/make.ts";
 import { type Dataset, size } from "../data/dataset.ts";
 import { asClassifier, type Classifier } from "../models/classifier.ts";
 import { loadWeightsInto, packTensors, serializeWeights, unpackTensors } from "../models/weights.ts";
@@ -110,16 +110,12 @@ export function learningRateAt(
   );
 }
 
-/** `spec` with its eps (and step size) multiplied by `factor`, for the warm-up of adversarial training. */
+/**
+ * `spec` with its eps and step lengths multiplied by `factor`, for the warm-up of adversarial training; which
+ * fields are lengths is the attack kind's descriptor's business (`lib/attacks/registry.ts`).
+ */
 export function warmedUp(spec: AttackSpec, factor: number): AttackSpec {
-  const scaled = { ...spec, eps: spec.eps * factor };
-  if ("stepSize" in spec && spec.stepSize !== undefined) {
-    (scaled as { stepSize?: number }).stepSize = spec.stepSize * factor;
-  }
-  if (spec.kind === "rfgsm" && spec.alpha !== undefined) {
-    (scaled as { alpha?: number }).alpha = spec.alpha * factor;
-  }
-  return scaled;
+  return scaleAttack(spec, factor);
 }
 
 /** The example order of `epoch`: a permutation seeded by (seed, epoch), so a resumed run sees the same order. */
