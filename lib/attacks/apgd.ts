@@ -13,11 +13,12 @@ import * as tf from "@tensorflow/tfjs";
 import { inputGradientsOnly } from "../backend/gradient_scope.ts";
 import type { Classifier } from "../models/classifier.ts";
 import { seedFrom } from "../random/prng.ts";
-import { checkBatch, finish, prngFrom, threatFrom } from "./common.ts";
+import { finish, prngFrom, threatFrom } from "./common.ts";
 import { dlrLoss, targetedDlrLoss } from "./dlr.ts";
 import { crossEntropy } from "./loss.ts";
 import type { ThreatModel } from "./threat.ts";
 import type { AttackResult, CommonAttackOptions } from "./types.ts";
+import { emptyResult, validateAttackInput } from "./validate.ts";
 
 /** The losses APGD ascends. */
 export type ApgdLoss = "ce" | "dlr";
@@ -297,7 +298,6 @@ function onRemaining(
  * ```
  */
 export function apgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options: ApgdOptions): AttackResult {
-  checkBatch(x, y, "apgd");
   const settings = checkCommon(options, "apgd");
   const targeted = options.targeted ?? false;
   const lossKind = options.loss ?? "ce";
@@ -309,7 +309,12 @@ export function apgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options:
       "apgd: the DLR loss is untargeted here; use apgdTargeted() for APGD-T (targeted DLR)",
     );
   }
-  if (x.shape[0] === 0 || settings.threat.eps === 0 || settings.steps === 0) {
+  const { n, classes } = validateAttackInput("apgd", model, x, y, { threat: settings.threat, targeted });
+  if (n === 0) return emptyResult(x);
+  if (lossKind === "dlr" && classes < 3) {
+    throw new RangeError(`apgd: the DLR loss needs >= 3 classes, got ${classes}`);
+  }
+  if (settings.threat.eps === 0 || settings.steps === 0) {
     return finish(model, tf.clone(x), y, targeted, 0);
   }
   const prng = prngFrom(options);
@@ -353,10 +358,11 @@ export function apgdTargeted(
   y: tf.Tensor1D,
   options: ApgdTargetedOptions,
 ): AttackResult {
-  checkBatch(x, y, "apgdTargeted");
   const settings = checkCommon(options, "apgdTargeted");
   const targetClasses = options.targetClasses ?? 9;
-  if (x.shape[0] === 0 || settings.threat.eps === 0 || settings.steps === 0) {
+  const { n } = validateAttackInput("apgdTargeted", model, x, y, { threat: settings.threat });
+  if (n === 0) return emptyResult(x);
+  if (settings.threat.eps === 0 || settings.steps === 0) {
     return finish(model, tf.clone(x), y, false, 0);
   }
   const ranked = tf.tidy(() => {

@@ -14,9 +14,10 @@ import * as tf from "@tensorflow/tfjs";
 import { inputGradientsOnly } from "../backend/gradient_scope.ts";
 import type { Classifier } from "../models/classifier.ts";
 import type { Prng } from "../random/prng.ts";
-import { checkBatch, finish, prngFrom, threatFrom } from "./common.ts";
+import { finish, prngFrom, threatFrom } from "./common.ts";
 import type { Norm } from "./threat.ts";
 import type { AttackResult, CommonAttackOptions } from "./types.ts";
+import { emptyResult, validateAttackInput } from "./validate.ts";
 
 /** Options of {@linkcode fabTargeted}. */
 export interface FabOptions extends Omit<CommonAttackOptions, "targeted"> {
@@ -239,7 +240,6 @@ export function fabTargeted(
   y: tf.Tensor1D,
   options: FabOptions,
 ): AttackResult {
-  checkBatch(x, y, "fabTargeted");
   const threat = threatFrom(options);
   const steps = options.steps ?? 100;
   const restarts = options.restarts ?? 1;
@@ -269,8 +269,10 @@ export function fabTargeted(
   ) {
     if (!ok) throw new RangeError(`fabTargeted: ${name} out of range, got ${v}`);
   }
-  const [n, h, w, c] = x.shape;
-  if (n === 0 || threat.eps === 0 || steps === 0) return finish(model, tf.clone(x), y, false, 0);
+  const { n } = validateAttackInput("fabTargeted", model, x, y, { threat });
+  if (n === 0) return emptyResult(x);
+  const [, h, w, c] = x.shape;
+  if (threat.eps === 0 || steps === 0) return finish(model, tf.clone(x), y, false, 0);
   const ranked = tf.tidy(() => {
     const logits = model(x);
     const classes = logits.shape[1];

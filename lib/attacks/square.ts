@@ -9,8 +9,9 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Classifier } from "../models/classifier.ts";
 import { type Prng, randomInt } from "../random/prng.ts";
-import { checkBatch, finish, prngFrom, threatFrom } from "./common.ts";
+import { finish, prngFrom, threatFrom } from "./common.ts";
 import type { AttackResult, CommonAttackOptions } from "./types.ts";
+import { emptyResult, validateAttackInput } from "./validate.ts";
 
 /** Options of {@linkcode square}. */
 export interface SquareOptions extends CommonAttackOptions {
@@ -102,7 +103,6 @@ export function square(
   y: tf.Tensor1D,
   options: SquareOptions,
 ): AttackResult {
-  checkBatch(x, y, "square");
   const threat = threatFrom(options);
   const targeted = options.targeted ?? false;
   const queries = options.queries ?? 5000;
@@ -111,8 +111,10 @@ export function square(
     throw new RangeError(`square: queries must be an integer >= 1, got ${queries}`);
   }
   if (!(pInit > 0 && pInit <= 1)) throw new RangeError(`square: pInit must be in (0, 1], got ${pInit}`);
-  const [n, h, w, c] = x.shape;
-  if (n === 0 || threat.eps === 0) return finish(model, tf.clone(x), y, targeted, 0);
+  const { n } = validateAttackInput("square", model, x, y, { threat, targeted });
+  if (n === 0) return emptyResult(x);
+  const [, h, w, c] = x.shape;
+  if (threat.eps === 0) return finish(model, tf.clone(x), y, targeted, 0);
   const prng = prngFrom(options);
   const { eps, clipMin, clipMax } = threat;
   const d = h * w * c;

@@ -160,3 +160,20 @@ Deno.test("APGD-CE with 100 iterations is at least as strong as PGD-100 on a tra
     tf.dispose([p.adversarial, a.adversarial]);
   }
 });
+
+Deno.test("apgd() and apgdTargeted() refuse bad labels and pixels, and return an empty result for an empty batch", () => {
+  const before = tf.memory().numTensors;
+  const bad = tf.tensor1d(Array.from({ length: 100 }, (_, i) => (i === 3 ? 10 : 0)), "int32");
+  const big = tf.tidy(() => tf.mul(x, 255) as tf.Tensor4D);
+  for (const attack of [apgd, apgdTargeted]) {
+    assertThrows(() => attack(classifier, x, bad, { eps: 0.1 }), RangeError, "labels[3]");
+    assertThrows(() => attack(classifier, big, y, { eps: 0.1 }), RangeError, "pixel range");
+    const empty = tf.zeros([0, 28, 28, 1]) as tf.Tensor4D, none = tf.tensor1d([], "int32");
+    const r = attack(classifier, empty, none, { eps: 0.1 });
+    assertEquals(r.adversarial.shape, [0, 28, 28, 1]);
+    assertEquals(r.success.length, 0);
+    tf.dispose([r.adversarial, empty, none]);
+  }
+  tf.dispose([bad, big]);
+  assertEquals(tf.memory().numTensors, before);
+});

@@ -109,3 +109,16 @@ Deno.test("fabTargeted() succeeds on at least as many examples at a larger eps",
   assert(mean(large.success) > 0.8, `success at eps 0.12: ${mean(large.success)}`);
   tf.dispose([small.adversarial, large.adversarial]);
 });
+
+Deno.test("fabTargeted() refuses bad labels and pixels, and returns an empty result for an empty batch", () => {
+  const before = tf.memory().numTensors;
+  const bad = tf.tensor1d(Array.from({ length: 40 }, (_, i) => (i === 1 ? 0.5 : 0)), "float32");
+  const big = tf.tidy(() => tf.mul(x, 255) as tf.Tensor4D);
+  assertThrows(() => fabTargeted(classifier, x, bad, { eps: 0.1 }), RangeError, "labels[1]");
+  assertThrows(() => fabTargeted(classifier, big, y, { eps: 0.1 }), RangeError, "pixel range");
+  const empty = tf.zeros([0, 28, 28, 1]) as tf.Tensor4D, none = tf.tensor1d([], "int32");
+  const r = fabTargeted(classifier, empty, none, { eps: 0.1 });
+  assertEquals(r.success.length, 0);
+  tf.dispose([r.adversarial, empty, none, bad, big]);
+  assertEquals(tf.memory().numTensors, before);
+});

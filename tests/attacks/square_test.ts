@@ -95,3 +95,16 @@ Deno.test("square() breaks an input quantiser that FGSM and PGD from the data po
   assert(accS < accP - 0.5, `Square leaves ${accS}, PGD ${accP}`);
   tf.dispose([f.adversarial, p.adversarial, s.adversarial]);
 });
+
+Deno.test("square() refuses bad labels and pixels, and returns an empty result for an empty batch", () => {
+  const before = tf.memory().numTensors;
+  const bad = tf.tensor1d(Array.from({ length: 60 }, (_, i) => (i === 2 ? -1 : 0)), "int32");
+  const big = tf.tidy(() => tf.mul(x, 255) as tf.Tensor4D);
+  assertThrows(() => square(classifier, x, bad, { eps: 0.1 }), RangeError, "labels[2]");
+  assertThrows(() => square(classifier, big, y, { eps: 0.1 }), RangeError, "pixel range");
+  const empty = tf.zeros([0, 28, 28, 1]) as tf.Tensor4D, none = tf.tensor1d([], "int32");
+  const r = square(classifier, empty, none, { eps: 0.1 });
+  assertEquals(r.success.length, 0);
+  tf.dispose([r.adversarial, empty, none, bad, big]);
+  assertEquals(tf.memory().numTensors, before);
+});
