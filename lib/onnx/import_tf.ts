@@ -57,7 +57,8 @@ export interface ImportedOnnx {
 /**
  * Imports an ONNX image classifier (a file, its bytes, or a parsed model) as a differentiable tfjs
  * classifier taking advex images `[N, H, W, C]` in [0, 1]; NCHW graphs get their input transposed, and
- * `normalization` is applied first when given.
+ * `normalization` is applied first when given. A file that fixes the batch size runs any batch, in chunks
+ * of that size.
  *
  * @example
  * ```ts ignore
@@ -117,6 +118,7 @@ export function importOnnxModel(
   const ctx = new Context(graph.initializers, owned, name, opset);
   const input = graph.inputs.find((i) => i.name === signature.inputName);
   const inputDims = input?.shape;
+  const fixedBatch = typeof inputDims?.[0] === "number" && inputDims[0] > 0 ? inputDims[0] : undefined;
   if (inputDims && inputDims.every((d) => typeof d === "number" && d > 0)) {
     ctx.staticShapes.set(signature.inputName, inputDims as number[]);
   }
@@ -172,13 +174,27 @@ export function importOnnxModel(
     }
     return tf.tidy(() => {
       const x = mean && std ? tf.div(tf.sub(images, mean), std) : images;
-      const env: Env = new Map();
-      env.set(signature.inputName, { t: x, nhwc: signature.layout === "NCHW" });
-      for (const step of steps) step(env);
-      const out = ctx.operand(env, outputName);
-      const y = toPlain(out);
-      return (y.rank === 2 ? tf.clone(y) : tf.reshape(y, [images.shape[0], -1])) as tf.Tensor2D;
+      const n = images.shape[0];
+      if (fixedBatch === undefined || n === fixedBatch) return run(x as tf.Tensor4D);
+      // The file fixes the batch (its shapes may be folded for it): run chunks of that size, the last one
+      // padded with zeros, and keep the rows of the real images.
+      const parts: tf.Tensor2D[] = [];
+      for (let start = 0; start < n; start += fixedBatch) {
+        const m = Math.min(fixedBatch, n - start);
+        let chunk = tf.slice(x, [start, 0, 0, 0], [m, -1, -1, -1]) as tf.Tensor4D;
+        if (m < fixedBatch) chunk = tf.pad(chunk, [[0, fixedBatch - m], [0, 0], [0, 0], [0, 0]]);
+        const y = run(chunk);
+        parts.push(m < fixedBatch ? tf.slice(y, [0, 0], [m, -1]) : y);
+      }
+      return tf.concat(parts, 0);
     });
+  };
+  const run = (x: tf.Tensor4D): tf.Tensor2D => {
+    const env: Env = new Map();
+    env.set(signature.inputName, { t: x, nhwc: signature.layout === "NCHW" });
+    for (const step of steps) step(env);
+    const y = toPlain(ctx.operand(env, outputName));
+    return (y.rank === 2 ? tf.clone(y) : tf.reshape(y, [x.shape[0], -1])) as tf.Tensor2D;
   };
   return {
     classifier,

@@ -56,6 +56,14 @@ for (const { name } of manifest.fixtures) {
     const got = tf.tidy(() => imported.classifier(x).dataSync() as Float32Array);
     assertLess(maxDiff(got, f.logits), 1e-4, "PyTorch's logits");
 
+    // Three images (the first twice): any batch size runs, the fixed-batch file's in chunks of 2.
+    const three = tf.tidy(() =>
+      imported.classifier(tf.concat([x, tf.slice(x, [0, 0, 0, 0], [1, -1, -1, -1])]))
+        .dataSync() as Float32Array
+    );
+    const k = got.length / n;
+    assertLess(maxDiff(three, [...got, ...got.subarray(0, k)]), 1e-5, "a batch of 3");
+
     const ort = await loadOrtModel(path, { ...options, provider: "cpu" });
     const reference = await ort.logits(x);
     assertLess(maxDiff(got, reference), 1e-4, "onnxruntime's logits");
