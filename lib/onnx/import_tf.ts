@@ -751,15 +751,69 @@ function sliceArgs(ctx: Context, node: OnnxNode, ins: (HostArray | undefined)[] 
   return { starts: get(1, "starts")!, ends: get(2, "ends")!, axes: get(3, "axes"), steps: get(4, "steps") };
 }
 
-/** A Slice on a tensor, with tf.slice (unit steps) or per-axis gathers (tfjs has no gradient of stridedSlice). */
+/**
+ * Rows `indices` of `x` along `axis`, as slices of consecutive runs joined by concat: differentiable on every
+ * backend (tf.gather's gradient needs UnsortedSegmentSum, which wasm lacks).
+ */
+function takeAlong(x: tf.Tensor, indices: number[], axis: number): tf.Tensor {
+  const runs: [number, number][] = [];
+  for (const i of indices) {
+    const last = runs[runs.length - 1];
+    if (last && last[0] + last[1] === i) last[1]++;
+    else runs.push([i, 1]);
+  }
+  const parts = runs.map(([start, count]) => {
+    const begin = new Array(x.rank).fill(0);
+    const size = new Array(x.rank).fill(-1);
+    begin[axis] = start;
+    size[axis] = count;
+    return tf.slice(x, begin, size);
+  });
+  return parts.length === 1 ? parts[0] : tf.concat(parts, axis);
+}
+
+/** A Slice on a tensor: tf.slice for unit steps; larger steps by reshaping; negative ones through reverse. */
 function sliceTensor(x: tf.Tensor, ranges: { start: number; end: number; step: number }[]): tf.Tensor {
   const counts = ranges.map((r) => Math.max(0, Math.ceil((r.end - r.start) / r.step)));
-  if (ranges.every((r) => r.step === 1)) return tf.slice(x, ranges.map((r) => r.start), counts);
   let y = x;
   ranges.forEach((r, axis) => {
-    if (r.step === 1 && r.start === 0 && counts[axis] === x.shape[axis]) return;
-    const idx = tf.tensor1d(Array.from({ length: counts[axis] }, (_, i) => r.start + i * r.step), "int32");
-    y = tf.gather(y, idx, axis);
+    const c = counts[axis];
+    const d = x.shape[axis];
+    if (r.step === 1) {
+      if (r.start === 0 && c === d) return;
+      const begin = new Array(x.rank).fill(0);
+      const size = new Array(x.rank).fill(-1);
+      begin[axis] = r.start;
+      size[axis] = c;
+      y = tf.slice(y, begin, size);
+      return;
+    }
+    let start = r.start;
+    let step = r.step;
+    if (step < 0) {
+      y = tf.reverse(y, axis);
+      start = d - 1 - start;
+      step = -step;
+    }
+    // Elements start, start + step, ...: pad to c * step from start, fold into [c, step], keep column 0.
+    const begin = new Array(x.rank).fill(0);
+    const size = new Array(x.rank).fill(-1);
+    begin[axis] = start;
+    size[axis] = Math.min(c * step, d - start);
+    y = tf.slice(y, begin, size);
+    const short = c * step - size[axis];
+    if (short > 0) {
+      y = tf.pad(
+        y,
+        y.shape.map((_, i) => (i === axis ? [0, short] : [0, 0]) as [number, number]),
+      );
+    }
+    const shape = [...y.shape];
+    y = tf.reshape(y, [...shape.slice(0, axis), c, step, ...shape.slice(axis + 1)]);
+    const b2 = new Array(y.rank).fill(0);
+    const s2 = new Array(y.rank).fill(-1);
+    s2[axis + 1] = 1;
+    y = tf.reshape(tf.slice(y, b2, s2), [...shape.slice(0, axis), c, ...shape.slice(axis + 1)]);
   });
   return y;
 }
@@ -1202,8 +1256,7 @@ const OPS: Record<string, (ctx: Context, node: OnnxNode) => Step | undefined> = 
       const x = toPlain(ctx.operand(env, node.inputs[0]));
       const a = axisOf(axisAttr, x.rank);
       const n = x.shape[a];
-      const flat = tf.tensor1d(idx.data.map((i) => (i < 0 ? i + n : i)), "int32");
-      const g = tf.gather(x, flat, a);
+      const g = takeAlong(x, idx.data.map((i) => (i < 0 ? i + n : i)), a);
       const shape = [...x.shape.slice(0, a), ...idx.dims, ...x.shape.slice(a + 1)];
       env.set(node.outputs[0], { t: tf.reshape(g, shape), nhwc: false });
     };

@@ -202,6 +202,71 @@ Deno.test("importOnnx() matches onnxruntime on a tf2onnx-style NHWC graph: LRN, 
   x.dispose();
 });
 
+Deno.test("importOnnx() matches onnxruntime on a model-zoo MNIST (opset 8): weights reshaped in the graph, auto_pad, a batch fixed at 1", async () => {
+  const nodes = [
+    node("Reshape", ["w_flat", "w_shape"], "w"),
+    node("Conv", ["x", "w"], "conv", [
+      intsAttr("kernel_shape", [5, 5]),
+      stringAttr("auto_pad", "SAME_UPPER"),
+    ]),
+    node("Add", ["conv", "bias"], "plus"),
+    node("Relu", ["plus"], "relu"),
+    node("MaxPool", ["relu"], "pool", [intsAttr("kernel_shape", [3, 3]), intsAttr("strides", [3, 3])]),
+    node("Reshape", ["pool", "flat_shape"], "flat"),
+    node("MatMul", ["flat", "fc"], "mm"),
+    node("Add", ["mm", "fcb"], "logits"),
+  ];
+  const inits = [
+    floatTensor("w_flat", [4 * 25], uniform(100, 31)),
+    int64Tensor("w_shape", [4], [4, 1, 5, 5]),
+    floatTensor("bias", [4, 1, 1], uniform(4, 32)),
+    int64Tensor("flat_shape", [2], [1, 4 * 9 * 9]),
+    floatTensor("fc", [4 * 81, 10], uniform(3240, 33, -0.1, 0.1)),
+    floatTensor("fcb", [1, 10], uniform(10, 34)),
+  ];
+  const model = graphModel(nodes, inits, { name: "x", shape: [1, 1, 28, 28] }, {
+    name: "logits",
+    shape: [1, 10],
+  }, 8);
+  const { expected, got, grad } = await compare(model, [3, 28, 28, 1]);
+  assertEquals(got.length, 30, "three images through a file that fixes the batch at 1");
+  assertLess(maxDiff(expected, got), 1e-4);
+  assertGreater(maxDiff(grad, new Float32Array(grad.length)), 1e-4, "the gradient reaches the input");
+});
+
+Deno.test("importOnnx() matches onnxruntime on strided and reversed Slice, Gather, Expand and Cast of image tensors", async () => {
+  const nodes = [
+    node("Slice", ["x", "rstart", "rend", "raxes", "rsteps"], "rev"),
+    node("Slice", ["rev", "starts", "ends", "axes", "steps"], "sl"),
+    node("Gather", ["sl", "idx"], "ga", [intAttr("axis", 1)]),
+    node("Expand", ["ga", "eshape"], "ex"),
+    node("Cast", ["ex"], "cast", [intAttr("to", 1)]),
+    node("Flatten", ["cast"], "flat"),
+    node("MatMul", ["flat", "w"], "y"),
+  ];
+  const inits = [
+    int64Tensor("rstart", [1], [-1]),
+    int64Tensor("rend", [1], [-1000]),
+    int64Tensor("raxes", [1], [1]),
+    int64Tensor("rsteps", [1], [-1]),
+    int64Tensor("starts", [2], [1, 0]),
+    int64Tensor("ends", [2], [9223372036854775807n as unknown as number, -1]),
+    int64Tensor("axes", [2], [2, 3]),
+    int64Tensor("steps", [2], [2, 3]),
+    int64Tensor("idx", [2], [2, 0]),
+    int64Tensor("eshape", [4], [1, 2, 1, 1]),
+    floatTensor("w", [2 * 4 * 3, 4], uniform(96, 41)),
+  ];
+  const model = graphModel(nodes, inits, { name: "x", shape: ["N", 3, 8, 9] }, {
+    name: "y",
+    shape: ["N", 4],
+  });
+  const { expected, got, grad } = await compare(model, [2, 8, 9, 3]);
+  assertEquals(got.length, 8);
+  assertLess(maxDiff(expected, got), 1e-5);
+  assertGreater(maxDiff(grad, new Float32Array(grad.length)), 1e-4, "the gradient reaches the input");
+});
+
 Deno.test("importOnnx() folds Shape of a fixed-size input at import, and runs it on each call otherwise", async () => {
   const nodes = [
     node("Shape", ["x"], "shp"),
