@@ -229,23 +229,28 @@ function fold(ctx: Context, node: OnnxNode): void {
   const step = compile(ctx, node);
   if (!step) return;
   const env: Env = new Map();
-  tf.tidy(() => {
-    step(env);
-    for (const out of node.outputs) {
-      const v = env.get(out);
-      if (!v) continue;
-      if (isHost(v)) {
-        ctx.addHostConst(out, v.host);
-      } else {
-        const t = toPlain(v);
-        ctx.addHostConst(out, {
-          dims: [...t.shape],
-          data: Array.from(t.dataSync()),
-          float: t.dtype === "float32",
-        });
+  ctx.folding = true;
+  try {
+    tf.tidy(() => {
+      step(env);
+      for (const out of node.outputs) {
+        const v = env.get(out);
+        if (!v) continue;
+        if (isHost(v)) {
+          ctx.addHostConst(out, v.host);
+        } else {
+          const t = toPlain(v);
+          ctx.addHostConst(out, {
+            dims: [...t.shape],
+            data: Array.from(t.dataSync()),
+            float: t.dtype === "float32",
+          });
+        }
       }
-    }
-  });
+    });
+  } finally {
+    ctx.folding = false;
+  }
 }
 
 /** The (sliced, from opset 15) shape Shape returns for a value of shape `dims`. */
@@ -304,6 +309,8 @@ class Context {
   #tensors = new Map<string, tf.Tensor>();
   /** Shapes (NCHW, as in the file) known before any call: the graph input's when the file fixes it. */
   readonly staticShapes = new Map<string, number[]>();
+  /** True while a node is being folded. */
+  folding = false;
   /** Names that hold host arrays when the graph runs (results of shape arithmetic). */
   readonly hostNames = new Set<string>();
 
@@ -382,6 +389,8 @@ class Context {
   }
 
   tensor(name: string): tf.Tensor {
+    // While folding, inside fold's tidy: a temporary, so that weights only folding reads are not kept.
+    if (this.folding) return this.#tensors.get(name) ?? hostToTensor(this.host(name)!);
     let t = this.#tensors.get(name);
     if (!t) {
       const h = this.host(name)!;

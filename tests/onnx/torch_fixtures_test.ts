@@ -50,6 +50,7 @@ for (const { name } of manifest.fixtures) {
     const images = Float32Array.from(f.pixels, (k) => k / 255);
     const x = tf.tensor4d(images, [n, ...f.inputShape]);
 
+    const start = tf.memory().numTensors;
     const imported = await importOnnx(path, options);
     assertEquals(imported.signature.layout, f.layout);
     assertEquals(imported.signature.inputShape, f.inputShape);
@@ -93,5 +94,6 @@ for (const { name } of manifest.fixtures) {
     await ort.dispose();
     imported.dispose();
     tf.dispose([x, weights]);
+    assertEquals(tf.memory().numTensors, start - 1, "dispose() frees every weight (and x is gone)");
   });
 }
