@@ -45,6 +45,12 @@ function fail(name: string, message: string): never {
   throw new RangeError(`${name}: ${message}`);
 }
 
+/** A tensor, judged by its fields: a tensor of a second copy of tfjs (in a page or a notebook) is one too. */
+function isTensor(t: unknown): t is tf.Tensor {
+  return typeof t === "object" && t !== null && Array.isArray((t as tf.Tensor).shape) &&
+    typeof (t as tf.Tensor).rank === "number";
+}
+
 /** Finite-and-in-range check of the pixels: one pass of tensor reductions, one small download. */
 function checkPixels(name: string, x: tf.Tensor4D, clipMin: number, clipMax: number): void {
   const [lo, hi, probe] = tf.tidy(() => {
@@ -123,20 +129,18 @@ export function validateAttackInput(
   y: tf.Tensor1D,
   checks: AttackInputChecks = {},
 ): AttackInput {
-  if (!(x instanceof tf.Tensor) || x.rank !== 4) {
+  if (!isTensor(x) || x.rank !== 4) {
     fail(
       name,
-      `images must be a tensor [N, H, W, C], got ${x instanceof tf.Tensor ? `shape [${x.shape}]` : x}`,
+      `images must be a tensor [N, H, W, C], got ${isTensor(x) ? `shape [${x.shape}]` : x}`,
     );
   }
   const n = x.shape[0];
   const what = checks.targeted ? "targets" : "labels";
-  if (!(y instanceof tf.Tensor) || y.rank !== 1 || y.shape[0] !== n) {
+  if (!isTensor(y) || y.rank !== 1 || y.shape[0] !== n) {
     fail(
       name,
-      `${what} must be a tensor [${n}] matching the batch, got ${
-        y instanceof tf.Tensor ? `shape [${y.shape}]` : y
-      }`,
+      `${what} must be a tensor [${n}] matching the batch, got ${isTensor(y) ? `shape [${y.shape}]` : y}`,
     );
   }
   if (y.dtype !== "int32" && y.dtype !== "float32") {
