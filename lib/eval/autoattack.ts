@@ -1,0 +1,476 @@
+/**
+ * AutoAttack (Croce and Hein 2020): the evaluation robust-accuracy claims are checked with. A fixed ensemble
+ * of parameter-free attacks runs one after another, each only on the points every earlier one left
+ * correctly classified, and a point counts as robust only if it survives them all (the worst case per
+ * example). Version `standard`: APGD-CE, APGD-T (9 targets), FAB-T (9 targets), Square (5,000 queries).
+ * Version `rand`, for randomised defences: APGD-CE and APGD-DLR with the gradient averaged over 20 draws
+ * (EOT). A custom list runs the named attacks in the given order.
+ *
+ * The result carries AutoAttack's own checks, as flags: the share of examples whose input gradient is zero
+ * or not finite, outputs that change between two identical calls (a randomised model: use `rand`), outputs
+ * that look like probabilities rather than logits, and the gradient-free Square attack breaking points the
+ * gradient attacks left ("likely gradient masking").
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { apgd, apgdTargeted } from "../attacks/apgd.ts";
+import { fabTargeted } from "../attacks/fab.ts";
+import { crossEntropy } from "../attacks/loss.ts";
+import { square } from "../attacks/square.ts";
+import { ball, type Norm } from "../attacks/threat.ts";
+import type { AttackResult } from "../attacks/types.ts";
+import { inputGradientsOnly } from "../backend/gradient_scope.ts";
+import { type Dataset, imagesTensor, labelsTensor, size, take } from "../data/dataset.ts";
+import type { Classifier } from "../models/classifier.ts";
+import { createPrng, type Prng } from "../random/prng.ts";
+import { createProgress, type ProgressMode } from "../util/progress.ts";
+
+/** The attacks AutoAttack can run. */
+export type AutoAttackName = "apgd-ce" | "apgd-t" | "fab-t" | "square" | "apgd-dlr";
+
+/** The versions: `standard`, `rand` (EOT, randomised defences) or `custom` (the `attacks` list). */
+export type AutoAttackVersion = "standard" | "rand" | "custom";
+
+/** The attacks of each version, in the order they run. */
+export const autoAttackVersions: Record<Exclude<AutoAttackVersion, "custom">, readonly AutoAttackName[]> = {
+  standard: ["apgd-ce", "apgd-t", "fab-t", "square"],
+  rand: ["apgd-ce", "apgd-dlr"],
+};
+
+const attackNames: Record<AutoAttackName, string> = {
+  "apgd-ce": "APGD-CE",
+  "apgd-t": "APGD-T",
+  "fab-t": "FAB-T",
+  "square": "Square",
+  "apgd-dlr": "APGD-DLR",
+};
+
+/** Options of {@linkcode autoAttack}. */
+export interface AutoAttackOptions {
+  /** Norm of the threat model. Default "linf". */
+  norm?: Norm;
+  /** Radius. Default 0.3 (l-inf on MNIST). */
+  eps?: number;
+  /** Version. Default "standard", or "custom" when `attacks` is given. */
+  version?: AutoAttackVersion;
+  /** The attacks of a custom version, in order (overrides the version's list). */
+  attacks?: AutoAttackName[];
+  /** Seed of every random choice (attack i draws from a generator seeded with seed + i). Default 0. */
+  seed?: number;
+  /** Examples per batch. Default 256. */
+  batchSize?: number;
+  /** Pixel range. Default [0, 1]. */
+  clipMin?: number;
+  clipMax?: number;
+  /** APGD and FAB iterations. Default 100. */
+  steps?: number;
+  /** Target classes of APGD-T and FAB-T. Default 9 (at most the number of classes - 1). */
+  targetClasses?: number;
+  /** Square's query budget. Default 5000. */
+  squareQueries?: number;
+  /** Gradients averaged per APGD iteration. Default 20 in version `rand`, else 1. */
+  eot?: number;
+  /**
+   * Share of all examples the Square attack may break, after the gradient attacks, before the flag "likely
+   * gradient masking" fires. Default 0.01.
+   */
+  squareTolerance?: number;
+  /** Progress label; progress bars (one per attack) are shown when a label or a progress mode is given. */
+  label?: string;
+  progress?: ProgressMode;
+  /** Called as the work advances: `done` examples out of n (overall), with the running attack in `note`. */
+  onProgress?: (done: number, note?: string) => void;
+}
+
+/** One check of the model, as AutoAttack prints them. */
+export interface AutoAttackCheck {
+  id: "zero-gradients" | "nonfinite-gradients" | "randomized" | "probabilities" | "square-beats-gradients";
+  /** What is checked, in words. */
+  name: string;
+  /** True when the symptom is present: the robust accuracy should not be trusted as it stands. */
+  fired: boolean;
+  /** The numbers behind the verdict, and what to do about it. */
+  message: string;
+  /** The measured quantity (a share of examples, or the largest change between two calls). */
+  value: number;
+}
+
+/** What one attack of the sequence did. */
+export interface AutoAttackStage {
+  attack: AutoAttackName;
+  /** Readable name, e.g. "APGD-T". */
+  name: string;
+  /** Points it ran on (those still robust). */
+  attacked: number;
+  /** Points it broke. */
+  broken: number;
+  /** Robust accuracy once it has run: the running worst case. */
+  robustAccuracy: number;
+  seconds: number;
+}
+
+/** An AutoAttack evaluation. */
+export interface AutoAttackResult {
+  n: number;
+  version: AutoAttackVersion;
+  norm: Norm;
+  eps: number;
+  /** Clean accuracy. */
+  cleanAccuracy: number;
+  /** Share of examples correct clean and under every attack. */
+  robustAccuracy: number;
+  /** Each attack in order, with the robust accuracy after it. */
+  perAttack: AutoAttackStage[];
+  /** 1 where the example is correct clean and survives every attack. */
+  robust: Uint8Array;
+  /** Per example: "clean" (misclassified clean), the attack that broke it, or null (robust). */
+  brokenBy: (AutoAttackName | "clean" | null)[];
+  /** The worst case per example, [n, H, W, C] flat: the breaking adversarial image, else the clean image. */
+  adversarial: Float32Array;
+  /** Every check, fired or not. */
+  checks: AutoAttackCheck[];
+  /** The checks that fired. */
+  flags: AutoAttackCheck[];
+  /** True when any check fired. */
+  flagged: boolean;
+  seconds: number;
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+
+/** Images and labels as tensors, turned into a dataset (copies). */
+function asDataset(data: Dataset | { x: tf.Tensor4D; y: tf.Tensor1D }): Dataset {
+  if (!("x" in data)) return data;
+  const { x, y } = data;
+  if (!(x instanceof tf.Tensor) || x.rank !== 4) {
+    throw new RangeError("autoAttack: data.x must be [N, H, W, C]");
+  }
+  if (!(y instanceof tf.Tensor) || y.rank !== 1 || y.shape[0] !== x.shape[0]) {
+    throw new RangeError(`autoAttack: data.y must be [${x.shape[0]}], got shape [${y?.shape}]`);
+  }
+  const labels = Int32Array.from(y.dataSync());
+  const k = labels.reduce((m, l) => Math.max(m, l + 1), 0);
+  return {
+    name: "tensors",
+    images: Float32Array.from(x.dataSync()),
+    labels,
+    shape: [x.shape[1], x.shape[2], x.shape[3]],
+    classes: Array.from({ length: k }, (_, i) => String(i)),
+  };
+}
+
+/**
+ * The model checks on a batch: zero and non-finite input gradients of the cross-entropy (per example), the
+ * largest change of the logits between two identical calls, and whether the outputs look like
+ * probabilities (every value in [0, 1], every row summing to 1).
+ */
+export function modelChecks(
+  model: Classifier,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+): { zeroGradients: number; nonfiniteGradients: number; maxChange: number; probabilities: boolean } {
+  const n = x.shape[0];
+  if (n === 0) return { zeroGradients: 0, nonfiniteGradients: 0, maxChange: 0, probabilities: false };
+  const [absMax, finite, change, lo, hi, rowErr] = inputGradientsOnly(() =>
+    tf.tidy(() => {
+      const g = tf.grad((xi: tf.Tensor) => tf.sum(crossEntropy(model(xi as tf.Tensor4D), y)))(x).reshape([
+        n,
+        -1,
+      ]);
+      const a = tf.max(tf.abs(g), 1);
+      // g * 0 is NaN exactly where g is NaN or infinite.
+      const ok = tf.logicalNot(tf.any(tf.isNaN(tf.mul(g, 0)), 1));
+      const first = model(x), second = model(x);
+      const diff = tf.max(tf.abs(tf.sub(first, second)));
+      const rowSums = tf.sum(first, 1);
+      return [a, ok, diff, tf.min(first), tf.max(first), tf.max(tf.abs(tf.sub(rowSums, 1)))];
+    })
+  );
+  const a = absMax.dataSync(), ok = finite.dataSync();
+  let zero = 0, bad = 0;
+  for (let i = 0; i < n; i++) {
+    if (!ok[i]) bad++;
+    else if (a[i] === 0) zero++;
+  }
+  const out = {
+    zeroGradients: zero / n,
+    nonfiniteGradients: bad / n,
+    maxChange: change.dataSync()[0],
+    probabilities: lo.dataSync()[0] >= -1e-6 && hi.dataSync()[0] <= 1 + 1e-6 && rowErr.dataSync()[0] < 1e-4,
+  };
+  tf.dispose([absMax, finite, change, lo, hi, rowErr]);
+  return out;
+}
+
+function runAttack(
+  name: AutoAttackName,
+  model: Classifier,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  s: {
+    norm: Norm;
+    eps: number;
+    clipMin: number;
+    clipMax: number;
+    steps: number;
+    targetClasses: number;
+    squareQueries: number;
+    eot: number;
+    prng: Prng;
+  },
+): AttackResult {
+  const common = { norm: s.norm, eps: s.eps, clipMin: s.clipMin, clipMax: s.clipMax, prng: s.prng };
+  switch (name) {
+    case "apgd-ce":
+      return apgd(model, x, y, { ...common, loss: "ce", steps: s.steps, eot: s.eot });
+    case "apgd-dlr":
+      return apgd(model, x, y, { ...common, loss: "dlr", steps: s.steps, eot: s.eot });
+    case "apgd-t":
+      return apgdTargeted(model, x, y, {
+        ...common,
+        steps: s.steps,
+        targetClasses: s.targetClasses,
+        eot: s.eot,
+      });
+    case "fab-t":
+      return fabTargeted(model, x, y, { ...common, steps: s.steps, targetClasses: s.targetClasses });
+    case "square":
+      return square(model, x, y, { ...common, queries: s.squareQueries, pInit: 0.8 });
+  }
+}
+
+/**
+ * Runs AutoAttack on `data` (a dataset, or images [N, H, W, C] and labels [N] as tensors): clean accuracy,
+ * then each attack on the points still robust, keeping the worst case per example, and the checks.
+ *
+ * @example
+ * ```ts ignore
+ * const r = await autoAttack(classifier, testSubset, { norm: "linf", eps: 0.3, version: "standard" });
+ * console.log(r.cleanAccuracy, r.perAttack.map((s) => [s.name, s.robustAccuracy]), r.robustAccuracy);
+ * for (const f of r.flags) console.log(f.message);
+ * ```
+ */
+export async function autoAttack(
+  model: Classifier,
+  data: Dataset | { x: tf.Tensor4D; y: tf.Tensor1D },
+  options: AutoAttackOptions = {},
+): Promise<AutoAttackResult> {
+  const t0 = performance.now();
+  const ds = asDataset(data);
+  const norm = options.norm ?? "linf";
+  const eps = options.eps ?? 0.3;
+  const version = options.version ?? (options.attacks ? "custom" : "standard");
+  if (version !== "standard" && version !== "rand" && version !== "custom") {
+    throw new RangeError(
+      `autoAttack: version must be "standard", "rand" or "custom", got ${JSON.stringify(version)}`,
+    );
+  }
+  if (version === "custom" && !options.attacks) {
+    throw new RangeError('autoAttack: version "custom" needs the list of attacks (options.attacks)');
+  }
+  const attacks = options.attacks ?? autoAttackVersions[version as "standard" | "rand"];
+  for (const a of attacks) {
+    if (!(a in attackNames)) {
+      throw new RangeError(
+        `autoAttack: unknown attack ${JSON.stringify(a)}; use ${Object.keys(attackNames).join(", ")}`,
+      );
+    }
+  }
+  const threat = ball(norm, eps, options);
+  const batchSize = options.batchSize ?? 256;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new RangeError(`autoAttack: batchSize must be an integer >= 1, got ${batchSize}`);
+  }
+  const seed = options.seed ?? 0;
+  const squareTolerance = options.squareTolerance ?? 0.01;
+  const n = size(ds);
+  const per = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  const showProgress = options.label !== undefined ||
+    (options.progress !== undefined && options.progress !== "silent");
+  const label = options.label ?? "AutoAttack";
+
+  // Clean pass and the model checks (on the first batch).
+  const correct = new Uint8Array(n);
+  let classes = 0;
+  let checked: ReturnType<typeof modelChecks> | undefined;
+  for (let start = 0; start < n; start += batchSize) {
+    const end = Math.min(n, start + batchSize);
+    const x = imagesTensor(ds, start, end), y = labelsTensor(ds, start, end);
+    try {
+      if (!checked) checked = modelChecks(model, x, y);
+      const pred = tf.tidy(() => {
+        const logits = model(x);
+        classes = logits.shape[1];
+        return tf.argMax(logits, 1);
+      });
+      const p = pred.dataSync();
+      pred.dispose();
+      for (let i = 0; i < end - start; i++) correct[start + i] = p[i] === ds.labels[start + i] ? 1 : 0;
+    } finally {
+      tf.dispose([x, y]);
+    }
+  }
+  const settings = {
+    norm,
+    eps,
+    clipMin: threat.clipMin,
+    clipMax: threat.clipMax,
+    steps: options.steps ?? 100,
+    targetClasses: options.targetClasses ?? Math.min(9, Math.max(1, classes - 1)),
+    squareQueries: options.squareQueries ?? 5000,
+    eot: options.eot ?? (version === "rand" ? 20 : 1),
+  };
+
+  const robust = Uint8Array.from(correct);
+  const brokenBy: (AutoAttackName | "clean" | null)[] = Array.from(correct, (c) => (c ? null : "clean"));
+  const adversarial = Float32Array.from(ds.images);
+  const cleanAccuracy = n ? correct.reduce((a, b) => a + b, 0) / n : 0;
+  const perAttack: AutoAttackStage[] = [];
+  const countRobust = () => robust.reduce((a, b) => a + b, 0);
+  for (const [i, attack] of attacks.entries()) {
+    const ts = performance.now();
+    const alive: number[] = [];
+    for (let j = 0; j < n; j++) if (robust[j]) alive.push(j);
+    const prng = createPrng(seed + i);
+    const bar = showProgress
+      ? createProgress({
+        label: `${label}: ${attackNames[attack]}`,
+        total: alive.length,
+        unit: "examples",
+        mode: options.progress,
+      })
+      : undefined;
+    let broken = 0;
+    for (let start = 0; start < alive.length; start += batchSize) {
+      const idx = alive.slice(start, start + batchSize);
+      const part = take(ds, idx);
+      const x = imagesTensor(part), y = labelsTensor(part);
+      let result: AttackResult | undefined;
+      try {
+        result = runAttack(attack, model, x, y, { ...settings, prng });
+        // Count a point as broken only if the attack's image is misclassified and inside the ball.
+        const dist = tf.tidy(() => threat.distance(result!.adversarial, x).dataSync());
+        const advImages = result.adversarial.dataSync();
+        idx.forEach((j, k) => {
+          const inside = dist[k] <= eps * (1 + 1e-5) + 1e-7;
+          if (result!.predictions[k] !== ds.labels[j] && inside) {
+            robust[j] = 0;
+            brokenBy[j] = attack;
+            broken++;
+            adversarial.set(advImages.subarray(k * per, (k + 1) * per), j * per);
+          }
+        });
+      } finally {
+        tf.dispose([x, y]);
+        result?.adversarial.dispose();
+      }
+      const done = Math.min(alive.length, start + batchSize);
+      bar?.update(done, `robust ${pct(countRobust() / n)}`);
+      options.onProgress?.(
+        Math.round(n * (i + (alive.length ? done / alive.length : 1)) / attacks.length),
+        `${attackNames[attack]} ${done}/${alive.length}`,
+      );
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    await bar?.finish(`robust ${pct(countRobust() / n)}`);
+    perAttack.push({
+      attack,
+      name: attackNames[attack],
+      attacked: alive.length,
+      broken,
+      robustAccuracy: n ? countRobust() / n : 0,
+      seconds: (performance.now() - ts) / 1000,
+    });
+  }
+
+  const checks = judgeChecks(checked, perAttack, { n, version, squareTolerance });
+  const flags = checks.filter((c) => c.fired);
+  return {
+    n,
+    version,
+    norm,
+    eps,
+    cleanAccuracy,
+    robustAccuracy: n ? countRobust() / n : 0,
+    perAttack,
+    robust,
+    brokenBy,
+    adversarial,
+    checks,
+    flags,
+    flagged: flags.length > 0,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+const gradientAttacks = new Set<AutoAttackName>(["apgd-ce", "apgd-t", "fab-t", "apgd-dlr"]);
+
+/** The checks from the measurements of {@linkcode modelChecks} and the attack sequence. */
+function judgeChecks(
+  m: ReturnType<typeof modelChecks> | undefined,
+  stages: AutoAttackStage[],
+  s: { n: number; version: AutoAttackVersion; squareTolerance: number },
+): AutoAttackCheck[] {
+  const checks: AutoAttackCheck[] = [];
+  if (m) {
+    checks.push({
+      id: "zero-gradients",
+      name: "input gradients are not zero",
+      fired: m.zeroGradients > 0,
+      value: m.zeroGradients,
+      message: m.zeroGradients > 0
+        ? `${
+          pct(m.zeroGradients)
+        } of the examples checked have an input gradient of exactly zero: gradient ` +
+          "attacks cannot move them, so their robustness is not measured (gradient masking or a saturated softmax)"
+        : "no example checked has a zero input gradient",
+    });
+    checks.push({
+      id: "nonfinite-gradients",
+      name: "input gradients are finite",
+      fired: m.nonfiniteGradients > 0,
+      value: m.nonfiniteGradients,
+      message: m.nonfiniteGradients > 0
+        ? `${pct(m.nonfiniteGradients)} of the examples checked have a NaN or infinite input gradient`
+        : "every input gradient checked is finite",
+    });
+    const randomized = m.maxChange > 1e-5;
+    checks.push({
+      id: "randomized",
+      name: "the forward pass is deterministic",
+      fired: randomized && s.version !== "rand",
+      value: m.maxChange,
+      message: randomized
+        ? `two identical calls gave logits up to ${m.maxChange.toPrecision(3)} apart: a randomised model` +
+          (s.version === "rand"
+            ? " (evaluated with EOT, version rand)"
+            : "; evaluate it with version rand (EOT)")
+        : "two identical calls gave the same logits",
+    });
+    checks.push({
+      id: "probabilities",
+      name: "the model returns logits, not probabilities",
+      fired: m.probabilities,
+      value: m.probabilities ? 1 : 0,
+      message: m.probabilities
+        ? "the outputs lie in [0, 1] and every row sums to 1: they look like softmax probabilities; the " +
+          "attacks' losses expect logits (remove the final softmax)"
+        : "the outputs are not probabilities",
+    });
+  }
+  const sq = stages.findIndex((st) => st.attack === "square");
+  if (sq > 0 && stages.slice(0, sq).some((st) => gradientAttacks.has(st.attack))) {
+    const share = s.n ? stages[sq].broken / s.n : 0;
+    checks.push({
+      id: "square-beats-gradients",
+      name: "the gradient-free attack finds no more than the gradient attacks",
+      fired: share > s.squareTolerance,
+      value: share,
+      message:
+        `Square broke ${stages[sq].broken} of the ${stages[sq].attacked} points the gradient attacks ` +
+        `left (${pct(share)} of all, ${pct(s.squareTolerance)} allowed)` +
+        (share > s.squareTolerance ? ": likely gradient masking" : ""),
+    });
+  }
+  return checks;
+}
