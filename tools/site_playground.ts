@@ -38,7 +38,7 @@ export interface PlaygroundOptions {
   scale: Scale;
   /** Progress lines; default `console.log`. */
   log?: (line: string) => void;
-  /** Progress display of training, when a model is not in the cache yet. Default "silent". */
+  /** Progress display of training, when a model is not in the cache yet. Default "auto". */
   progress?: ProgressMode;
 }
 
@@ -61,6 +61,8 @@ export interface ExportedModel {
 export interface PlaygroundReport {
   /** Path of `playground.html`. */
   page: string;
+  /** The page as the site's navigation lists it (`buildSite`'s `extraPages`). */
+  navPage: { title: string; html: string; description: string };
   models: ExportedModel[];
   digits: number;
   /** Bytes of each file written, by path relative to the site folder. */
@@ -82,6 +84,8 @@ async function playgroundSchema() {
     eps: num({ min: 0, max: 0.5 }),
     /** PGD's default steps. */
     pgdSteps: int({ min: 1 }),
+    /** The Square attack's default model queries per image. */
+    squareQueries: int({ min: 1 }),
     /** Overrides of the PGD-trained network's capacity entry (chapter 5) for the playground only. */
     pgdModel: optional(
       obj({ trainSize: optional(int({ min: 0 }), none), epochs: optional(int({ min: 1 }), none) }),
@@ -238,7 +242,7 @@ export async function buildPlayground(options: PlaygroundOptions): Promise<Playg
   const exported: ExportedModel[] = [];
   for (const spec of specs) {
     const t0 = performance.now();
-    const trained = await trainCached(spec.job, { progress: options.progress ?? "silent", label: spec.name });
+    const trained = await trainCached(spec.job, { progress: options.progress ?? "auto", label: spec.name });
     let artifacts: tfTypes.io.ModelArtifacts | undefined;
     await trained.model.save(tf.io.withSaveHandler((a) => {
       artifacts = a;
@@ -294,13 +298,16 @@ export async function buildPlayground(options: PlaygroundOptions): Promise<Playg
     `The ${order.length} digits are a seeded stratified subset of MNIST's test set (seed ${cfg.seed}), ` +
       `which none of the models trained on.`,
     `PGD starts from a random point of the eps-ball (seed 0) and takes steps of 2.5 eps / steps, as in the ` +
-      `chapters; FGSM is one step of eps. Times are for the attack alone, on this browser's tfjs backend.`,
+      `chapters; FGSM is one step of eps. Square (Andriushchenko et al. 2020) is a random search over square ` +
+      `windows that uses the model's outputs only: the quantiser's zero gradient does not stop it. Times are ` +
+      `for the attack alone, on this browser's tfjs backend.`,
   );
   const data: PlaygroundData = {
     scale,
     built: new Date().toISOString(),
     eps: cfg.eps,
     pgdSteps: cfg.pgdSteps,
+    squareQueries: cfg.squareQueries,
     digits: { labels: order.map((j) => test.labels[j]), pixels: toBase64(pixels) },
     models,
     notes,
@@ -333,6 +340,11 @@ export async function buildPlayground(options: PlaygroundOptions): Promise<Playg
   );
   return {
     page: `${options.outDir}/playground.html`,
+    navPage: {
+      title: "Attack playground",
+      html: "playground.html",
+      description: "FGSM, PGD, PGD through BPDA and Square against the course's models, run in your browser",
+    },
     models: exported,
     digits: order.length,
     files,

@@ -39,6 +39,8 @@ export interface PlaygroundData {
   eps: number;
   /** Default PGD steps. */
   pgdSteps: number;
+  /** Default model queries per image of the Square attack. */
+  squareQueries: number;
   digits: {
     /** Labels of the exported test digits. */
     labels: number[];

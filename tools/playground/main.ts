@@ -15,6 +15,7 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import { fgsm } from "../../lib/attacks/fgsm.ts";
 import { pgd } from "../../lib/attacks/pgd.ts";
+import { square } from "../../lib/attacks/square.ts";
 import type { AttackResult } from "../../lib/attacks/types.ts";
 import { registerWasmKernels } from "../../lib/backend/wasm_kernels.ts";
 import { bpda } from "../../lib/defenses/bpda.ts";
@@ -34,6 +35,7 @@ export const ATTACKS = {
   fgsm: "FGSM",
   pgd: "PGD",
   "bpda-pgd": "PGD through BPDA",
+  square: "Square (no gradients)",
 } as const;
 
 /** One of {@linkcode ATTACKS}. */
@@ -48,6 +50,8 @@ export interface RunRequest {
   eps: number;
   /** PGD steps. Default the page's (20). */
   steps?: number;
+  /** Square's model queries per image. Default the page's. */
+  queries?: number;
   /** Indices of exported test digits; or */
   digits?: number[];
   /** one drawn image of 784 pixels in [0, 1] (its label is the model's clean prediction). */
@@ -256,7 +260,9 @@ function createApi(data: PlaygroundData): PlaygroundApi {
       const t0 = performance.now();
       const options = { eps: request.eps, seed: request.seed ?? 0 };
       if (request.attack === "fgsm") result = fgsm(m.deployed, x, y, options);
-      else {
+      else if (request.attack === "square") {
+        result = square(m.deployed, x, y, { ...options, queries: request.queries ?? data.squareQueries });
+      } else {
         const via = request.attack === "bpda-pgd" ? m.bpdaView! : m.deployed;
         result = pgd(via, x, y, { ...options, steps, stepSize: 2.5 * request.eps / Math.max(steps, 1) });
       }
@@ -422,6 +428,7 @@ function startPage(api: PlaygroundApi, data: PlaygroundData): void {
   const attackSelect = $("attack") as HTMLSelectElement;
   const eps = $("eps") as HTMLInputElement;
   const steps = $("steps") as HTMLInputElement;
+  const queries = $("queries") as HTMLInputElement;
   const runButton = $("run") as HTMLButtonElement;
   const status = $("status");
   const digitsBox = $("digits");
@@ -431,6 +438,7 @@ function startPage(api: PlaygroundApi, data: PlaygroundData): void {
   for (const [id, name] of Object.entries(ATTACKS)) attackSelect.append(new Option(name, id));
   eps.value = String(data.eps);
   steps.value = String(data.pgdSteps);
+  queries.value = String(data.squareQueries);
   const describe = () => {
     const m = data.models.find((x) => x.id === modelSelect.value)!;
     $("model-note").textContent = m.description;
@@ -438,7 +446,8 @@ function startPage(api: PlaygroundApi, data: PlaygroundData): void {
     bpdaOption.disabled = !m.quantizer;
     if (!m.quantizer && attackSelect.value === "bpda-pgd") attackSelect.value = "pgd";
     $("eps-value").textContent = Number(eps.value).toFixed(2);
-    steps.disabled = attackSelect.value === "fgsm";
+    steps.disabled = !attackSelect.value.includes("pgd");
+    queries.disabled = attackSelect.value !== "square";
   };
 
   const allPixels = decodeBase64(data.digits.pixels);
@@ -473,9 +482,13 @@ function startPage(api: PlaygroundApi, data: PlaygroundData): void {
   });
   $("clear").addEventListener("click", () => clear());
 
-  let busy = false;
+  // One attack at a time; a request made while one runs is served when it ends, with the settings of then.
+  let busy = false, again = false;
   const attack = async () => {
-    if (busy) return;
+    if (busy) {
+      again = true;
+      return;
+    }
     busy = true;
     runButton.disabled = true;
     status.textContent = "attacking…";
@@ -485,6 +498,7 @@ function startPage(api: PlaygroundApi, data: PlaygroundData): void {
         attack: attackSelect.value as AttackId,
         eps: Number(eps.value),
         steps: Number(steps.value),
+        queries: Number(queries.value),
         ...(selected.image ? { image: selected.image } : { digits: [selected.digit ?? 0] }),
       };
       const r = await api.run(request);
@@ -494,6 +508,8 @@ function startPage(api: PlaygroundApi, data: PlaygroundData): void {
       probabilityBars($("probs"), r.cleanProbs[0], r.advProbs[0], r.labels[0]);
       const name = request.attack === "fgsm"
         ? "FGSM"
+        : request.attack === "square"
+        ? `Square (${request.queries} queries)`
         : `${request.attack === "bpda-pgd" ? "BPDA " : ""}PGD-${request.steps}`;
       const changed = r.clean[0] !== r.adversarial[0];
       $("verdict").textContent = `${selected.image ? "drawn digit" : `label ${r.labels[0]}`}: predicted ` +
@@ -510,6 +526,10 @@ function startPage(api: PlaygroundApi, data: PlaygroundData): void {
     } finally {
       busy = false;
       runButton.disabled = false;
+      if (again) {
+        again = false;
+        void attack();
+      }
     }
   };
 
