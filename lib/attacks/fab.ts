@@ -35,11 +35,21 @@ export interface FabOptions extends Omit<CommonAttackOptions, "targeted"> {
   beta?: number;
 }
 
+/** Scratch buffers of the projection, grown as needed (one projection runs at a time). */
+let scratch = {
+  room: new Float64Array(0),
+  absW: new Float64Array(0),
+  mult: new Float64Array(0),
+  work: new Int32Array(0),
+};
+
 /**
  * The minimal-norm d with w . d = c and lo <= p + d <= hi (l-inf or l2), written into `out`. When the box
  * does not allow w . d = c, the d that gets closest (every pixel as far as the box lets it go) is returned.
- * The solution is d_i = sign(c w_i) min(t m_i, room_i) with m_i = 1 (l-inf) or |w_i| (l2), room_i the box's
- * room in that direction, and t found on the sorted breakpoints room_i / m_i of the piecewise-linear w . d.
+ * The solution is d_i = sign(c w_i) min(t m_i, room_i) with m_i = 1 (l-inf) or |w_i| (l2) and room_i the
+ * box's room in that direction; t solves g(t) = sum_i |w_i| min(t m_i, room_i) = |c|, an increasing
+ * piecewise-linear function with breakpoints room_i / m_i, found by selection over the breakpoints (each
+ * round splits the candidates at a pivot and keeps the side holding t), in expected linear time.
  */
 export function projectOntoHyperplaneInBox(
   p: Float32Array,
@@ -53,48 +63,75 @@ export function projectOntoHyperplaneInBox(
   const n = p.length;
   out.fill(0);
   if (!(Math.abs(c) > 0)) return;
+  if (scratch.room.length < n) {
+    scratch = {
+      room: new Float64Array(n),
+      absW: new Float64Array(n),
+      mult: new Float64Array(n),
+      work: new Int32Array(n),
+    };
+  }
+  const { room, absW, mult, work } = scratch;
   const s = c > 0 ? 1 : -1;
   const target = Math.abs(c);
-  const room = new Float64Array(n), absW = new Float64Array(n), mult = new Float64Array(n);
-  const breaks = new Float64Array(n);
+  let count = 0, total = 0;
   for (let i = 0; i < n; i++) {
     const wi = w[i] * s;
     absW[i] = Math.abs(wi);
-    room[i] = wi > 0 ? hi - p[i] : wi < 0 ? p[i] - lo : 0;
-    if (room[i] < 0) room[i] = 0;
+    const r = wi > 0 ? hi - p[i] : wi < 0 ? p[i] - lo : 0;
+    room[i] = r > 0 ? r : 0;
     mult[i] = norm === "linf" ? 1 : absW[i];
-    breaks[i] = absW[i] > 0 ? room[i] / mult[i] : Infinity;
+    if (absW[i] > 0) {
+      work[count++] = i;
+      total += absW[i] * room[i];
+    }
   }
-  // g(t) = sum_i |w_i| min(t m_i, room_i): increasing, linear between the sorted breakpoints.
-  const g = (t: number) => {
-    let v = 0;
-    for (let i = 0; i < n; i++) if (absW[i] > 0) v += absW[i] * Math.min(t * mult[i], room[i]);
-    return v;
-  };
-  const sorted = Float64Array.from(breaks).sort();
-  let finite = sorted.length;
-  while (finite > 0 && sorted[finite - 1] === Infinity) finite--;
   let t: number;
-  if (finite === 0 || g(sorted[finite - 1]) < target) {
+  if (count === 0 || total < target) {
     t = Infinity; // not reachable in the box: go as far as it allows
   } else {
-    // The first breakpoint where g reaches the target, then the exact t on the linear piece before it.
-    let a = 0, b = finite - 1;
-    while (a < b) {
-      const mid = (a + b) >> 1;
-      if (g(sorted[mid]) >= target) b = mid;
-      else a = mid + 1;
+    // Invariant: pixels outside work[a, b) are known saturated at t (their sum in `fixed`) or known
+    // unsaturated (their slope in `slope`).
+    let a = 0, b = count, fixed = 0, slope = 0;
+    while (b > a) {
+      const pivot = work[(a + b) >> 1];
+      const tp = room[pivot] / mult[pivot];
+      let satBelow = 0, slopeAbove = 0;
+      // Three-way split of work[a, b): breakpoints < tp, == tp, > tp.
+      let lt = a, gt = b, k = a;
+      while (k < gt) {
+        const i = work[k];
+        const ti = room[i] / mult[i];
+        if (ti < tp) {
+          satBelow += absW[i] * room[i];
+          work[k] = work[lt];
+          work[lt++] = i;
+          k++;
+        } else if (ti > tp) {
+          slopeAbove += absW[i] * mult[i];
+          work[k] = work[--gt];
+          work[gt] = i;
+        } else {
+          k++;
+        }
+      }
+      let satEqual = 0, slopeEqual = 0;
+      for (let q = lt; q < gt; q++) {
+        satEqual += absW[work[q]] * room[work[q]];
+        slopeEqual += absW[work[q]] * mult[work[q]];
+      }
+      const gp = fixed + satBelow + satEqual + tp * (slope + slopeAbove);
+      if (gp >= target) {
+        // t <= tp: the breakpoints at or above tp are not yet saturated.
+        slope += slopeAbove + slopeEqual;
+        b = lt;
+      } else {
+        // t > tp: the breakpoints at or below tp are saturated.
+        fixed += satBelow + satEqual;
+        a = gt;
+      }
     }
-    const left = a > 0 ? sorted[a - 1] : 0;
-    let fixed = 0, slope = 0;
-    for (let i = 0; i < n; i++) {
-      if (absW[i] === 0) continue;
-      if (breaks[i] <= left) fixed += absW[i] * room[i];
-      else slope += absW[i] * mult[i];
-    }
-    t = slope > 0 ? left + Math.max(0, target - fixed - left * slope) / slope : left;
-    // Guard against rounding: t never passes the breakpoint where g reaches the target.
-    t = Math.min(t, sorted[a]);
+    t = slope > 0 ? (target - fixed) / slope : Infinity;
   }
   for (let i = 0; i < n; i++) {
     if (absW[i] === 0) continue;
