@@ -24,6 +24,21 @@ export * from "./plot/mod.ts";
 export * from "./random/mod.ts";
 export * from "./report/mod.ts";
 export * from "./report/markdown.ts";
+export {
+  type ArtifactRef,
+  artifactRef,
+  CacheDirError,
+  cacheRoot,
+  canonicalJson,
+  commitArtifact,
+  CorruptUnitError,
+  diskUsage,
+  loadArtifact,
+  LockTimeoutError,
+  refOf,
+  removeArtifact,
+  specKey,
+} from "./store/mod.ts";
 export * from "./train/mod.ts";
 export * from "./util/mod.ts";
 export * from "./defenses/mod.ts";

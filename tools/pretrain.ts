@@ -9,7 +9,7 @@
  *
  * After training (or loading) it evaluates the model on the test split twice, with tfjs and with
  * onnxruntime on the exported file, compares the two sets of logits, times both forward passes, prints a
- * summary and writes the numbers to `<cache>/results/pretrain-resnet50-<scale>.json`. Running it again with
+ * summary and commits the numbers as the results artifact `pretrain-resnet50-<scale>`. Running it again with
  * the same configuration loads the cached model instead of training; an interrupted run resumes from its
  * last checkpoint.
  *

@@ -13,14 +13,14 @@
  * here are a schedule for 2 CPU cores: PGD-10 with steps of 0.05 and the radius ramped up over the first
  * tenth of the steps, 10 epochs at batch 100, Adam at 1e-3 with a cosine decay (about 40 minutes of training
  * and 10 of evaluation). The model is cached under its configuration and an interrupted run resumes from its
- * last checkpoint; the numbers go to `<cache>/results/robust-cnn-<epochs>ep-pgd<k>.json`.
+ * last checkpoint; the numbers go to the results artifact `robust-cnn-<epochs>ep-pgd<k>`.
  * @module
  */
 import { parseArgs } from "node:util";
 import { describeBackend, initBackend } from "../lib/backend/mod.ts";
 import { evaluate, robustEvaluate } from "../lib/eval/mod.ts";
 import { saveResults } from "../lib/report/mod.ts";
-import { testData, trainCached, type TrainJob } from "../lib/train/mod.ts";
+import { testData, trainCached, type SubsetDataSpec, type TrainJob } from "../lib/train/mod.ts";
 import type { ProgressMode } from "../lib/util/mod.ts";
 
 /** The tool's settings, from the command line. */
@@ -67,7 +67,7 @@ export function parseRobustArgs(args: string[]): RobustCnnOptions {
 }
 
 /** The training job (and cache key) of a run. */
-export function robustJob(opts: RobustCnnOptions): TrainJob {
+export function robustJob(opts: RobustCnnOptions): TrainJob<SubsetDataSpec> {
   const steps = opts.pgdTrainSteps;
   return {
     data: { dataset: "mnist", trainSize: 0, seed: 0 },
@@ -85,7 +85,7 @@ export function robustJob(opts: RobustCnnOptions): TrainJob {
         warmup: 0.1,
       },
     },
-  } as TrainJob;
+  } as TrainJob<SubsetDataSpec>;
 }
 
 if (import.meta.main) {

@@ -8,7 +8,7 @@
  * @module
  */
 import { join } from "node:path";
-import { readEnv } from "../util/env.ts";
+import { readEnv, readEnvChoice } from "../util/env.ts";
 import { exists } from "../util/fs.ts";
 
 /** The C sources of the library (compiled together; the header is part of its hash). */
@@ -170,11 +170,14 @@ export async function buildNative(
   );
 }
 
+/** The values `ADVEX_NATIVE` may take: off or on (on is the default when unset). */
+export const NATIVE_ENV_VALUES = ["0", "1", "off", "on", "false", "true", "no", "yes"] as const;
+
 let loaded: Promise<NativeStatus> | undefined;
 
 /**
- * Loads the native library and a BLAS library, once per process. Never throws: a missing piece is reported
- * in `detail`. `build: true` compiles the library first when its build is missing.
+ * Loads the native library and a BLAS library, once per process. A missing piece is reported in `detail`;
+ * the only error is a bad value of `ADVEX_NATIVE` (an `EnvError` listing the valid ones). `build: true` compiles the library first when its build is missing.
  */
 export function loadNative(options: { build?: boolean } = {}): Promise<NativeStatus> {
   loaded ??= load(options.build ?? false);
@@ -182,7 +185,7 @@ export function loadNative(options: { build?: boolean } = {}): Promise<NativeSta
 }
 
 async function load(build: boolean): Promise<NativeStatus> {
-  const env = (readEnv(NATIVE_ENV_VAR) ?? "").trim().toLowerCase();
+  const env = (readEnvChoice(NATIVE_ENV_VAR, NATIVE_ENV_VALUES) ?? "").toLowerCase();
   if (["0", "off", "false", "no"].includes(env)) {
     return { ok: false, detail: `turned off by ${NATIVE_ENV_VAR}=${env}` };
   }

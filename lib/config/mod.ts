@@ -1,5 +1,4 @@
 /** Experiment configs (YAML, three scales) and the configuration-keyed cache. @module */
-export * from "./cache.ts";
 export * from "./load.ts";
 export * from "./schema.ts";
 export * from "./specs.ts";

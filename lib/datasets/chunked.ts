@@ -1,16 +1,41 @@
 /**
  * Long dataset constructions (an attack or an optimisation per training image) done chunk by chunk, so
- * that they can be interrupted and resumed: each finished chunk is written atomically to its own file and
- * then recorded in a manifest; a later run with the same configuration skips the recorded chunks. When all
- * chunks are done they are assembled into one dataset file, and later runs load that.
+ * that they can be interrupted and resumed: each finished chunk is committed as a unit of its own (see
+ * lib/store), and a later run with the same configuration reads the committed chunks back and builds only
+ * the rest. When all chunks are done they are assembled into one dataset artifact, verified on every load,
+ * and the chunks are removed.
  * @module
  */
 import { join } from "node:path";
-import { canonicalJson } from "../config/cache.ts";
-import { type Dataset, makeDataset } from "../data/dataset.ts";
-import { exists, readJsonIfExists, writeFileAtomic } from "../util/fs.ts";
+import { type Dataset, makeDataset, size } from "../data/dataset.ts";
+import { withOrigin } from "../data/spec.ts";
+import { canonicalJson } from "../store/key.ts";
+import {
+  type ArtifactRef,
+  commitArtifact,
+  partialSlots,
+  readArtifact,
+  type UnitSlots,
+  unitSlots,
+  warn,
+} from "../store/store.ts";
+import {
+  commitUnit,
+  CorruptUnitError,
+  discardUnit,
+  type LoadedUnit,
+  loadUnit,
+  unitFile,
+  unitJson,
+} from "../store/unit.ts";
 import { createProgress, type ProgressMode } from "../util/progress.ts";
-import { loadDatasetFile, saveDataset } from "./file.ts";
+import {
+  DATASET_FILE,
+  type DatasetFile,
+  DatasetFileError,
+  decodeDataset,
+  encodeDataset,
+} from "../data/file.ts";
 
 /** What building one chunk produces. */
 export interface ChunkResult {
@@ -39,7 +64,9 @@ export type ChunkBuilder = (
 export interface ChunkedBuildOptions {
   /** Images per saved chunk. Default 1000. */
   chunkSize?: number;
-  /** Folder of the resumable construction (see `buildInChunks`); absent: nothing is saved. */
+  /** The artifact the construction is committed as (chunks kept as partial units until then). */
+  artifact?: ArtifactRef;
+  /** A folder of the caller's for the finished unit (`<dir>`) and the chunks (`<dir>.partial`), instead. */
   dir?: string;
   /** Identity of the model and the source data, recorded with the construction's settings. */
   source?: unknown;
@@ -61,7 +88,9 @@ export interface ChunkedOptions {
   total: number;
   /** Examples per chunk. Default 1000. */
   chunkSize?: number;
-  /** Folder for the chunk files, the manifest and the assembled dataset; absent: built in memory only. */
+  /** The artifact the construction is committed as; chunks are partial units until it is whole. */
+  artifact?: ArtifactRef;
+  /** Instead of `artifact`, a folder of the caller's: the dataset unit at `dir`, chunks in `<dir>.partial`. */
   dir?: string;
   /** The construction's settings, recorded in the manifest; resuming with other settings is an error. */
   config?: unknown;
@@ -95,24 +124,33 @@ export interface ChunkedBuild {
 }
 
 /** Bumped when the on-disk layout of a chunked construction changes. */
-export const CHUNKED_VERSION = 1;
+export const CHUNKED_VERSION = 2;
 
-const MANIFEST = "manifest.json";
-const ASSEMBLED = "dataset.ds";
+/** The file of one chunk inside its committed unit. */
+const CHUNK_FILE = "chunk.ds";
 
-interface Manifest {
+/** What a chunk unit records of its construction, checked on resume. */
+interface ChunkHeader {
   version: number;
   config: unknown;
   total: number;
   chunkSize: number;
-  /** Chunks 0 .. done - 1 are on disk. */
-  done: number;
-  chunkSeconds: number[];
-  complete: boolean;
+  seconds: number;
 }
 
-function chunkFile(dir: string, k: number): string {
-  return join(dir, `chunk-${String(k).padStart(5, "0")}.ds`);
+/**
+ * Where a construction is kept: the assembled dataset as a committed unit at `dir`, and each finished chunk
+ * as a committed unit of `partial` until the whole is assembled.
+ */
+interface Target {
+  dir: string;
+  partial: UnitSlots;
+}
+
+function targetOf(options: ChunkedOptions): Target | undefined {
+  if (options.artifact) return { dir: options.artifact.dir, partial: partialSlots(options.artifact) };
+  if (options.dir) return { dir: options.dir, partial: unitSlots(`${options.dir}.partial`, "chunk") };
+  return undefined;
 }
 
 function toColumns(meta: Record<string, unknown>, path: string): Record<string, number[]> {
@@ -120,6 +158,28 @@ function toColumns(meta: Record<string, unknown>, path: string): Record<string, 
   if (cols === undefined) return {};
   if (typeof cols !== "object" || cols === null) throw new Error(`${path}: bad columns in metadata`);
   return cols as Record<string, number[]>;
+}
+
+/** The assembled dataset of a finished construction at `dir`, or undefined (a corrupt one is reported and removed). */
+async function loadAssembled(dir: string, artifact?: ArtifactRef): Promise<
+  { file: DatasetFile; seconds: number[] } | undefined
+> {
+  const read = (unit: LoadedUnit) => {
+    const path = join(unit.dir, DATASET_FILE);
+    const file = decodeDataset(unitFile(unit, DATASET_FILE), path);
+    const seconds = file.meta.chunkSeconds;
+    return { file, seconds: Array.isArray(seconds) ? seconds as number[] : [] };
+  };
+  if (artifact) return await readArtifact(artifact, read);
+  try {
+    const unit = await loadUnit(dir);
+    return unit ? read(unit) : undefined;
+  } catch (e) {
+    if (!(e instanceof CorruptUnitError) && !(e instanceof DatasetFileError)) throw e;
+    warn(`dataset ${dir} cannot be used (${(e as Error).message}); removing it, it will be rebuilt`);
+    await discardUnit(dir);
+    return undefined;
+  }
 }
 
 /**
@@ -134,7 +194,7 @@ function toColumns(meta: Record<string, unknown>, path: string): Record<string, 
  * ```
  */
 export async function buildInChunks(options: ChunkedOptions, build: ChunkBuilder): Promise<ChunkedBuild> {
-  const { total, shape, classes, dir } = options;
+  const { total, shape, classes } = options;
   const chunkSize = options.chunkSize ?? 1000;
   if (!Number.isInteger(total) || total < 1) {
     throw new RangeError(`buildInChunks: total must be a positive integer, got ${total}`);
@@ -145,47 +205,35 @@ export async function buildInChunks(options: ChunkedOptions, build: ChunkBuilder
   const chunks = Math.ceil(total / chunkSize);
   const per = shape[0] * shape[1] * shape[2];
   const config = options.config ?? null;
-  const fresh: Manifest = {
-    version: CHUNKED_VERSION,
-    config,
-    total,
-    chunkSize,
-    done: 0,
-    chunkSeconds: [],
-    complete: false,
-  };
-  let manifest = fresh;
-  if (dir) {
-    const saved = await readJsonIfExists<Manifest>(join(dir, MANIFEST));
+  const target = targetOf(options);
+  if (target) {
+    const saved = await loadAssembled(target.dir, options.artifact);
     if (saved) {
-      const same = saved.version === CHUNKED_VERSION && saved.total === total &&
-        saved.chunkSize === chunkSize && canonicalJson(saved.config) === canonicalJson(config);
+      const { dataset, meta } = saved.file;
+      const same = size(dataset) === total && canonicalJson(meta.config ?? null) === canonicalJson(config);
       if (!same) {
         throw new Error(
-          `${dir} holds a construction with other settings (${
-            canonicalJson({ total: saved.total, chunkSize: saved.chunkSize, config: saved.config })
+          `${target.dir} holds a construction with other settings (${
+            canonicalJson({ total: size(dataset), config: meta.config })
           }): remove the folder or use another one`,
         );
       }
-      manifest = saved;
-      if (saved.complete && await exists(join(dir, ASSEMBLED))) {
-        const { dataset, meta } = await loadDatasetFile(join(dir, ASSEMBLED));
-        const columns = Object.fromEntries(
-          Object.entries(toColumns(meta, join(dir, ASSEMBLED))).map(([k, v]) => [k, Float32Array.from(v)]),
-        );
-        return {
-          dataset,
-          columns,
-          finished: true,
-          fromCache: true,
-          chunksDone: chunks,
-          chunks,
-          resumedFrom: chunks,
-          seconds: saved.chunkSeconds.reduce((a, b) => a + b, 0),
-          chunkSeconds: saved.chunkSeconds,
-        };
-      }
-      if (saved.complete) manifest = { ...saved, complete: false };
+      const columns = Object.fromEntries(
+        Object.entries(toColumns(meta, join(target.dir, DATASET_FILE))).map((
+          [k, v],
+        ) => [k, Float32Array.from(v)]),
+      );
+      return {
+        dataset: options.artifact ? withOrigin(dataset, options.artifact.key) : dataset,
+        columns,
+        finished: true,
+        fromCache: true,
+        chunksDone: chunks,
+        chunks,
+        resumedFrom: chunks,
+        seconds: saved.seconds.reduce((a, b) => a + b, 0),
+        chunkSeconds: saved.seconds,
+      };
     }
   }
 
@@ -211,21 +259,31 @@ export async function buildInChunks(options: ChunkedOptions, build: ChunkBuilder
     }
   };
 
-  // Chunks recorded as done are read back; a missing one is rebuilt from there on.
+  // Chunks committed by earlier runs are read back in order; the first one missing is rebuilt from there on.
   let done = 0;
-  if (dir) {
-    while (done < manifest.done && await exists(chunkFile(dir, done))) {
-      const { dataset, meta } = await loadDatasetFile(chunkFile(dir, done));
-      store(done, {
-        images: dataset.images,
-        labels: dataset.labels,
-        columns: toColumns(meta, chunkFile(dir, done)),
-      });
+  const chunkSeconds: number[] = [];
+  if (target) {
+    while (done < chunks) {
+      const unit = await target.partial.get(done);
+      if (!unit) break;
+      const head = unitJson<ChunkHeader>(unit, "chunk.json");
+      const same = head.version === CHUNKED_VERSION && head.total === total && head.chunkSize === chunkSize &&
+        canonicalJson(head.config) === canonicalJson(config);
+      if (!same) {
+        throw new Error(
+          `${target.partial.dir} holds a construction with other settings (${
+            canonicalJson({ total: head.total, chunkSize: head.chunkSize, config: head.config })
+          }): remove the folder or use another one`,
+        );
+      }
+      const path = join(unit.dir, CHUNK_FILE);
+      const { dataset, meta } = decodeDataset(unitFile(unit, CHUNK_FILE), path);
+      store(done, { images: dataset.images, labels: dataset.labels, columns: toColumns(meta, path) });
+      chunkSeconds.push(head.seconds);
       done++;
     }
   }
   const resumedFrom = done;
-  const chunkSeconds = manifest.chunkSeconds.slice(0, done);
   const stopAt = Math.min(chunks, options.stopAfterChunks ?? chunks);
   const progress = createProgress({
     label: options.label ?? `build ${options.name}`,
@@ -240,9 +298,10 @@ export async function buildInChunks(options: ChunkedOptions, build: ChunkBuilder
     const t0 = performance.now();
     const part = await build(start, end, k, (d) => progress.update(start + d, `chunk ${k + 1}/${chunks}`));
     store(k, part);
-    chunkSeconds.push((performance.now() - t0) / 1000);
+    const seconds = (performance.now() - t0) / 1000;
+    chunkSeconds.push(seconds);
     done = k + 1;
-    if (dir) {
+    if (target) {
       const chunk = makeDataset(
         `${options.name} chunk ${k}`,
         images.subarray(start * per, end * per),
@@ -253,9 +312,11 @@ export async function buildInChunks(options: ChunkedOptions, build: ChunkBuilder
       const cols = Object.fromEntries(
         Object.entries(columns).map(([key, v]) => [key, Array.from(v.subarray(start, end))]),
       );
-      await saveDataset(chunkFile(dir, k), chunk, { columns: cols });
-      manifest = { ...manifest, done, chunkSeconds: chunkSeconds.slice() };
-      await writeFileAtomic(join(dir, MANIFEST), JSON.stringify(manifest, null, 1));
+      const head: ChunkHeader = { version: CHUNKED_VERSION, config, total, chunkSize, seconds };
+      await target.partial.commit(k, {
+        [CHUNK_FILE]: encodeDataset(chunk, { columns: cols }),
+        "chunk.json": JSON.stringify(head),
+      });
     }
   }
   const finished = done === chunks;
@@ -269,14 +330,19 @@ export async function buildInChunks(options: ChunkedOptions, build: ChunkBuilder
     classes,
   );
   const outColumns = Object.fromEntries(Object.entries(columns).map(([k, v]) => [k, v.subarray(0, n)]));
-  if (dir && finished) {
+  if (target && finished) {
     const cols = Object.fromEntries(Object.entries(outColumns).map(([k, v]) => [k, Array.from(v)]));
-    await saveDataset(join(dir, ASSEMBLED), dataset, { columns: cols, config });
-    await writeFileAtomic(join(dir, MANIFEST), JSON.stringify({ ...manifest, complete: true }, null, 1));
-    for (let k = 0; k < chunks; k++) await Deno.remove(chunkFile(dir, k)).catch(() => {});
+    const bytes = encodeDataset(dataset, { columns: cols, config, chunkSeconds });
+    const files = { [DATASET_FILE]: bytes };
+    if (options.artifact) {
+      await commitArtifact(options.artifact, files, { spec: config, replace: true });
+    } else {
+      await commitUnit(target.dir, files, { kind: "dataset", spec: config, replace: true });
+    }
+    await target.partial.clear();
   }
   return {
-    dataset,
+    dataset: options.artifact && finished ? withOrigin(dataset, options.artifact.key) : dataset,
     columns: outColumns,
     finished,
     fromCache: false,

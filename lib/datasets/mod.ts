@@ -5,7 +5,6 @@
  * @module
  */
 export * from "./chunked.ts";
-export * from "./file.ts";
 export * from "./non_robust.ts";
 export * from "./robust.ts";
 export * from "./targets.ts";

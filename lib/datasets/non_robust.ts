@@ -100,6 +100,7 @@ export async function buildNonRobustDataset(
     classes: source.classes,
     total: n,
     chunkSize: options.chunkSize,
+    artifact: options.artifact,
     dir: options.dir,
     config,
     stopAfterChunks: options.stopAfterChunks,

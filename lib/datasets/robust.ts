@@ -228,6 +228,7 @@ export async function buildRobustDataset(
     classes: source.classes,
     total: n,
     chunkSize: options.chunkSize,
+    artifact: options.artifact,
     dir: options.dir,
     config,
     stopAfterChunks: options.stopAfterChunks,

@@ -10,7 +10,7 @@ import { bool, int, list, num, obj, optional, str } from "../config/schema.ts";
 import type { Infer } from "../config/schema.ts";
 import { attackSpecSchema, trainDataSchema, trainSchema } from "../config/specs.ts";
 import type { RobustEvaluation } from "../eval/robust.ts";
-import type { TrainJob } from "../train/cached.ts";
+import type { SubsetDataSpec, TrainJob } from "../train/cached.ts";
 
 const none = undefined as unknown as number;
 
@@ -77,7 +77,7 @@ export type TrainingMode = Notebook05Config["modes"][number];
 export type CapacityScale = Notebook05Config["scales"][number];
 
 /** The training job (the cache key) of `mode` at capacity `entry`. */
-export function capacityJob(cfg: Notebook05Config, mode: TrainingMode, entry: CapacityScale): TrainJob {
+export function capacityJob(cfg: Notebook05Config, mode: TrainingMode, entry: CapacityScale): TrainJob<SubsetDataSpec> {
   const { adversarial: _ignored, ...schedule } = cfg.train;
   const trainSize = entry.trainSize ?? cfg.data.trainSize;
   const epochs = entry.epochs ?? schedule.epochs;
@@ -99,7 +99,7 @@ export function capacityJob(cfg: Notebook05Config, mode: TrainingMode, entry: Ca
 /** Every (mode, scale) pair of the study, modes outermost, with its job. */
 export function capacityGrid(
   cfg: Notebook05Config,
-): { mode: TrainingMode; entry: CapacityScale; job: TrainJob }[] {
+): { mode: TrainingMode; entry: CapacityScale; job: TrainJob<SubsetDataSpec> }[] {
   return cfg.modes.flatMap((mode) =>
     cfg.scales.map((entry) => ({ mode, entry, job: capacityJob(cfg, mode, entry) }))
   );

@@ -7,15 +7,22 @@
  * models on each.
  * @module
  */
-import { basename } from "node:path";
 import { predictLabels } from "../attacks/loss.ts";
 import { type AttackSpec, makeAttack } from "../attacks/make.ts";
-import { cacheDir } from "../config/cache.ts";
 import { type Infer, int, list, num, obj, optional, str } from "../config/schema.ts";
 import { modelSpecSchema, trainSchema } from "../config/specs.ts";
 import { type Dataset, imagesTensor, size, take } from "../data/dataset.ts";
 import { loadDataset } from "../data/load.ts";
 import type { DatasetName } from "../data/sources.ts";
+import {
+  type ConstructedDataSpec,
+  constructedRef,
+  constructedSpec,
+  type ConstructionImages,
+  constructionImages,
+  resolveTrainData,
+  type SubsetDataSpec,
+} from "../data/spec.ts";
 import { stratifiedSubset, twoClassSubset } from "../data/subsets.ts";
 import { buildNonRobustDataset, type NonRobustDataset } from "../datasets/non_robust.ts";
 import { buildRobustDataset, type RobustDataset } from "../datasets/robust.ts";
@@ -188,17 +195,12 @@ export async function featureTaskData(
   trainSize: number,
   cfg: Notebook02Config,
 ): Promise<FeatureTaskData> {
-  let train = await loadDataset(task.dataset, "train");
   let test = await loadDataset(task.dataset, "test");
-  if (task.classes) {
-    train = twoClassSubset(train, task.classes);
-    test = twoClassSubset(test, task.classes);
-  }
-  const subset = (ds: Dataset, n: number, seed: number) =>
-    n > 0 && n < size(ds) ? stratifiedSubset(ds, n, { seed }) : ds;
+  if (task.classes) test = twoClassSubset(test, task.classes);
+  const n = cfg.evaluation.testSize;
   return {
-    train: subset(train, trainSize, cfg.seed),
-    test: subset(test, cfg.evaluation.testSize, cfg.seed + 1),
+    train: await resolveTrainData(taskData(task, trainSize, cfg)),
+    test: n > 0 && n < size(test) ? stratifiedSubset(test, n, { seed: cfg.seed + 1 }) : test,
   };
 }
 
@@ -223,23 +225,21 @@ export async function featuresScore(
   return { clean: clean.accuracy, robust: robust.accuracy };
 }
 
-/** A training job on a task's data; `constructed` names a constructed training set (its cache folder). */
+/** The data spec of a task's training subset. */
+function taskData(task: FeatureTask, trainSize: number, cfg: Notebook02Config): SubsetDataSpec {
+  return { dataset: task.dataset, trainSize, seed: cfg.seed, classes: task.classes ?? null };
+}
+
+/** A training job on a task's training subset, or on the constructed set `constructed` names. */
 function taskJob(
   task: FeatureTask,
   trainSize: number,
   model: ModelSpec,
   train: TrainJob["train"],
   cfg: Notebook02Config,
-  constructed?: string,
+  constructed?: ConstructedDataSpec,
 ): TrainJob {
-  const data = {
-    dataset: task.dataset,
-    trainSize,
-    seed: cfg.seed,
-    classes: task.classes ?? null,
-    constructed: constructed ?? null,
-  };
-  return { data, model, initSeed: cfg.initSeed, train };
+  return { data: constructed ?? taskData(task, trainSize, cfg), model, initSeed: cfg.initSeed, train };
 }
 
 async function score(
@@ -253,10 +253,13 @@ async function score(
   return { label, trained, ...(await featuresScore(trained.classifier, test, cfg, label)) };
 }
 
-/** The first `n` images of `ds` (a copy), the examples a construction starts from. */
-function firstImages(ds: Dataset, n: number): Dataset {
+/** The first `n` images of `ds` (a copy), the examples a construction starts from, and how its spec names them. */
+function firstImages(ds: Dataset, n: number): { dataset: Dataset; images: ConstructionImages } {
   const m = Math.min(n, size(ds));
-  return take(ds, Array.from({ length: m }, (_, i) => i), `${ds.name}[:${m}]`);
+  return {
+    dataset: take(ds, Array.from({ length: m }, (_, i) => i), `${ds.name}[:${m}]`),
+    images: constructionImages(ds, m),
+  };
 }
 
 /** One constructed non-robust set and the fresh model trained on it. */
@@ -308,15 +311,17 @@ export async function runNonRobust(
       batchSize: c.batchSize,
       chunkSize: c.chunkSize,
     };
-    const identity = { model: basename(source.trained.dir), data: original.name, size: size(original) };
-    const dir = await cacheDir("datasets", { ...settings, norm: "l2", source: identity });
-    const built = await buildNonRobustDataset(source.trained.classifier, original, {
+    const spec = constructedSpec("non-robust", source.trained.key, original.images, {
       ...settings,
-      dir,
-      source: identity,
+      norm: "l2",
+    });
+    const built = await buildNonRobustDataset(source.trained.classifier, original.dataset, {
+      ...settings,
+      artifact: await constructedRef(spec),
+      source: spec.constructed,
       label: `build ${name} (${task.title})`,
     });
-    const job = taskJob(task, c.trainSize, c.model, c.freshTrain, cfg, basename(dir));
+    const job = taskJob(task, c.trainSize, c.model, c.freshTrain, cfg, spec);
     const fresh = await score(
       `standard training on ${name} (${task.title})`,
       job,
@@ -328,7 +333,7 @@ export async function runNonRobust(
     const C = data.test.classes.length;
     const shifted = predictions.reduce((n, p, i) => n + (p === (data.test.labels[i] + 1) % C ? 1 : 0), 0) /
       Math.max(1, predictions.length);
-    sets.push({ rule, name, built, original, fresh, shifted });
+    sets.push({ rule, name, built, original: original.dataset, fresh, shifted });
   }
   return { task, data, source, sets };
 }
@@ -406,23 +411,26 @@ export async function runRobustFeatures(cfg: Notebook02Config): Promise<RobustFe
   const original = firstImages(data.train, r.size);
   const build = async (from: FeatureScore, name: string) => {
     const { layer, ...inversion } = r.inversion;
-    const identity = { model: basename(from.trained.dir), layer, data: original.name, size: size(original) };
     const settings = { ...inversion, seed: cfg.seed };
-    const dir = await cacheDir("datasets", { ...settings, construction: "representation", source: identity });
-    const built = await buildRobustDataset(representationOf(from.trained.model, { layer }), original, {
-      ...settings,
-      dir,
-      source: identity,
-      label: `build ${name} (${task.title})`,
-    });
-    return { built, key: basename(dir) };
+    const spec = constructedSpec("robust", from.trained.key, original.images, { ...settings, layer });
+    const built = await buildRobustDataset(
+      representationOf(from.trained.model, { layer }),
+      original.dataset,
+      {
+        ...settings,
+        artifact: await constructedRef(spec),
+        source: spec.constructed,
+        label: `build ${name} (${task.title})`,
+      },
+    );
+    return { built, spec };
   };
   const dR = await build(adversarial, "D_R");
   const dNR = await build(standard, "D_NR");
-  const fresh = (name: string, set: { built: RobustDataset; key: string }) =>
+  const fresh = (name: string, set: { built: RobustDataset; spec: ConstructedDataSpec }) =>
     score(
       `standard training on ${name}`,
-      taskJob(task, r.trainSize, r.model, r.freshTrain, cfg, set.key),
+      taskJob(task, r.trainSize, r.model, r.freshTrain, cfg, set.spec),
       set.built.dataset,
       data.test,
       cfg,
@@ -432,7 +440,7 @@ export async function runRobustFeatures(cfg: Notebook02Config): Promise<RobustFe
     data,
     standard,
     adversarial,
-    original,
+    original: original.dataset,
     robustSet: dR.built,
     nonRobustSet: dNR.built,
     onRobust: await fresh("D_R", dR),

@@ -7,7 +7,7 @@ import type { AttackSpec } from "../attacks/make.ts";
 import { int, list, num, obj, optional } from "../config/schema.ts";
 import { backendSchema, modelSpecSchema, trainDataSchema, trainSchema } from "../config/specs.ts";
 import type { Infer } from "../config/schema.ts";
-import { trainDataOf, type TrainJob } from "../train/cached.ts";
+import { trainDataOf, type SubsetDataSpec, type TrainJob } from "../train/cached.ts";
 
 /** Settings of notebook 01 (configs/01-generalization-vs-robustness.yaml). */
 export const notebook01Schema = obj({
@@ -35,7 +35,7 @@ export const notebook01Schema = obj({
 export type Notebook01Config = Infer<typeof notebook01Schema>;
 
 /** The training job (the cache key) of the chapter's standard model. */
-export function notebook01Job(cfg: Notebook01Config): TrainJob {
+export function notebook01Job(cfg: Notebook01Config): TrainJob<SubsetDataSpec> {
   return {
     data: trainDataOf(cfg.data),
     model: cfg.model,

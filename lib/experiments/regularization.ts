@@ -20,7 +20,7 @@ import { loadDataset } from "../data/load.ts";
 import { stratifiedSubset, twoClassSubset } from "../data/subsets.ts";
 import { asClassifier } from "../models/classifier.ts";
 import { binaryWeights, closedFormAdversarialLoss, signedLabels } from "../models/logistic_binary.ts";
-import { testData, trainDataOf, type TrainJob } from "../train/cached.ts";
+import { testData, trainDataOf, type SubsetDataSpec, type TrainJob } from "../train/cached.ts";
 import { createOptimizer, type OptimizerSpec } from "../train/optimizers.ts";
 import { epochOrder, learningRateAt } from "../train/train.ts";
 import { createProgress, type ProgressMode } from "../util/progress.ts";
@@ -68,7 +68,7 @@ export type Notebook06Config = Infer<typeof notebook06Schema>;
  * training (the adversarial term has weight 0), so its job has no attack at all and shares nothing it
  * does not need.
  */
-export function mixedObjectiveJob(cfg: Notebook06Config, alpha: number): TrainJob {
+export function mixedObjectiveJob(cfg: Notebook06Config, alpha: number): TrainJob<SubsetDataSpec> {
   const { adversarial: _ignored, ...schedule } = cfg.mixed.train;
   return {
     data: trainDataOf(cfg.data),

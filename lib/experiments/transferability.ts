@@ -15,13 +15,19 @@
  * Every forward pass that needs no gradient (accuracies, transfer predictions) runs in onnxruntime.
  * @module
  */
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { attackSpecSchema, backendSchema, modelSpecSchema, trainSchema } from "../config/specs.ts";
-import { cacheDir } from "../config/cache.ts";
 import { type Infer, int, list, num, obj, optional, str } from "../config/schema.ts";
 import { loadExperiment, type Scale } from "../config/load.ts";
 import type { Dataset } from "../data/dataset.ts";
 import type { DatasetName } from "../data/sources.ts";
+import {
+  type ConstructedDataSpec,
+  constructedRef,
+  constructedSpec,
+  constructionImages,
+  type SubsetDataSpec,
+} from "../data/spec.ts";
 import { buildNonRobustDataset, type NonRobustDataset } from "../datasets/non_robust.ts";
 import type { Classifier } from "../models/classifier.ts";
 import { type PretrainedConfig, pretrainedSchema } from "../onnx/pretrained.ts";
@@ -98,47 +104,42 @@ export function loadPretrainedConfig(
   return loadExperiment(join(dirname(configPath), cfg.pretrained), pretrainedSchema, scale);
 }
 
-/** The training data spec of D (a subset of `dataset`'s training split) and of D_det made from it. */
-function dataSpecs(cfg: Notebook03Config, dataset: DatasetName, detKey: string) {
-  const standard = { dataset, trainSize: cfg.nonRobust.size, seed: cfg.seed };
-  return { standard, det: { ...standard, constructed: detKey } };
-}
-
 /**
- * The two training jobs of each target: on the `nonRobust.size` original images (D) and on D_det, whose
- * cache folder's name `detKey` enters the second job's key.
+ * The two training jobs of each target: on the `nonRobust.size` original images (D) and on D_det, named by
+ * its data spec `det` (as {@linkcode buildSourceDet} returns it).
  */
 export function transferTargetJobs(
   cfg: Notebook03Config,
   dataset: DatasetName,
-  detKey: string,
+  det: ConstructedDataSpec,
 ): TargetJobs[] {
   assertUniqueNames(cfg.targets.map((t) => t.name), "transferTargetJobs", "target");
-  const data = dataSpecs(cfg, dataset, detKey);
+  const standard: SubsetDataSpec = { dataset, trainSize: cfg.nonRobust.size, seed: cfg.seed };
   return cfg.targets.map((t) => ({
     name: t.name,
-    standard: { data: data.standard, model: t.model, initSeed: cfg.initSeed, train: t.train },
-    det: { data: data.det, model: t.model, initSeed: cfg.initSeed, train: t.train },
+    standard: { data: standard, model: t.model, initSeed: cfg.initSeed, train: t.train },
+    det: { data: det, model: t.model, initSeed: cfg.initSeed, train: t.train },
   }));
 }
 
 /** Options of {@linkcode buildSourceDet}. */
 export interface SourceDetOptions {
-  /** Identity of the source model (e.g. its cache folder's name); part of the construction's cache key. */
+  /** The source model's job key (`TrainedModel.key`); part of the construction's key. */
   sourceKey: string;
   progress?: ProgressMode;
 }
 
 /**
- * Builds (or loads, or resumes) D_det from `images` against the source classifier, cached under a key made
- * of the settings, the source's identity and the images' name.
+ * Builds (or loads, or resumes) D_det from `images` against the source classifier, committed to the store
+ * under the key of its data spec (the settings, the source job's key and the images), which it returns for
+ * the jobs trained on it.
  */
 export async function buildSourceDet(
   cfg: Notebook03Config,
   source: Classifier,
   images: Dataset,
   options: SourceDetOptions,
-): Promise<{ built: NonRobustDataset; dir: string }> {
+): Promise<{ built: NonRobustDataset; data: ConstructedDataSpec; key: string }> {
   const c = cfg.nonRobust;
   const settings = {
     rule: "det" as const,
@@ -149,21 +150,19 @@ export async function buildSourceDet(
     batchSize: c.batchSize,
     chunkSize: c.chunkSize,
   };
-  const identity = { model: options.sourceKey, data: images.name, size: images.labels.length };
-  const dir = await cacheDir("datasets", { ...settings, norm: "l2", source: identity });
+  const data = constructedSpec("non-robust", options.sourceKey, constructionImages(images), {
+    ...settings,
+    norm: "l2",
+  });
+  const artifact = await constructedRef(data);
   const built = await buildNonRobustDataset(source, images, {
     ...settings,
-    dir,
-    source: identity,
+    artifact,
+    source: data.constructed,
     label: "build D_det on the ResNet-50",
     progress: options.progress,
   });
-  return { built, dir };
-}
-
-/** The cache key of a D_det construction (its folder's name), for the jobs trained on it. */
-export function detKeyOf(dir: string): string {
-  return basename(dir);
+  return { built, data, key: artifact.key };
 }
 
 /** Pearson's correlation coefficient of two equally long series (NaN when either is constant). */

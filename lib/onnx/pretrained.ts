@@ -1,7 +1,7 @@
 /**
  * "Pretrained" models: no pretrained weights can be downloaded here, so the models a chapter treats as
  * pretrained (the ResNet-50 of the transferability chapter, first of all) are trained by advex itself as
- * cached jobs and exported to ONNX next to their cached weights. `deno task pretrain` runs this ahead of the
+ * cached jobs and exported to ONNX as artifacts of the store. `deno task pretrain` runs this ahead of the
  * notebooks; a notebook calling {@linkcode pretrainedModel} with the same settings loads the cached result.
  * @module
  */
@@ -10,8 +10,8 @@ import { type Infer, int, obj, optional, str } from "../config/schema.ts";
 import { modelSpecSchema, trainDataSchema, trainSchema } from "../config/specs.ts";
 import type { ProgressMode } from "../util/progress.ts";
 import { trainCached, trainDataOf, type TrainedModel, type TrainJob } from "../train/cached.ts";
-import { exists } from "../util/fs.ts";
-import { saveOnnx } from "./export.ts";
+import { artifactRef, commitArtifact, loadArtifact, withArtifactLock } from "../store/store.ts";
+import { exportOnnx } from "./export.ts";
 
 /** Settings of a pretrained model (e.g. configs/pretrain-resnet50.yaml). */
 export const pretrainedSchema = obj({
@@ -71,16 +71,25 @@ export async function pretrainedModel(
 }
 
 /**
- * The ONNX export of a cached trained model, in its cache folder: written (atomically) on the first call,
- * found on later ones. The file name carries the layout and {@linkcode ONNX_EXPORT_VERSION}.
+ * The ONNX export of a cached trained model, as an artifact of the store keyed by the model's job key, the
+ * layout and {@linkcode ONNX_EXPORT_VERSION}: committed (and verified on load) the first time, found on later
+ * calls. Returns the path of its `model.onnx`.
  */
 export async function ensureOnnx(
   trained: TrainedModel,
   options: { inputLayout?: "NHWC" | "NCHW"; docString?: string } = {},
 ): Promise<{ path: string; exported: boolean }> {
   const layout = options.inputLayout ?? "NHWC";
-  const path = join(trained.dir, `model.${layout.toLowerCase()}.v${ONNX_EXPORT_VERSION}.onnx`);
-  if (await exists(path)) return { path, exported: false };
-  await saveOnnx(trained.model, path, { inputLayout: layout, docString: options.docString });
-  return { path, exported: true };
+  const ref = await artifactRef("onnx", { model: trained.key, layout, version: ONNX_EXPORT_VERSION });
+  const path = join(ref.dir, ONNX_FILE);
+  if (await loadArtifact(ref)) return { path, exported: false };
+  return await withArtifactLock(ref, `export ${trained.key} to ONNX`, async () => {
+    if (await loadArtifact(ref)) return { path, exported: false };
+    const bytes = exportOnnx(trained.model, { inputLayout: layout, docString: options.docString });
+    await commitArtifact(ref, { [ONNX_FILE]: bytes }, { spec: { model: trained.key, layout } });
+    return { path, exported: true };
+  });
 }
+
+/** The file name of the model inside an ONNX artifact. */
+export const ONNX_FILE = "model.onnx";

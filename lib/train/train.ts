@@ -6,14 +6,14 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { join } from "node:path";
 import { crossEntropy } from "../attacks/loss.ts";
 import { type AttackSpec, makeAttack, scaleAttack } from "../attacks/make.ts";
 import { type Dataset, size } from "../data/dataset.ts";
 import { asClassifier, type Classifier } from "../models/classifier.ts";
 import { loadWeightsInto, packTensors, serializeWeights, unpackTensors } from "../models/weights.ts";
 import { createPrng, permutation, type Prng } from "../random/prng.ts";
-import { readJsonIfExists, writeFileAtomic } from "../util/fs.ts";
+import { type UnitSlots, unitSlots } from "../store/store.ts";
+import { CorruptUnitError, unitFile, unitJson } from "../store/unit.ts";
 import { createProgress, type ProgressMode } from "../util/progress.ts";
 import { createOptimizer, type OptimizerSpec } from "./optimizers.ts";
 
@@ -53,7 +53,12 @@ export interface TrainOptions {
    * images. Absent: none.
    */
   augment?: { shift: number };
-  /** Folder for checkpoints; when it holds one, training resumes from it. */
+  /**
+   * Where checkpoints go, as numbered committed units (weights, optimizer state, step and random state in
+   * one unit); when one is there, training resumes from the newest valid one. Absent: no checkpoints.
+   */
+  checkpoints?: UnitSlots;
+  /** A folder for checkpoints (`unitSlots(checkpointDir, "checkpoint")`), when `checkpoints` is absent. */
   checkpointDir?: string;
   /** Steps between checkpoints. Default: about every 30 seconds of work, at least once per epoch. */
   checkpointEvery?: number;
@@ -83,6 +88,7 @@ export interface TrainReport {
   finished: boolean;
 }
 
+/** The state a checkpoint records beside the weights and the optimizer's state. */
 interface CheckpointMeta {
   step: number;
   totalSteps: number;
@@ -90,11 +96,33 @@ interface CheckpointMeta {
   epochLoss: number[];
   epochLossSum: number;
   epochLossCount: number;
+  /**
+   * The random state: every random choice of a step (the epoch's order, the shifts, the attack's random
+   * start) is drawn from generators seeded by (seed, step), so the seed and the step are the whole state.
+   */
+  random: { seed: number; derivedFrom: "step" };
 }
 
-const CKPT_WEIGHTS = "checkpoint.weights";
-const CKPT_OPTIMIZER = "checkpoint.optimizer";
-const CKPT_META = "checkpoint.json";
+const CKPT_WEIGHTS = "weights.bin";
+const CKPT_OPTIMIZER = "optimizer.bin";
+const CKPT_STATE = "state.json";
+
+/** Checks a checkpoint's recorded state against the run resuming from it; errors name the file. */
+function checkedMeta(saved: CheckpointMeta, path: string, totalSteps: number, seed: number): CheckpointMeta {
+  const bad = (what: string) => new CorruptUnitError(path, what);
+  if (typeof saved !== "object" || saved === null) throw bad("not a checkpoint state");
+  if (saved.totalSteps !== totalSteps) {
+    throw new Error(
+      `checkpoint ${path} is for ${saved.totalSteps} steps, this run has ${totalSteps}: remove it or change the folder`,
+    );
+  }
+  if (!Number.isInteger(saved.step) || saved.step < 1 || saved.step > totalSteps) {
+    throw bad(`step ${saved.step} is not in [1, ${totalSteps}]`);
+  }
+  if (saved.random?.seed !== seed) throw bad(`recorded seed ${saved.random?.seed}, this run has ${seed}`);
+  if (!Array.isArray(saved.epochLoss) || !Number.isFinite(saved.seconds)) throw bad("incomplete state");
+  return saved;
+}
 
 /** The learning rate at `step` of `totalSteps` under `schedule`, starting from `base`. */
 export function learningRateAt(
@@ -221,32 +249,41 @@ export async function train(
     epochLoss: [],
     epochLossSum: 0,
     epochLossCount: 0,
+    random: { seed: options.seed, derivedFrom: "step" },
   };
-  const dir = options.checkpointDir;
-  if (dir) {
-    const saved = await readJsonIfExists<CheckpointMeta>(join(dir, CKPT_META));
+  const slots = options.checkpoints ??
+    (options.checkpointDir ? unitSlots(options.checkpointDir, "checkpoint") : undefined);
+  if (slots) {
+    const saved = await slots.latest();
     if (saved) {
-      if (saved.totalSteps !== totalSteps) {
-        throw new Error(
-          `checkpoint in ${dir} is for ${saved.totalSteps} steps, this run has ${totalSteps}: remove it or change the folder`,
-        );
-      }
-      loadWeightsInto(model, await Deno.readFile(join(dir, CKPT_WEIGHTS)), join(dir, CKPT_WEIGHTS));
-      const opt = unpackTensors(await Deno.readFile(join(dir, CKPT_OPTIMIZER)), join(dir, CKPT_OPTIMIZER));
+      const path = saved.unit.dir;
+      meta = checkedMeta(unitJson<CheckpointMeta>(saved.unit, CKPT_STATE), path, totalSteps, options.seed);
+      loadWeightsInto(model, unitFile(saved.unit, CKPT_WEIGHTS), `${path}/${CKPT_WEIGHTS}`);
+      const opt = unpackTensors(unitFile(saved.unit, CKPT_OPTIMIZER), `${path}/${CKPT_OPTIMIZER}`);
       const tensors = opt.values.map((v, i) => tf.tensor(v, opt.shapes[i]));
-      optimizer.load(tensors);
-      tf.dispose(tensors);
-      meta = saved;
+      try {
+        optimizer.load(tensors);
+      } finally {
+        tf.dispose(tensors);
+      }
     }
   }
+  meta.random = { seed: options.seed, derivedFrom: "step" };
   const resumedFrom = meta.step;
   const checkpoint = async () => {
-    if (!dir) return;
-    await writeFileAtomic(join(dir, CKPT_WEIGHTS), serializeWeights(model));
+    if (!slots) return;
     const state = optimizer.state();
-    await writeFileAtomic(join(dir, CKPT_OPTIMIZER), packTensors(state));
-    tf.dispose(state[0]);
-    await writeFileAtomic(join(dir, CKPT_META), JSON.stringify(meta));
+    let optimizerBytes: Uint8Array;
+    try {
+      optimizerBytes = packTensors(state);
+    } finally {
+      tf.dispose(state[0]);
+    }
+    await slots.commit(meta.step, {
+      [CKPT_WEIGHTS]: serializeWeights(model),
+      [CKPT_OPTIMIZER]: optimizerBytes,
+      [CKPT_STATE]: JSON.stringify(meta),
+    }, true);
   };
 
   const label = options.label ?? `train ${model.name}`;

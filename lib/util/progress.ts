@@ -4,10 +4,13 @@
  * @module
  */
 import { kernelDisplay } from "./jupyter.ts";
-import { readEnv } from "./env.ts";
+import { readEnvChoice } from "./env.ts";
 
 /** Where progress goes. `"auto"` shows it in a notebook cell when in a kernel, else on stderr. */
 export type ProgressMode = "auto" | "terminal" | "notebook" | "silent";
+
+/** Every {@linkcode ProgressMode}, the values `ADVEX_PROGRESS` may take. */
+export const PROGRESS_MODES: readonly ProgressMode[] = ["auto", "terminal", "notebook", "silent"];
 
 /** A running progress report. */
 export interface Progress {
@@ -47,7 +50,7 @@ function escapeHtml(s: string): string {
 function resolveMode(mode: ProgressMode | undefined): ProgressMode {
   let m = mode;
   if (!m) {
-    m = (readEnv("ADVEX_PROGRESS") as ProgressMode | undefined) ?? "auto";
+    m = readEnvChoice("ADVEX_PROGRESS", PROGRESS_MODES) ?? "auto";
   }
   if (m === "auto") return kernelDisplay() ? "notebook" : "terminal";
   return m;

@@ -37,7 +37,7 @@ Deno.test("loadDataset() reports a corrupt file by name with what to do", async 
     await Deno.writeFile(path, bytes);
     const err = await assertRejects(() => loadDataset("mnist", "test", { dir }), DataFileError, "is corrupt");
     assertStringIncludes(err.message, path);
-    assertStringIncludes(err.message, "deno install");
+    assertStringIncludes(err.message, "deno task restore-data mnist");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -48,6 +48,7 @@ Deno.test("buildInChunks() resumed after an interruption equals an uninterrupted
     assertEquals(Array.from(rest.columns.index), Array.from({ length: 23 }, (_, i) => i));
   } finally {
     await Deno.remove(dir, { recursive: true });
+    await Deno.remove(`${dir}.partial`, { recursive: true }).catch(() => {});
   }
 });
 
@@ -66,6 +67,7 @@ Deno.test("buildInChunks() loads a finished construction without building anythi
     assertEquals(left.sort(), ["dataset.ds", "manifest.json"], "chunk files are removed once assembled");
   } finally {
     await Deno.remove(dir, { recursive: true });
+    await Deno.remove(`${dir}.partial`, { recursive: true }).catch(() => {});
   }
 });
 
@@ -80,6 +82,7 @@ Deno.test("buildInChunks() refuses a folder that holds a construction with other
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
+    await Deno.remove(`${dir}.partial`, { recursive: true }).catch(() => {});
   }
 });
 

@@ -1,11 +1,10 @@
 import { assert, assertAlmostEquals, assertEquals, assertNotEquals, assertThrows } from "@std/assert";
-import { basename } from "node:path";
 import { makeAttack, transferAttack } from "../../lib/attacks/mod.ts";
-import { configKey, loadExperiment, SCALES } from "../../lib/config/mod.ts";
-import { slice } from "../../lib/data/mod.ts";
+import { loadExperiment, SCALES } from "../../lib/config/mod.ts";
+import { constructedSpec, slice } from "../../lib/data/mod.ts";
+import { specKey as configKey } from "../../lib/store/mod.ts";
 import {
   buildSourceDet,
-  detKeyOf,
   loadPretrainedConfig,
   notebook03Schema,
   pearson,
@@ -34,21 +33,22 @@ Deno.test("notebook03Schema accepts the shipped config at every scale, with five
 
 Deno.test("transferTargetJobs() trains each target on D and on D_det alike, keyed apart by the construction", async () => {
   const cfg = await loadExperiment(CONFIG, notebook03Schema, "course");
-  const jobs = transferTargetJobs(cfg, "mnist", "abc123");
+  const det = (source: string) => constructedSpec("non-robust", source, { from: "x", size: 10 }, { rule: "det" });
+  const jobs = transferTargetJobs(cfg, "mnist", det("abc123"));
   assertEquals(jobs.map((j) => j.name), cfg.targets.map((t) => t.name));
   for (const j of jobs) {
     assertEquals({ ...j.det, data: undefined }, { ...j.standard, data: undefined });
     assertEquals(j.standard.data, { dataset: "mnist", trainSize: cfg.nonRobust.size, seed: cfg.seed });
-    assertEquals((j.det.data as { constructed?: string }).constructed, "abc123");
+    assertEquals(j.det.data, det("abc123"));
     assertNotEquals(await configKey(trainCacheConfig(j.det)), await configKey(trainCacheConfig(j.standard)));
   }
-  const other = transferTargetJobs(cfg, "mnist", "def456");
+  const other = transferTargetJobs(cfg, "mnist", det("def456"));
   assertNotEquals(
     await configKey(trainCacheConfig(other[0].det)),
     await configKey(trainCacheConfig(jobs[0].det)),
   );
   const twice = { ...cfg, targets: [cfg.targets[0], { ...cfg.targets[1], name: cfg.targets[0].name }] };
-  assertThrows(() => transferTargetJobs(twice, "mnist", "k"), RangeError, "used twice");
+  assertThrows(() => transferTargetJobs(twice, "mnist", det("k")), RangeError, "used twice");
 });
 
 Deno.test("shiftedShare() counts predictions equal to the label moved by an offset, modulo the classes", () => {
@@ -91,13 +91,14 @@ Deno.test("buildSourceDet() relabels every image (y + 1) mod 10, is cached, and 
     assert(first.built.successRate > 0.5, `success ${first.built.successRate}`);
     for (const d of first.built.perturbation) assert(d <= small.nonRobust.eps + 1e-4);
     const again = await buildSourceDet(small, classifier, images, { sourceKey: "mlp", progress: "silent" });
-    assertEquals([again.built.fromCache, again.dir], [true, first.dir]);
-    assertEquals(detKeyOf(first.dir), basename(first.dir));
+    assertEquals([again.built.fromCache, again.key], [true, first.key]);
+    assertEquals(again.data, first.data);
+    assertEquals(first.built.dataset.origin, first.key);
     const otherSource = await buildSourceDet(small, classifier, images, {
       sourceKey: "other",
       progress: "silent",
     });
-    assertNotEquals(otherSource.dir, first.dir);
+    assertNotEquals(otherSource.key, first.key);
 
     // transferPoints() on a report whose targets are the source itself and a constant model.
     const zero = { predict: (x: { shape: number[] }) => new Int32Array(x.shape[0]) };
@@ -107,7 +108,7 @@ Deno.test("buildSourceDet() relabels every image (y + 1) mod 10, is cached, and 
       images,
       makeAttack({ kind: "fgsm", eps: 0.2 }),
     );
-    const jobs = transferTargetJobs(small, "mnist", detKeyOf(first.dir)).slice(0, 2)
+    const jobs = transferTargetJobs(small, "mnist", first.data).slice(0, 2)
       .map((j, i) => ({ ...j, name: ["A", "B"][i] }));
     const acc = (detAccuracy: number) => ({
       model: describeModel(jobs[0].standard.model),

@@ -1,7 +1,7 @@
 import { assertEquals, assertNotEquals } from "@std/assert";
-import { canonicalJson, configKey } from "../../lib/config/cache.ts";
+import { canonicalJson, specKey as configKey } from "../../lib/store/key.ts";
 
-Deno.test("configKey() ignores key order and changes with any value", async () => {
+Deno.test("specKey() ignores key order and changes with any value", async () => {
   const a = await configKey({ model: { kind: "mlp", hidden: [64] }, seed: 1 });
   const b = await configKey({ seed: 1, model: { hidden: [64], kind: "mlp" } });
   assertEquals(a, b);

@@ -8,6 +8,9 @@
 import { type Dataset, makeDataset, pixelsPerImage, size } from "../data/dataset.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 
+/** The file name of a dataset inside its artifact in the store. */
+export const DATASET_FILE = "dataset.ds";
+
 /** The magic string of a dataset file. */
 export const DATASET_FILE_MAGIC = "ADVEXDS1";
 

@@ -7,7 +7,7 @@ import {
   encodeDataset,
   loadDatasetFile,
   saveDataset,
-} from "../../lib/datasets/mod.ts";
+} from "../../lib/data/mod.ts";
 
 function sample(n = 5) {
   const images = Float32Array.from({ length: n * 4 * 3 }, (_, i) => ((i * 37) % 101) / 100 + 1e-7 * i);
