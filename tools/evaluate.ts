@@ -4,8 +4,12 @@
  * ```
  * deno task evaluate MODEL.onnx [--data mnist|fashion-mnist|IDX_DIR] [--norm linf|l2] [--eps 0.3]
  *                    [--n 1000] [--version standard|rand] [--seed 0] [--normalization imagenet|M,M,M/S,S,S]
- *                    [--layout NCHW|NHWC] [--batch-size 256] [--out REPORT.json] [--progress auto|terminal|silent]
+ *                    [--layout NCHW|NHWC] [--batch-size 256] [--steps 100] [--square-queries 5000]
+ *                    [--attacks apgd-ce,apgd-t,fab-t,square] [--out REPORT.json] [--progress auto|terminal|silent]
  * ```
+ *
+ * `--steps`, `--square-queries` and `--attacks` change AutoAttack's fixed budget and sequence (for quick
+ * looks; a number to report uses the defaults, and the report records the settings).
  *
  * Forward passes run in onnxruntime (clean accuracy, and the check of every adversarial example the attacks
  * return); gradients come from the differentiable tfjs import of the same file, which AutoAttack runs on.
@@ -33,7 +37,7 @@ import {
   size,
   stratifiedSubset,
 } from "../lib/data/mod.ts";
-import type { Classifier } from "../lib/models/classifier.ts";
+import { autoAttack, type AutoAttackName, type AutoAttackResult } from "../lib/eval/autoattack.ts";
 import {
   IMAGENET_NORMALIZATION,
   importOnnx,
@@ -58,13 +62,22 @@ export interface EvaluateArgs {
   normalization?: Normalization;
   layout?: InputLayout;
   batchSize: number;
+  /** APGD and FAB iterations (AutoAttack's default 100). */
+  steps?: number;
+  /** Square's query budget (default 5000). */
+  squareQueries?: number;
+  /** A custom sequence of attacks instead of the version's. */
+  attacks?: AutoAttackName[];
   out?: string;
   progress: ProgressMode;
 }
 
 const USAGE = "usage: deno task evaluate MODEL.onnx [--data mnist|fashion-mnist|IDX_DIR] [--norm linf|l2] " +
   "[--eps 0.3] [--n 1000] [--version standard|rand] [--seed 0] [--normalization imagenet|M,M,M/S,S,S] " +
-  "[--layout NCHW|NHWC] [--batch-size 256] [--out REPORT.json] [--progress auto|terminal|silent]";
+  "[--layout NCHW|NHWC] [--batch-size 256] [--steps 100] [--square-queries 5000] " +
+  "[--attacks apgd-ce,apgd-t,fab-t,square] [--out REPORT.json] [--progress auto|terminal|silent]";
+
+const ATTACKS: readonly AutoAttackName[] = ["apgd-ce", "apgd-t", "fab-t", "square", "apgd-dlr"];
 
 /** The default radius per norm: Madry et al.'s MNIST l-inf radius, and the usual MNIST l2 one. */
 export const DEFAULT_EPS = { linf: 0.3, l2: 1.5 } as const;
@@ -87,6 +100,9 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs {
         normalization: { type: "string" },
         layout: { type: "string" },
         "batch-size": { type: "string", default: "256" },
+        steps: { type: "string" },
+        "square-queries": { type: "string" },
+        attacks: { type: "string" },
         out: { type: "string" },
         progress: { type: "string", default: "auto" },
       },
@@ -139,6 +155,13 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs {
       ? undefined
       : oneOf("layout", values.layout, ["NCHW", "NHWC"] as const),
     batchSize: integer("batch-size", values["batch-size"]!, 1, 4096),
+    steps: values.steps === undefined ? undefined : integer("steps", values.steps, 1, 10000),
+    squareQueries: values["square-queries"] === undefined
+      ? undefined
+      : integer("square-queries", values["square-queries"], 1, 1_000_000),
+    attacks: values.attacks === undefined
+      ? undefined
+      : values.attacks.split(",").map((a) => oneOf("attacks", a.trim(), ATTACKS)),
     out: values.out,
     progress: oneOf("progress", values.progress!, ["auto", "terminal", "silent"] as const),
   };
@@ -215,33 +238,6 @@ export async function loadEvaluationData(data: string): Promise<Dataset> {
   return makeDataset(data, images, labels, shape, Array.from({ length: classes }, (_, i) => String(i)));
 }
 
-type AutoAttackFn = (
-  model: Classifier,
-  data: Dataset,
-  options: Record<string, unknown>,
-) => Promise<Record<string, unknown>>;
-
-/** `autoAttack` of lib/eval/autoattack.ts, loaded when the tool runs. */
-async function loadAutoAttack(): Promise<AutoAttackFn> {
-  const url = new URL("../lib/eval/autoattack.ts", import.meta.url).href;
-  try {
-    return (await import(url)).autoAttack as AutoAttackFn;
-  } catch (e) {
-    throw new Error(`AutoAttack (lib/eval/autoattack.ts) could not be loaded: ${(e as Error).message}`);
-  }
-}
-
-/** The adversarial images of an AutoAttack result, as NHWC floats. */
-function adversarialImages(result: Record<string, unknown>): Float32Array {
-  const adv = result.adversarial ?? result.images ?? result.xAdv;
-  if (adv instanceof Float32Array) return adv;
-  if (adv instanceof tf.Tensor) return adv.dataSync() as Float32Array;
-  if (adv && typeof adv === "object" && (adv as Dataset).images instanceof Float32Array) {
-    return (adv as Dataset).images;
-  }
-  throw new Error("AutoAttack returned no adversarial images");
-}
-
 /** What {@linkcode evaluateOnnxModel} reports. */
 export interface EvaluateReport {
   model: string;
@@ -260,8 +256,8 @@ export interface EvaluateReport {
   robustAccuracy: number;
   /** Robust accuracy with every adversarial example re-classified by onnxruntime. */
   robustAccuracyOrt: number;
-  /** What AutoAttack returned besides the examples: per-attack accuracies, flags, timings. */
-  autoAttack: Record<string, unknown>;
+  /** What AutoAttack returned besides the examples: per-attack accuracies, checks and flags, timings. */
+  autoAttack: Omit<AutoAttackResult, "adversarial" | "robust">;
   seconds: number;
 }
 
@@ -321,28 +317,25 @@ export async function evaluateOnnxModel(args: EvaluateArgs): Promise<EvaluateRep
         unit: "examples",
         mode: args.progress,
       });
-      const autoAttack = await loadAutoAttack();
       const result = await autoAttack(imported.classifier, data, {
         norm: args.norm,
         eps: args.eps,
-        version: args.version,
+        version: args.attacks ? "custom" : args.version,
+        attacks: args.attacks,
         seed: args.seed,
         batchSize: args.batchSize,
+        steps: args.steps,
+        squareQueries: args.squareQueries,
         onProgress: (done: number, note?: string) => progress.update(done, note),
       });
       await progress.finish();
-      const adversarial = adversarialImages(result);
+      const adversarial = result.adversarial;
       const advPred = await ortPredict(ort, { ...data, images: adversarial }, { batchSize: args.batchSize });
       let robust = 0;
       for (let i = 0; i < n; i++) {
         if (advPred.predictions[i] === data.labels[i] && clean.predictions[i] === data.labels[i]) robust++;
       }
-      const rest = Object.fromEntries(
-        Object.entries(result).filter(([, v]) =>
-          !(v instanceof tf.Tensor) && !(v instanceof Float32Array && v.length > 4 * n)
-        ),
-      );
-      tf.dispose(Object.values(result).filter((v): v is tf.Tensor => v instanceof tf.Tensor));
+      const { adversarial: _, robust: __, ...rest } = result;
       return {
         model: args.model,
         data: data.name,
@@ -355,6 +348,9 @@ export async function evaluateOnnxModel(args: EvaluateArgs): Promise<EvaluateRep
           normalization: args.normalization,
           layout: imported.signature.layout,
           batchSize: args.batchSize,
+          steps: args.steps,
+          squareQueries: args.squareQueries,
+          attacks: args.attacks,
         },
         backend: backend.name,
         ortProvider: ort.provider.name,
@@ -362,9 +358,9 @@ export async function evaluateOnnxModel(args: EvaluateArgs): Promise<EvaluateRep
         cleanAccuracy: correct / n,
         importAgreement: agree / n,
         importMaxLogitDiff: maxDiff,
-        robustAccuracy: Number(result.robustAccuracy),
+        robustAccuracy: result.robustAccuracy,
         robustAccuracyOrt: robust / n,
-        autoAttack: toJson(rest) as Record<string, unknown>,
+        autoAttack: rest,
         seconds: (performance.now() - t0) / 1000,
       };
     } finally {
@@ -375,17 +371,7 @@ export async function evaluateOnnxModel(args: EvaluateArgs): Promise<EvaluateRep
   }
 }
 
-/** Typed arrays as plain arrays, so that the report is plain JSON. */
-function toJson(v: unknown): unknown {
-  if (ArrayBuffer.isView(v)) return Array.from(v as unknown as ArrayLike<number>);
-  if (Array.isArray(v)) return v.map(toJson);
-  if (v && typeof v === "object") {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJson(x)]));
-  }
-  return v;
-}
-
-const pct = (x: unknown) => (typeof x === "number" ? `${(100 * x).toFixed(2)}%` : String(x));
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 /** The report as a readable table. */
 export function formatReport(r: EvaluateReport): string {
@@ -406,23 +392,18 @@ export function formatReport(r: EvaluateReport): string {
     ["clean accuracy", pct(r.cleanAccuracy)],
   ];
   const aa = r.autoAttack;
-  const per = aa.perAttack as { attack?: string; name?: string; robustAccuracy?: number }[] | undefined;
-  if (Array.isArray(per)) {
-    for (const p of per) rows.push([`  after ${p.attack ?? p.name}`, pct(p.robustAccuracy)]);
+  for (const p of aa.perAttack) {
+    rows.push([
+      `  after ${p.name}`,
+      `${pct(p.robustAccuracy)} (broke ${p.broken} of ${p.attacked}, ${p.seconds.toFixed(1)} s)`,
+    ]);
   }
   rows.push([
     "robust accuracy",
     `${pct(r.robustAccuracy)} (onnxruntime on the same examples: ${pct(r.robustAccuracyOrt)})`,
   ]);
-  const flags = aa.flags ?? [];
-  if (Array.isArray(flags)) {
-    rows.push(["flags", flags.length ? "" : "none"]);
-    for (const f of flags) rows.push(["  !", typeof f === "string" ? f : (f.message ?? JSON.stringify(f))]);
-  } else if (flags && typeof flags === "object") {
-    const raised = Object.entries(flags as Record<string, unknown>);
-    rows.push(["flags", raised.length ? "" : "none"]);
-    for (const [k, v] of raised) rows.push([`  ${k}`, typeof v === "number" ? String(v) : JSON.stringify(v)]);
-  }
+  rows.push(["flags", aa.flags.length ? `${aa.flags.length} of ${aa.checks.length} checks fired` : "none"]);
+  for (const f of aa.flags) rows.push([`  ! ${f.name}`, f.message]);
   rows.push(["time", `${r.seconds.toFixed(1)} s`]);
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n");
