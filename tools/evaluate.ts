@@ -40,8 +40,9 @@ import {
 import { autoAttack, type AutoAttackName, type AutoAttackResult } from "../lib/eval/autoattack.ts";
 import {
   IMAGENET_NORMALIZATION,
-  importOnnx,
+  importOnnxModel,
   type InputLayout,
+  loadOnnx,
   loadOrtModel,
   type Normalization,
   ortPredict,
@@ -265,10 +266,19 @@ export interface EvaluateReport {
 export async function evaluateOnnxModel(args: EvaluateArgs): Promise<EvaluateReport> {
   const t0 = performance.now();
   const backend = await initBackend();
-  const sigOptions = { normalization: args.normalization, inputLayout: args.layout };
-  const imported = await importOnnx(args.model, sigOptions);
+  const { model } = await loadOnnx(args.model);
+  const full = await loadEvaluationData(args.data);
+  // A model that leaves its image size symbolic takes the data's.
+  const inits = new Set(model.graph.initializers.map((t) => t.name));
+  const dims = model.graph.inputs.find((i) => !inits.has(i.name))?.shape;
+  const symbolic = dims !== undefined && dims.slice(1).some((d) => typeof d !== "number");
+  const sigOptions = {
+    normalization: args.normalization,
+    inputLayout: args.layout,
+    inputShape: symbolic ? full.shape : undefined,
+  };
+  const imported = importOnnxModel(model, sigOptions, args.model);
   try {
-    const full = await loadEvaluationData(args.data);
     const [h, w, c] = imported.signature.inputShape;
     if (full.shape.join("x") !== [h, w, c].join("x")) {
       throw new RangeError(

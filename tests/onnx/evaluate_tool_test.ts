@@ -18,7 +18,10 @@ import {
   loadEvaluationData,
   parseEvaluateArgs,
 } from "../../tools/evaluate.ts";
+import { encodeModel, intsAttr } from "../../lib/onnx/model_proto.ts";
+import { floatTensor } from "../../lib/onnx/tensor_data.ts";
 import { setupBackend } from "../_helpers.ts";
+import { graphModel, node, uniform } from "./_models.ts";
 
 await setupBackend();
 const fixture = (name: string) => new URL(`./fixtures/torch/${name}.onnx`, import.meta.url).pathname;
@@ -124,6 +127,43 @@ Deno.test("evaluateOnnxModel() says a model file is missing, and that a model do
     RangeError,
     "takes images [32, 32, 3] (H, W, C), but mnist/test holds images [28,28,1]",
   );
+});
+
+Deno.test("evaluateOnnxModel() gives a model of symbolic image size the data's size, and a custom attack list", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/any-size.onnx`;
+  const model = graphModel(
+    [
+      node("Conv", ["x", "w", "b"], "conv", [intsAttr("kernel_shape", [3, 3])]),
+      node("Relu", ["conv"], "relu"),
+      node("GlobalAveragePool", ["relu"], "gap"),
+      node("Flatten", ["gap"], "flat"),
+      node("Gemm", ["flat", "fc"], "logits"),
+    ],
+    [
+      floatTensor("w", [6, 1, 3, 3], uniform(54, 1)),
+      floatTensor("b", [6], uniform(6, 2)),
+      floatTensor("fc", [6, 10], uniform(60, 3)),
+    ],
+    { name: "x", shape: ["N", 1, "H", "W"] },
+    { name: "logits", shape: ["N", 10] },
+  );
+  await Deno.writeFile(path, encodeModel(model));
+  const args = parseEvaluateArgs([
+    path,
+    "--n",
+    "20",
+    "--attacks",
+    "apgd-ce,square",
+    ...TINY,
+    "--progress",
+    "silent",
+  ]);
+  const report = await evaluateOnnxModel(args);
+  assertEquals(report.importAgreement, 1);
+  assertEquals(report.autoAttack.version, "custom");
+  assertEquals(report.autoAttack.perAttack.map((p) => p.name), ["APGD-CE", "Square"]);
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("deno task evaluate runs AutoAttack on a PyTorch MNIST CNN: clean and robust accuracy, the ONNX check", async () => {
