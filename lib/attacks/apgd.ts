@@ -114,6 +114,17 @@ function apgdStart(x: tf.Tensor4D, threat: ThreatModel, seed: number): tf.Tensor
   });
 }
 
+/**
+ * Per example, `a` where `mask` ([N] bool) holds and `b` elsewhere, for [N, ...] tensors: a * m + b * (1 - m)
+ * with a float mask, exact for finite values (tfjs's broadcasting `where` is ten times slower on wasm).
+ */
+function pick<T extends tf.Tensor>(mask: tf.Tensor, a: T, b: T): T {
+  return tf.tidy(() => {
+    const m = tf.reshape(tf.cast(mask, "float32"), [mask.shape[0], ...a.shape.slice(1).map(() => 1)]);
+    return tf.add(tf.mul(a, m), tf.mul(b, tf.sub(1, m))) as T;
+  });
+}
+
 interface RunSettings {
   threat: ThreatModel;
   steps: number;
@@ -135,7 +146,15 @@ function apgdRun(
   s: RunSettings,
 ): { adversarial: tf.Tensor4D; fooled: Uint8Array } {
   const n = x.shape[0];
-  const mask4 = (m: tf.Tensor) => tf.reshape(m, [n, 1, 1, 1]);
+  // The l-inf ball within the pixel range is a box: clamp to its corners, computed once.
+  const box = s.threat.norm === "linf"
+    ? tf.tidy(() => [
+      tf.maximum(tf.sub(x, s.threat.eps), s.threat.clipMin),
+      tf.minimum(tf.add(x, s.threat.eps), s.threat.clipMax),
+    ])
+    : undefined;
+  const project = (v: tf.Tensor4D): tf.Tensor4D =>
+    box ? tf.minimum(tf.maximum(v, box[0]), box[1]) as tf.Tensor4D : s.threat.project(v, x);
   let xAdv = apgdStart(x, s.threat, s.seed);
   let { loss: lossNow, logits, grad } = lossAndGradient(model, xAdv, loss, s.eot);
   let fooled: tf.Tensor = tf.tidy(() => tf.cast(hit(logits), "bool"));
@@ -155,10 +174,10 @@ function apgdRun(
   for (let i = 0; i < s.steps; i++) {
     const a = i === 0 ? 1 : s.momentum;
     const next = tf.tidy(() => {
-      const z = s.threat.project(tf.add(xAdv, tf.mul(s.threat.step(grad, 1), stepSize)) as tf.Tensor4D, x);
+      const z = project(tf.add(xAdv, tf.mul(s.threat.step(grad, 1), stepSize)) as tf.Tensor4D);
       if (a === 1) return z;
       const mixed = tf.add(xAdv, tf.add(tf.mul(tf.sub(z, xAdv), a), tf.mul(tf.sub(xAdv, xOld), 1 - a)));
-      return s.threat.project(mixed as tf.Tensor4D, x);
+      return project(mixed as tf.Tensor4D);
     });
     const r = lossAndGradient(model, next, loss, s.eot);
     const [nFooled, nBestAdv, nBest, nGradBest, nLossBest, nRises] = tf.tidy(() => {
@@ -166,9 +185,9 @@ function apgdRun(
       const better = tf.greater(r.loss, lossBest);
       return [
         tf.logicalOr(fooled, h),
-        tf.where(mask4(h), next, xBestAdv),
-        tf.where(mask4(better), next, xBest),
-        tf.where(mask4(better), r.grad, gradBest),
+        pick(h, next, xBestAdv),
+        pick(better, next, xBest),
+        pick(better, r.grad, gradBest),
         tf.where(better, r.loss, lossBest),
         tf.add(rises, tf.cast(tf.greater(r.loss, lossNow), "float32")),
       ];
@@ -211,11 +230,11 @@ function apgdRun(
       rises = tf.zeros([n]) as tf.Tensor1D;
       if (halve.some((v) => v === 1)) {
         const [nStep, nX, nGrad] = tf.tidy(() => {
-          const m = mask4(tf.tensor1d(halve, "bool"));
+          const m = tf.tensor1d(halve, "bool");
           return [
-            tf.where(m, tf.div(stepSize, 2), stepSize),
-            tf.where(m, xBest, xAdv),
-            tf.where(m, gradBest, grad),
+            pick(m, tf.div(stepSize, 2), stepSize),
+            pick(m, xBest, xAdv),
+            pick(m, gradBest, grad),
           ];
         });
         tf.dispose([stepSize, xAdv, grad]);
@@ -223,9 +242,10 @@ function apgdRun(
       }
     }
   }
-  const adversarial = tf.tidy(() => tf.where(mask4(fooled), xBestAdv, xBest)) as tf.Tensor4D;
+  const adversarial = pick(fooled, xBestAdv, xBest);
   const fooledBits = Uint8Array.from(fooled.dataSync());
   tf.dispose([xAdv, xOld, grad, lossNow, fooled, xBestAdv, xBest, gradBest, lossBest, stepSize, rises]);
+  if (box) tf.dispose(box);
   return { adversarial, fooled: fooledBits };
 }
 
@@ -277,8 +297,8 @@ function onRemaining(
     const merged = tf.tidy(() => {
       const full = all
         ? out.adversarial
-        : tf.scatterND(tf.tensor2d(idx, [idx.length, 1], "int32"), out.adversarial, x.shape);
-      return tf.where(tf.tensor1d(take, "bool").reshape([n, 1, 1, 1]), full, result ?? x) as tf.Tensor4D;
+        : tf.scatterND(tf.tensor2d(idx, [idx.length, 1], "int32"), out.adversarial, x.shape) as tf.Tensor4D;
+      return pick(tf.tensor1d(take, "bool"), full, result ?? x);
     });
     out.adversarial.dispose();
     result?.dispose();
