@@ -1,10 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { ball } from "../../lib/attacks/mod.ts";
-import { imagesTensor, labelsTensor, stratifiedSubset } from "../../lib/data/mod.ts";
+import { imagesTensor, labelsTensor, loadDataset, stratifiedSubset } from "../../lib/data/mod.ts";
 import { quantize } from "../../lib/defenses/mod.ts";
 import { autoAttack, type AutoAttackName, modelChecks } from "../../lib/eval/mod.ts";
-import type { Classifier } from "../../lib/models/mod.ts";
+import { asClassifier, buildModel, type Classifier } from "../../lib/models/mod.ts";
+import { trainAdversarial, trainingAttack } from "../../lib/train/mod.ts";
 import { smallTrainedModel } from "../_helpers.ts";
 
 const { classifier, test } = await smallTrainedModel();
@@ -80,6 +81,27 @@ Deno.test("autoAttack() flags stay quiet on a normally trained model", async () 
     "probabilities",
     "square-beats-gradients",
   ]);
+});
+
+Deno.test("autoAttack() flags stay quiet on an adversarially trained model", async () => {
+  // Goodfellow et al.'s mixed objective with PGD-3 at eps = 0.1, on 1,000 images (as in tests/train).
+  const data = stratifiedSubset(await loadDataset("mnist", "train"), 1000, { seed: 21 });
+  const model = buildModel({ kind: "mlp", hidden: [32] }, { inputShape: [28, 28, 1], classes: 10 }, 5);
+  await trainAdversarial(model, data, {
+    epochs: 3,
+    batchSize: 50,
+    optimizer: { name: "adam", learningRate: 3e-3 },
+    seed: 6,
+    progress: "silent",
+    attack: trainingAttack("pgd", 0.1, { steps: 3 }),
+    alpha: 0.5,
+  });
+  const robust = asClassifier(model);
+  const larger = stratifiedSubset(test, 100, { seed: 8 });
+  const r = await autoAttack(robust, larger, { ...quick, eps: 0.1, batchSize: 50 });
+  assertEquals(fired(r), [], r.checks.map((c) => c.message).join("\n"));
+  assert(r.robustAccuracy > 0.2, `the model has some robustness: ${r.robustAccuracy}`);
+  model.dispose();
 });
 
 Deno.test("autoAttack() flags a quantised input: zero gradients, and Square beating the gradient attacks", async () => {
