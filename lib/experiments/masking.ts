@@ -1,9 +1,12 @@
 /**
  * Chapter 4, "Gradient masking" (lecture section 5.1): the settings schema of its notebook, the models it
- * trains, and the table of attacks against the masked models, with the three ways through the masking.
+ * trains, and the table of attacks against the masked models, with the three ways through the masking, the
+ * gradient-free Square attack and AutoAttack with its checks.
  * @module
  */
 import { type AttackSpec, describeAttack, makeAttack } from "../attacks/make.ts";
+import { square } from "../attacks/square.ts";
+import type { Attack } from "../attacks/types.ts";
 import { transferAttack } from "../attacks/transfer.ts";
 import { bool, int, num, obj, optional } from "../config/schema.ts";
 import type { Infer } from "../config/schema.ts";
@@ -14,12 +17,14 @@ import {
   trainDataSchema,
   trainSchema,
 } from "../config/specs.ts";
-import type { Dataset } from "../data/dataset.ts";
+import { type Dataset, size, take } from "../data/dataset.ts";
 import { attackVia } from "../defenses/bpda.ts";
 import { selfFgsmJob } from "../defenses/single_step.ts";
+import { autoAttack, type AutoAttackCheck, type AutoAttackResult } from "../eval/autoattack.ts";
 import { evaluate } from "../eval/evaluate.ts";
 import type { LossSurface } from "../eval/loss_surface.ts";
 import type { Classifier } from "../models/classifier.ts";
+import { createPrng } from "../random/prng.ts";
 import { trainDataOf, type TrainJob } from "../train/cached.ts";
 import type { ProgressMode } from "../util/progress.ts";
 
@@ -66,6 +71,18 @@ export const notebook04Schema = obj({
     points: int({ min: 3 }),
     /** How many test images (the first of the attacked subset) have their surfaces summarised. */
     examples: int({ min: 1 }),
+  }),
+  /** The gradient-free Square attack (Andriushchenko et al. 2020) on the attacked subset: its query budget. */
+  square: obj({ queries: int({ min: 1 }) }),
+  /**
+   * AutoAttack `standard` (Croce and Hein 2020) on the first `testSize` images of the attacked subset: APGD and
+   * FAB iterations, target classes of APGD-T and FAB-T, Square's queries (the authors': 100, 9, 5000).
+   */
+  autoAttack: obj({
+    testSize: int({ min: 1 }),
+    steps: int({ min: 1 }),
+    targetClasses: int({ min: 1 }),
+    squareQueries: int({ min: 1 }),
   }),
   /** Athalye et al.'s sanity checks (accuracy against eps, PGD vs FGSM, an unbounded attack). */
   checks: obj({ testSize: int({ min: 1 }), pgdSteps: int({ min: 1 }) }),
@@ -124,7 +141,9 @@ export type WayThrough =
   | "none: from the data point"
   | "random step first"
   | "BPDA"
-  | "transfer";
+  | "transfer"
+  | "no gradient"
+  | "ensemble, worst case";
 
 /** The attacks of the table, in order. */
 export const MASKING_ATTACKS = [
@@ -136,6 +155,8 @@ export const MASKING_ATTACKS = [
   "bpda-fgsm",
   "bpda-pgd",
   "transfer",
+  "square",
+  "autoattack",
 ] as const;
 
 /** Identifies an attack of the table. */
@@ -151,7 +172,12 @@ export const MASKING_ATTACK_LABELS: Record<MaskingAttackId, string> = {
   "bpda-fgsm": "BPDA FGSM",
   "bpda-pgd": "BPDA PGD",
   "transfer": "transfer FGSM",
+  "square": "Square",
+  "autoattack": "AutoAttack",
 };
+
+/** The rows of the chapter's last section: the gradient-free Square attack and AutoAttack. */
+export const GRADIENT_FREE_ROWS: readonly MaskingAttackId[] = ["square", "autoattack"];
 
 /** One attack of the table: accuracy of each model under it (null where it does not apply). */
 export interface MaskingRow {
@@ -159,7 +185,11 @@ export interface MaskingRow {
   attack: string;
   way: WayThrough;
   accuracy: Record<string, number | null>;
+  /** Test images the row was measured on. */
+  n: number;
   seconds: number;
+  /** The AutoAttack row only: each model's full result (per-attack accuracy, checks, flags). */
+  autoAttack?: Record<string, AutoAttackResult>;
 }
 
 /** Options of {@linkcode maskingTable}. */
@@ -173,8 +203,10 @@ export interface MaskingTableOptions {
 
 /**
  * Runs the chapter's attacks on every model: clean; FGSM and PGD from the data point; R+FGSM and PGD with a
- * random start; FGSM and PGD through the BPDA view (models that have one); and FGSM crafted on `source`
- * and transferred. Returns one row per attack, in that order.
+ * random start; FGSM and PGD through the BPDA view (models that have one); FGSM crafted on `source` and
+ * transferred; the Square attack (outputs only, `cfg.square.queries` queries); and AutoAttack `standard` on the
+ * first `cfg.autoAttack.testSize` images with the budget of `cfg.autoAttack`. Returns one row per attack, in
+ * that order.
  */
 export async function maskingTable(
   models: Record<string, MaskedModel>,
@@ -198,7 +230,7 @@ export async function maskingTable(
     const t0 = performance.now();
     const accuracy: Record<string, number | null> = {};
     for (const name of names) accuracy[name] = await run(name, models[name]);
-    rows.push({ id, attack, way, accuracy, seconds: (performance.now() - t0) / 1000 });
+    rows.push({ id, attack, way, accuracy, n: size(data), seconds: (performance.now() - t0) / 1000 });
   };
   const whiteBox = (spec: AttackSpec, k: number) => async (name: string, m: MaskedModel) =>
     (await evaluate(m.classifier, data, {
@@ -245,9 +277,93 @@ export async function maskingTable(
     attack: `transfer: ${describeAttack(a.fgsm)} on the source`,
     way: "transfer",
     accuracy: Object.fromEntries(transfer.targets.map((t) => [t.name, t.adversarialAccuracy])),
+    n: size(data),
     seconds: (performance.now() - t0) / 1000,
   });
+
+  const queries = cfg.square.queries;
+  const squareName = `Square, ${queries.toLocaleString("en-US")} queries (l-inf, eps ${cfg.eps})`;
+  await row("square", squareName, "no gradient", async (name, m) => {
+    const prng = createPrng(seed + 8);
+    const attack: Attack = (model, x, y) => square(model, x, y, { eps: cfg.eps, queries, prng });
+    return (await evaluate(m.classifier, data, { ...common, attack, label: `${name}: ${squareName}` }))
+      .accuracy;
+  });
+
+  const aa = cfg.autoAttack;
+  const subset = take(data, Array.from({ length: Math.min(aa.testSize, size(data)) }, (_, i) => i));
+  const t1 = performance.now();
+  const results: Record<string, AutoAttackResult> = {};
+  for (const name of names) {
+    results[name] = await autoAttack(models[name].classifier, subset, {
+      norm: "linf",
+      eps: cfg.eps,
+      version: "standard",
+      steps: aa.steps,
+      targetClasses: aa.targetClasses,
+      squareQueries: aa.squareQueries,
+      seed: seed + 9,
+      batchSize,
+      progress: options.progress,
+      label: options.progress === "silent" ? undefined : `${name}: AutoAttack`,
+    });
+  }
+  rows.push({
+    id: "autoattack",
+    attack: `AutoAttack standard: APGD-CE, APGD-T, FAB-T (${aa.steps} steps, ${aa.targetClasses} targets), ` +
+      `Square ${aa.squareQueries.toLocaleString("en-US")} (l-inf, eps ${cfg.eps}), first ${
+        size(subset)
+      } images`,
+    way: "ensemble, worst case",
+    accuracy: Object.fromEntries(names.map((n) => [n, results[n].robustAccuracy])),
+    n: size(subset),
+    seconds: (performance.now() - t1) / 1000,
+    autoAttack: results,
+  });
   return rows;
+}
+
+/** The rows of the three ways through (clean to transfer), and those of Square and AutoAttack. */
+export function splitMaskingRows(rows: MaskingRow[]): { ways: MaskingRow[]; gradientFree: MaskingRow[] } {
+  return {
+    ways: rows.filter((r) => !GRADIENT_FREE_ROWS.includes(r.id)),
+    gradientFree: rows.filter((r) => GRADIENT_FREE_ROWS.includes(r.id)),
+  };
+}
+
+/**
+ * Whether the gradient-free Square attack gets through where the attacks from the data point do not: true
+ * when its accuracy is more than `drop` (default 0.3, 30 points) below both FGSM's and PGD-from-x's. The
+ * notebook's verdict on the quantised model.
+ */
+export function squareBreaksMasking(acc: Record<MaskingAttackId, number | null>, drop = 0.3): boolean {
+  if (!(drop >= 0 && drop <= 1)) {
+    throw new RangeError(`squareBreaksMasking: drop must be in [0, 1], got ${drop}`);
+  }
+  const { fgsm, square: gradientFree } = acc, fromX = acc["pgd-from-x"];
+  if (fgsm === null || fromX === null || gradientFree === null) return false;
+  return gradientFree < Math.min(fgsm, fromX) - drop;
+}
+
+/** AutoAttack's checks that say the gradient is masked: zero or non-finite gradients, Square beating the rest. */
+const MASKING_CHECKS: readonly AutoAttackCheck["id"][] = [
+  "zero-gradients",
+  "nonfinite-gradients",
+  "square-beats-gradients",
+];
+
+/** The checks of an AutoAttack result that fired and point at gradient masking (see {@linkcode MASKING_CHECKS}). */
+export function maskingFlags(result: AutoAttackResult): AutoAttackCheck[] {
+  return result.flags.filter((f) => MASKING_CHECKS.includes(f.id));
+}
+
+/** AutoAttack's checks of each model of the AutoAttack row, for a table: model, check, verdict, message. */
+export function autoAttackCheckRows(rows: MaskingRow[]): Record<string, string>[] {
+  const row = rows.find((r) => r.id === "autoattack");
+  if (!row?.autoAttack) throw new RangeError("autoAttackCheckRows: no AutoAttack row with results");
+  return Object.entries(row.autoAttack).flatMap(([model, r]) =>
+    r.checks.map((c) => ({ model, check: c.name, verdict: c.fired ? "FIRED" : "quiet", detail: c.message }))
+  );
 }
 
 /** One model's accuracy under each attack of the table (null where the attack does not apply). */

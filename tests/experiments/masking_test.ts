@@ -1,19 +1,24 @@
-import { assert, assertAlmostEquals, assertEquals } from "@std/assert";
+import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
 import { SCALES } from "../../lib/config/mod.ts";
 import { stratifiedSubset } from "../../lib/data/mod.ts";
 import { bpda, quantizer, withTransform } from "../../lib/defenses/mod.ts";
 import { evaluate, type LossSurface } from "../../lib/eval/mod.ts";
 import {
   accuracyOf,
+  autoAttackCheckRows,
+  GRADIENT_FREE_ROWS,
   MASKING_ATTACKS,
   maskingAttacks,
   maskingChartRows,
+  maskingFlags,
   maskingJobs,
   maskingTable,
   maskingTableRows,
   meanSummary,
   type Notebook04Config,
   notebook04Schema,
+  splitMaskingRows,
+  squareBreaksMasking,
   surfaceSummary,
 } from "../../lib/experiments/mod.ts";
 import { loadExperiment } from "../../lib/config/mod.ts";
@@ -57,11 +62,27 @@ Deno.test("maskingAttacks() starts FGSM and one PGD at x, R+FGSM and the other P
   assertEquals(a.rfgsm, { kind: "rfgsm", eps: cfg.eps, alpha: cfg.eps / 2 });
 });
 
+Deno.test("notebook04Schema: smoke runs Square and AutoAttack on a small budget, course on the authors' for AutoAttack", async () => {
+  const smoke = await loadExperiment(CONFIG, notebook04Schema, "smoke");
+  assert(
+    smoke.autoAttack.testSize <= 20 && smoke.autoAttack.squareQueries <= 500 && smoke.square.queries <= 500,
+  );
+  const course = await loadExperiment(CONFIG, notebook04Schema, "course");
+  assertEquals([course.autoAttack.steps, course.autoAttack.targetClasses, course.autoAttack.squareQueries], [
+    100,
+    9,
+    5000,
+  ]);
+  assert(course.autoAttack.testSize <= course.attack.testSize);
+});
+
 Deno.test("maskingTable() runs every attack on every model, with BPDA only where a model has a BPDA view", async () => {
   const { classifier, test } = await smallTrainedModel();
   const cfg: Notebook04Config = {
     ...(await loadExperiment(CONFIG, notebook04Schema, "smoke")),
     attack: { pgdSteps: 3, pgdStepSize: 0.1, rfgsmAlpha: undefined as unknown as number, testSize: 40 },
+    square: { queries: 300 },
+    autoAttack: { testSize: 20, steps: 5, targetClasses: 2, squareQueries: 300 },
   };
   const data = stratifiedSubset(test, 40, { seed: 1 });
   const models = {
@@ -81,6 +102,8 @@ Deno.test("maskingTable() runs every attack on every model, with BPDA only where
     "BPDA",
     "BPDA",
     "transfer",
+    "no gradient",
+    "ensemble, worst case",
   ]);
   const clean = (await evaluate(models.quantised.classifier, data)).accuracy;
   assertEquals(rows[0].accuracy.quantised, clean);
@@ -98,7 +121,49 @@ Deno.test("maskingTable() runs every attack on every model, with BPDA only where
     rows[5].accuracy.quantised,
     null,
   ]);
-  assertEquals(maskingChartRows(rows).length, 2 * 8 - 2);
+  assertEquals(maskingChartRows(rows).length, 2 * 10 - 2);
+  assertEquals(rows.map((r) => r.n), [...Array(9).fill(40), 20]);
+
+  // Square uses no gradient: it breaks the quantiser that FGSM and PGD from x cannot move.
+  assert(q.square! < clean - 0.3, `Square leaves the quantised model ${q.square} (clean ${clean})`);
+  assert(squareBreaksMasking(q));
+  assert(!squareBreaksMasking(accuracyOf(rows, "plain")), "FGSM already breaks the plain model");
+  // AutoAttack ends with Square, so it is at least as strong on the quantised model, and its checks fire there.
+  const aa = rows[9].autoAttack!;
+  assertEquals(rows[9].accuracy.quantised, aa.quantised.robustAccuracy);
+  assertEquals(aa.quantised.n, 20);
+  const ids = maskingFlags(aa.quantised).map((f) => f.id);
+  assert(ids.includes("zero-gradients") && ids.includes("square-beats-gradients"), ids.join(", "));
+  assertEquals(maskingFlags(aa.plain), []);
+  const checks = autoAttackCheckRows(rows);
+  assertEquals(checks.length, aa.plain.checks.length + aa.quantised.checks.length);
+  assert(checks.some((c) => c.model === "quantised" && c.verdict === "FIRED"));
+  const { ways, gradientFree } = splitMaskingRows(rows);
+  assertEquals(ways.map((r) => r.id), MASKING_ATTACKS.slice(0, 8));
+  assertEquals(gradientFree.map((r) => r.id), [...GRADIENT_FREE_ROWS]);
+});
+
+Deno.test("squareBreaksMasking() needs Square more than the drop below both attacks from x", () => {
+  const acc = (fgsm: number | null, fromX: number | null, square: number | null) =>
+    ({
+      ...Object.fromEntries(MASKING_ATTACKS.map((id) => [id, 0.9])),
+      fgsm,
+      "pgd-from-x": fromX,
+      square,
+    }) as Record<
+      (typeof MASKING_ATTACKS)[number],
+      number | null
+    >;
+  assert(squareBreaksMasking(acc(0.9, 0.85, 0.2)));
+  assert(!squareBreaksMasking(acc(0.9, 0.4, 0.2)), "PGD from x already got through");
+  assert(!squareBreaksMasking(acc(0.9, 0.85, 0.6)));
+  assert(squareBreaksMasking(acc(0.9, 0.85, 0.6), 0.2));
+  assert(!squareBreaksMasking(acc(0.9, 0.85, null)));
+  assertThrows(() => squareBreaksMasking(acc(0.9, 0.85, 0.2), -0.1), RangeError, "drop");
+});
+
+Deno.test("autoAttackCheckRows() refuses rows without an AutoAttack result", () => {
+  assertThrows(() => autoAttackCheckRows([]), RangeError, "AutoAttack");
 });
 
 function surface(values: number[][]): LossSurface {
