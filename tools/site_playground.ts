@@ -30,6 +30,44 @@ const CONFIGS = `${ROOT}/configs`;
 const WASM_DIR = `${ROOT}/node_modules/@tensorflow/tfjs-backend-wasm/dist`;
 const WASM_FILES = ["tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm"];
 
+/** The playground as the site's navigation lists it (one of `buildSite`'s extra pages). */
+export const PLAYGROUND_PAGE: { title: string; html: string; description: string } = {
+  title: "Attack playground",
+  html: "playground.html",
+  description: "FGSM, PGD, PGD through BPDA and Square against the course's models, run in your browser",
+};
+
+/** The parts of the page that a site frame places: its title, file name, styles and content. */
+export interface PageParts {
+  title: string;
+  /** The page's file name in the site folder. */
+  current: string;
+  /** What goes into `<head>`: the playground's styles. */
+  head: string;
+  /** The playground itself and its scripts. */
+  body: string;
+}
+
+/**
+ * The playground's HTML from its template (tools/playground/page.html): the page on its own, with a link
+ * to the index, or, given `frame`, the page `frame` builds around its parts (the site's header, sidebar and
+ * previous/next links).
+ */
+export function playgroundHtml(template: string, frame?: (parts: PageParts) => string): string {
+  if (!frame) return template;
+  const part = (name: string) => {
+    const match = new RegExp(`<!-- ${name} -->([\\s\\S]*)<!-- /${name} -->`).exec(template);
+    if (!match) throw new Error(`playground: the page template has no <!-- ${name} --> part`);
+    return match[1].trim();
+  };
+  return frame({
+    title: `${PLAYGROUND_PAGE.title} · advex`,
+    current: PLAYGROUND_PAGE.html,
+    head: part("playground:head"),
+    body: part("playground:body"),
+  });
+}
+
 /** Options of {@linkcode buildPlayground}. */
 export interface PlaygroundOptions {
   /** The site folder: `playground.html` and `playground/` are written into it. */
@@ -40,6 +78,11 @@ export interface PlaygroundOptions {
   log?: (line: string) => void;
   /** Progress display of training, when a model is not in the cache yet. Default "auto". */
   progress?: ProgressMode;
+  /**
+   * Builds the page around its parts in the site's frame, like the chapters' (`buildSite` passes one once
+   * the chapters are written). Without it the page stands alone.
+   */
+  frame?: (parts: PageParts) => string;
 }
 
 /** One exported model, as {@linkcode buildPlayground} reports it. */
@@ -61,8 +104,6 @@ export interface ExportedModel {
 export interface PlaygroundReport {
   /** Path of `playground.html`. */
   page: string;
-  /** The page as the site's navigation lists it (`buildSite`'s `extraPages`). */
-  navPage: { title: string; html: string; description: string };
   models: ExportedModel[];
   digits: number;
   /** Bytes of each file written, by path relative to the site folder. */
@@ -324,7 +365,8 @@ export async function buildPlayground(options: PlaygroundOptions): Promise<Playg
 
   await bundlePlayground(`${dir}/playground.js`);
   files["playground/playground.js"] = (await Deno.stat(`${dir}/playground.js`)).size;
-  await write("playground.html", await Deno.readTextFile(`${ROOT}/tools/playground/page.html`));
+  const template = await Deno.readTextFile(`${ROOT}/tools/playground/page.html`);
+  await write("playground.html", playgroundHtml(template, options.frame));
 
   const pageBytes = [
     "playground.html",
@@ -340,11 +382,6 @@ export async function buildPlayground(options: PlaygroundOptions): Promise<Playg
   );
   return {
     page: `${options.outDir}/playground.html`,
-    navPage: {
-      title: "Attack playground",
-      html: "playground.html",
-      description: "FGSM, PGD, PGD through BPDA and Square against the course's models, run in your browser",
-    },
     models: exported,
     digits: order.length,
     files,

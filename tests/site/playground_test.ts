@@ -12,7 +12,13 @@
 import { assert, assertEquals } from "@std/assert";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import * as tf from "@tensorflow/tfjs";
-import { buildPlayground, type PlaygroundReport } from "../../tools/site_playground.ts";
+import {
+  buildPlayground,
+  type PageParts,
+  PLAYGROUND_PAGE,
+  playgroundHtml,
+  type PlaygroundReport,
+} from "../../tools/site_playground.ts";
 import type { PlaygroundData } from "../../tools/playground/data.ts";
 import type { PlaygroundApi, RunResult } from "../../tools/playground/main.ts";
 
@@ -170,6 +176,27 @@ Deno.test("buildPlayground() exports the three models in tfjs layers format, loa
       "the bundle was written",
     );
   }
+});
+
+Deno.test("playgroundHtml() hands its styles and content to the site's frame, or stands alone", async () => {
+  const template = await Deno.readTextFile(new URL("../../tools/playground/page.html", import.meta.url));
+  assertEquals(playgroundHtml(template), template, "without a frame the page stands alone");
+  let parts: PageParts | undefined;
+  const framed = playgroundHtml(template, (p) => {
+    parts = p;
+    return `<html><head>${p.head}</head><body>${p.body}</body></html>`;
+  });
+  assert(parts && framed.includes(parts.body));
+  assertEquals(parts.current, PLAYGROUND_PAGE.html);
+  assert(parts.head.includes('id="advex-playground-style"'), "the playground's own styles come along");
+  assert(!parts.head.includes("advex-playground-standalone"), "but not those of the page on its own");
+  for (const piece of ['class="advex-playground"', 'id="pad"', 'id="model"', 'id="probs"']) {
+    assert(parts.body.includes(piece), `the content has ${piece}`);
+  }
+  for (const script of ["playground/wasm.js", "playground/data.js", "playground/playground.js"]) {
+    assert(parts.body.includes(`<script src="${script}">`), `the content loads ${script}`);
+  }
+  assert(!parts.body.includes('<nav class="top">'), "the frame brings its own navigation");
 });
 
 Deno.test("playground page: attacks run in the browser and do what the course says", async () => {

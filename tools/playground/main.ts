@@ -543,7 +543,11 @@ function startPage(api: PlaygroundApi, data: PlaygroundData): void {
   });
   eps.addEventListener("input", describe);
   eps.addEventListener("change", () => void attack());
-  runButton.addEventListener("click", () => void attack());
+  runButton.addEventListener("click", async () => {
+    await attack();
+    // At a phone's width the result is below the settings: bring it into view.
+    if (matchMedia("(max-width: 44rem)").matches) $("result").scrollIntoView({ behavior: "smooth" });
+  });
   describe();
 
   const notes = $("notes");
