@@ -22,14 +22,8 @@ import { currentScale, loadExperiment, type Scale } from "../lib/config/mod.ts";
 import { testData } from "../lib/train/mod.ts";
 import { evaluate } from "../lib/eval/mod.ts";
 import { describeModel, parameterCount } from "../lib/models/mod.ts";
-import {
-  describeOrtProvider,
-  loadOrtModel,
-  ortPredict,
-  type OrtProviderRequest,
-  pretrainedModel,
-  pretrainedSchema,
-} from "../lib/onnx/mod.ts";
+import { describeOrtProvider, loadOrtModel, ortPredict, type OrtProviderRequest } from "../lib/onnx/mod.ts";
+import { pretrainedModel, pretrainedSchema } from "../lib/experiments/mod.ts";
 import { imagesTensor, size, slice } from "../lib/data/mod.ts";
 import { saveResults } from "../lib/report/mod.ts";
 import type { ProgressMode } from "../lib/util/mod.ts";

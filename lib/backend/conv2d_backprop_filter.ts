@@ -17,7 +17,7 @@
  * Neither wins everywhere (see {@linkcode chooseFilterGradMethod}).
  * @module
  */
-import { parameterGradientsSkipped } from "./gradient_scope.ts";
+import { noteSkippedGradient, parameterGradientsSkipped } from "../util/gradient_scope.ts";
 import type * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { callKernel, heapView, release } from "./kernel_call.ts";
@@ -71,6 +71,7 @@ export const conv2dBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) 
     // Inside inputGradientsOnly(): tfjs discards this gradient, so return zeros without computing it.
     const zeros = wasm.makeOutput(a.filterShape, "float32");
     heapView(wasm, zeros).fill(0);
+    noteSkippedGradient(zeros.dataId);
     return zeros;
   }
   const g = convGeometry(inputs.x!.shape, a.filterShape, a);

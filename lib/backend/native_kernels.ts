@@ -14,7 +14,7 @@ import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { FUSED_ADAM, type FusedAdamAttrs } from "./fused_adam.ts";
 import { activate } from "./fused_matmul.ts";
 import { RELU_GRAD } from "./relu_grad.ts";
-import { parameterGradientsSkipped } from "./gradient_scope.ts";
+import { parameterGradientsSkipped } from "../util/gradient_scope.ts";
 import { callKernel, heapView, release, sizeOf, WASM } from "./kernel_call.ts";
 import { type MaxPoolGradAttrs, maxPoolInfo } from "./max_pool_grad.ts";
 import type { NativeLibrary } from "./native.ts";

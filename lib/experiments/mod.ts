@@ -7,3 +7,4 @@ export * from "./adversarial_training.ts";
 export * from "./masking.ts";
 export * from "./ensemble.ts";
 export * from "./transferability.ts";
+export * from "./pretrained.ts";

@@ -30,7 +30,7 @@ import {
 } from "../data/spec.ts";
 import { buildNonRobustDataset, type NonRobustDataset } from "../datasets/non_robust.ts";
 import type { Classifier } from "../models/classifier.ts";
-import { type PretrainedConfig, pretrainedSchema } from "../onnx/pretrained.ts";
+import { type PretrainedConfig, pretrainedSchema } from "./pretrained.ts";
 import type { ProgressMode } from "../util/progress.ts";
 import { assertUniqueNames } from "../util/names.ts";
 import type { TrainJob } from "../train/cached.ts";

@@ -6,7 +6,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { denseNet, lenet, vgg } from "./families.ts";
+import type { ModelShape } from "./shape.ts";
 import { resnet50, type ResNetStem } from "./resnet50.ts";
+
+export type { ModelShape } from "./shape.ts";
 
 /** What to build, as written in a config file. */
 export type ModelSpec =
@@ -24,12 +27,6 @@ export type ModelSpec =
     stemStride?: number;
     zeroInitResidual?: boolean;
   };
-
-/** Input shape and number of classes. */
-export interface ModelShape {
-  inputShape: [number, number, number];
-  classes: number;
-}
 
 /** A short readable name for a spec, e.g. "madry-cnn x4". */
 export function describeModel(spec: ModelSpec): string {

@@ -12,7 +12,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { ModelShape } from "./build.ts";
+import type { ModelShape } from "./shape.ts";
 
 function seeded(seed: number) {
   let s = seed;

@@ -18,7 +18,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { ModelShape } from "./build.ts";
+import type { ModelShape } from "./shape.ts";
 
 /** Bottleneck blocks per stage of ResNet-50. */
 export const RESNET50_BLOCKS: readonly number[] = [3, 4, 6, 3];

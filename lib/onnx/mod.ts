@@ -54,15 +54,6 @@ export {
   ortPredict,
   type OrtPredictions,
 } from "./ort_session.ts";
-export {
-  ensureOnnx,
-  ONNX_EXPORT_VERSION,
-  type PretrainedConfig,
-  pretrainedJob,
-  type PretrainedModel,
-  pretrainedModel,
-  pretrainedSchema,
-} from "./pretrained.ts";
 export { type LoadedOnnx, loadOnnx, type OnnxSource, parseOnnx } from "./read.ts";
 export {
   IMAGENET_NORMALIZATION,

@@ -1,7 +1,7 @@
 import { assertEquals, assertGreater, assertLess } from "@std/assert";
 import { loadExperiment, SCALES } from "../../lib/config/mod.ts";
 import { parameterCount } from "../../lib/models/mod.ts";
-import { pretrainedModel, pretrainedSchema } from "../../lib/onnx/mod.ts";
+import { pretrainedModel, pretrainedSchema } from "../../lib/experiments/mod.ts";
 import { pretrain } from "../../tools/pretrain.ts";
 import { setupBackend } from "../_helpers.ts";
 

@@ -11,7 +11,7 @@ import { modelSpecSchema, trainDataSchema, trainSchema } from "../config/specs.t
 import type { ProgressMode } from "../util/progress.ts";
 import { trainCached, trainDataOf, type TrainedModel, type TrainJob } from "../train/cached.ts";
 import { artifactRef, commitArtifact, loadArtifact, withArtifactLock } from "../store/store.ts";
-import { exportOnnx } from "./export.ts";
+import { exportOnnx } from "../onnx/export.ts";
 
 /** Settings of a pretrained model (e.g. configs/pretrain-resnet50.yaml). */
 export const pretrainedSchema = obj({
