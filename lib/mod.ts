@@ -12,7 +12,19 @@
  */
 export * as tf from "@tensorflow/tfjs";
 export * from "./attacks/mod.ts";
-export * from "./backend/mod.ts";
+// The backend's public surface; its kernel switches and registries (for tests and benchmarks) stay in
+// lib/backend/mod.ts.
+export {
+  BACKEND_REQUESTS,
+  type BackendName,
+  type BackendReport,
+  type BackendRequest,
+  describeBackend,
+  GradientScopeError,
+  initBackend,
+  type InitBackendOptions,
+  inputGradientsOnly,
+} from "./backend/mod.ts";
 export * from "./config/mod.ts";
 export * from "./data/mod.ts";
 export * from "./datasets/mod.ts";
