@@ -16,5 +16,4 @@ export * from "./rfgsm.ts";
 export * from "./square.ts";
 export * from "./threat.ts";
 export * from "./types.ts";
-export * from "./transfer.ts";
 export * from "./validate.ts";

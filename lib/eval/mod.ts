@@ -4,3 +4,4 @@ export * from "./evaluate.ts";
 export * from "./robust.ts";
 export * from "./sanity.ts";
 export * from "./loss_surface.ts";
+export * from "./transfer.ts";

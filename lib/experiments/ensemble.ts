@@ -6,7 +6,7 @@
  * @module
  */
 import { type AttackSpec, describeAttack, makeAttack } from "../attacks/make.ts";
-import { transferAttack } from "../attacks/transfer.ts";
+import { transferAttack } from "../eval/transfer.ts";
 import { bool, int, list, num, obj, optional, str } from "../config/schema.ts";
 import type { Infer } from "../config/schema.ts";
 import {

@@ -34,7 +34,7 @@ import { type PretrainedConfig, pretrainedSchema } from "./pretrained.ts";
 import type { ProgressMode } from "../util/progress.ts";
 import { assertUniqueNames } from "../util/names.ts";
 import type { TrainJob } from "../train/cached.ts";
-import type { TransferReport } from "../attacks/transfer.ts";
+import type { TransferReport } from "../eval/transfer.ts";
 
 const targetSchema = obj({
   /** A short name shown in the table and next to the point, e.g. "VGG". */

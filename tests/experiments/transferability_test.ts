@@ -1,5 +1,6 @@
 import { assert, assertAlmostEquals, assertEquals, assertNotEquals, assertThrows } from "@std/assert";
-import { makeAttack, transferAttack } from "../../lib/attacks/mod.ts";
+import { makeAttack } from "../../lib/attacks/mod.ts";
+import { transferAttack } from "../../lib/eval/mod.ts";
 import { loadExperiment, SCALES } from "../../lib/config/mod.ts";
 import { constructedSpec, slice } from "../../lib/data/mod.ts";
 import { specKey as configKey } from "../../lib/store/mod.ts";

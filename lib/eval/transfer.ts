@@ -12,8 +12,8 @@ import type * as tf from "@tensorflow/tfjs";
 import { type Dataset, imagesTensor, labelsTensor, pixelsPerImage, size } from "../data/dataset.ts";
 import type { Classifier } from "../models/classifier.ts";
 import { createProgress, type ProgressMode } from "../util/progress.ts";
-import { predictLabels } from "./loss.ts";
-import type { Attack } from "./types.ts";
+import { predictLabels } from "../attacks/loss.ts";
+import type { Attack } from "../attacks/types.ts";
 
 /** Predicts the classes of a batch of images `[N, H, W, C]`; may answer asynchronously. */
 export type LabelPredictor = (images: tf.Tensor4D) => Int32Array | Promise<Int32Array>;

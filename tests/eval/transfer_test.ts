@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { assertAlmostEquals, assertEquals, assertGreater, assertLessOrEqual } from "@std/assert";
-import { makeAttack, transferAttack } from "../../lib/attacks/mod.ts";
+import { makeAttack } from "../../lib/attacks/mod.ts";
+import { transferAttack } from "../../lib/eval/mod.ts";
 import { slice } from "../../lib/data/mod.ts";
 import { exportOnnx, loadOrtModel } from "../../lib/onnx/mod.ts";
 import { smallTrainedModel } from "../_helpers.ts";
