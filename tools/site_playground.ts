@@ -169,7 +169,10 @@ export async function bundlePlayground(outFile: string): Promise<void> {
   }).output();
   if (output.code !== 0) {
     const text = new TextDecoder().decode(output.stderr) + new TextDecoder().decode(output.stdout);
-    throw new Error(`playground: deno bundle failed (exit ${output.code}):\n${text.trim()}`);
+    throw new Error(
+      `playground: deno bundle failed (exit ${output.code}; on first use it fetches its esbuild binary ` +
+        `from the npm registry):\n${text.trim()}`,
+    );
   }
 }
 
@@ -327,6 +330,16 @@ export async function buildPlayground(options: PlaygroundOptions): Promise<Playg
         } KiB of weights`,
     );
   }
+
+  const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
+  notes.push(
+    `The models are exported in tfjs layers format (playground/models/<name>/model.json and weights.bin): ` +
+      exported.map((m) =>
+        `${m.name}, ${m.parameters.toLocaleString("en")} parameters, ${kib(m.weightsBytes)}`
+      )
+        .join("; ") +
+      ".",
+  );
 
   // The digits: a seeded stratified subset of the test split, sorted by label for the picker.
   const test = await testData({ dataset: "mnist", testSize: cfg.digits, seed: cfg.seed });
