@@ -1,15 +1,20 @@
 /**
  * Chapter 5, "Adversarial training" (lecture section 5.2 and the end of 5.3; Madry et al.): the capacity
  * study (standard, FGSM and PGD training of the Madry CNN at capacity scales 1 to 16, each evaluated clean,
- * under FGSM and under PGD) and the accuracy of the PGD-trained network against eps in l-inf and l2. This
- * module holds the notebook's settings schema, its training jobs and attacks, and the rows of its figures.
+ * under FGSM and under PGD), AutoAttack beside PGD for the PGD-trained networks, and the accuracy of the
+ * PGD-trained network against eps in l-inf and l2. This module holds the notebook's settings schema, its
+ * training jobs and attacks, and the rows of its figures.
  * @module
  */
 import type { AttackSpec } from "../attacks/make.ts";
 import { bool, int, list, num, obj, optional, str } from "../config/schema.ts";
 import type { Infer } from "../config/schema.ts";
 import { attackSpecSchema, trainDataSchema, trainSchema } from "../config/specs.ts";
+import { type Dataset, size, take } from "../data/dataset.ts";
+import { autoAttack, type AutoAttackResult } from "../eval/autoattack.ts";
 import type { RobustEvaluation } from "../eval/robust.ts";
+import type { Classifier } from "../models/classifier.ts";
+import type { ProgressMode } from "../util/progress.ts";
 import type { SubsetDataSpec, TrainJob } from "../train/cached.ts";
 
 const none = undefined as unknown as number;
@@ -49,6 +54,17 @@ export const notebook05Schema = obj({
     pgdStepSize: optional(num({ min: 0 }), none),
     restarts: optional(int({ min: 1 }), 1),
   }),
+  /**
+   * AutoAttack `standard` (Croce and Hein 2020) beside PGD for the PGD-trained networks, on the first
+   * `testSize` images of the evaluation set: APGD and FAB iterations, target classes of APGD-T and FAB-T,
+   * Square's queries (the authors' budget: 100, 9 and 5000).
+   */
+  autoAttack: obj({
+    testSize: int({ min: 1 }),
+    steps: optional(int({ min: 1 }), 100),
+    targetClasses: optional(int({ min: 1 }), 9),
+    squareQueries: optional(int({ min: 1 }), 5000),
+  }),
   /** Accuracy against eps of the PGD-trained model (Figure 13). */
   sweep: obj({
     /** The capacity scale whose PGD-trained model is swept. Default: the largest. */
@@ -77,7 +93,11 @@ export type TrainingMode = Notebook05Config["modes"][number];
 export type CapacityScale = Notebook05Config["scales"][number];
 
 /** The training job (the cache key) of `mode` at capacity `entry`. */
-export function capacityJob(cfg: Notebook05Config, mode: TrainingMode, entry: CapacityScale): TrainJob<SubsetDataSpec> {
+export function capacityJob(
+  cfg: Notebook05Config,
+  mode: TrainingMode,
+  entry: CapacityScale,
+): TrainJob<SubsetDataSpec> {
   const { adversarial: _ignored, ...schedule } = cfg.train;
   const trainSize = entry.trainSize ?? cfg.data.trainSize;
   const epochs = entry.epochs ?? schedule.epochs;
@@ -164,4 +184,86 @@ export function capacityRows(
     }
     return rows;
   });
+}
+
+/** AutoAttack beside PGD for one network, on the same test images. */
+export interface AutoAttackBesidePgd {
+  /** Test images (the first of the evaluation set). */
+  n: number;
+  clean: number;
+  /** Accuracy under the evaluation's PGD (its second attack) on these images. */
+  pgd: number;
+  /** Accuracy under AutoAttack standard. */
+  autoAttack: number;
+  /** Correct under PGD (and FGSM) and AutoAttack together: the worst case of everything run. */
+  worstCase: number;
+  /** pgd - autoAttack: how much AutoAttack lowers PGD's number (negative: PGD found more). */
+  gap: number;
+  result: AutoAttackResult;
+}
+
+/** Options of {@linkcode autoAttackBesidePgd}. */
+export interface AutoAttackBesidePgdOptions {
+  /** Seed of AutoAttack's random choices. Default 0. */
+  seed?: number;
+  label?: string;
+  progress?: ProgressMode;
+}
+
+/**
+ * Runs AutoAttack `standard` at the chapter's eps with the budget of `cfg.autoAttack` on the first
+ * `cfg.autoAttack.testSize` images of `testSet`, and sets it beside `evaluation` (the network's
+ * `robustEvaluate` on all of `testSet`, FGSM then PGD) restricted to the same images.
+ */
+export async function autoAttackBesidePgd(
+  model: Classifier,
+  testSet: Dataset,
+  evaluation: RobustEvaluation,
+  cfg: Notebook05Config,
+  options: AutoAttackBesidePgdOptions = {},
+): Promise<AutoAttackBesidePgd> {
+  if (evaluation.n !== size(testSet)) {
+    throw new RangeError(
+      `autoAttackBesidePgd: the evaluation covers ${evaluation.n} images, the test set has ${size(testSet)}`,
+    );
+  }
+  const pgd = evaluation.attacks[1];
+  if (!pgd || pgd.spec.kind !== "pgd") {
+    throw new RangeError("autoAttackBesidePgd: the evaluation's second attack must be PGD");
+  }
+  const n = Math.min(cfg.autoAttack.testSize, size(testSet));
+  const first = Array.from({ length: n }, (_, i) => i);
+  const result = await autoAttack(model, take(testSet, first), {
+    norm: "linf",
+    eps: cfg.eps,
+    version: "standard",
+    steps: cfg.autoAttack.steps,
+    targetClasses: cfg.autoAttack.targetClasses,
+    squareQueries: cfg.autoAttack.squareQueries,
+    seed: options.seed ?? 0,
+    label: options.label,
+    progress: options.progress,
+  });
+  const share = (f: (i: number) => boolean) => (n ? first.filter(f).length / n : 0);
+  const pgdAccuracy = share((i) => pgd.correct[i] === 1);
+  return {
+    n,
+    clean: result.cleanAccuracy,
+    pgd: pgdAccuracy,
+    autoAttack: result.robustAccuracy,
+    worstCase: share((i) => evaluation.robust[i] === 1 && result.robust[i] === 1),
+    gap: pgdAccuracy - result.robustAccuracy,
+    result,
+  };
+}
+
+/**
+ * What the notebook says of AutoAttack against PGD: "agrees" when the two robust accuracies are within
+ * `tolerance` (default 0.02, two points), "lower" when AutoAttack finds more adversarial examples than
+ * that, "higher" when PGD found more.
+ */
+export function autoAttackVerdict(c: { gap: number }, tolerance = 0.02): "agrees" | "lower" | "higher" {
+  if (!(tolerance >= 0)) throw new RangeError(`autoAttackVerdict: tolerance must be >= 0, got ${tolerance}`);
+  if (!Number.isFinite(c.gap)) throw new RangeError(`autoAttackVerdict: gap must be finite, got ${c.gap}`);
+  return c.gap > tolerance ? "lower" : c.gap < -tolerance ? "higher" : "agrees";
 }

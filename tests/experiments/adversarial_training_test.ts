@@ -1,7 +1,17 @@
-import { assert, assertEquals, assertGreater } from "@std/assert";
-import { loadExperiment, SCALES } from "../../lib/config/mod.ts";
-import type { RobustEvaluation } from "../../lib/eval/robust.ts";
 import {
+  assert,
+  assertAlmostEquals,
+  assertEquals,
+  assertGreater,
+  assertRejects,
+  assertThrows,
+} from "@std/assert";
+import { loadExperiment, SCALES } from "../../lib/config/mod.ts";
+import { stratifiedSubset, take } from "../../lib/data/mod.ts";
+import { robustEvaluate, type RobustEvaluation } from "../../lib/eval/robust.ts";
+import {
+  autoAttackBesidePgd,
+  autoAttackVerdict,
   capacityGrid,
   capacityJob,
   capacityRows,
@@ -11,6 +21,7 @@ import {
   sweptScale,
 } from "../../lib/experiments/adversarial_training.ts";
 import { relativeTrainingCost } from "../../lib/train/adversarial.ts";
+import { smallTrainedModel } from "../_helpers.ts";
 
 const CONFIG = new URL("../../configs/05-adversarial-training.yaml", import.meta.url);
 
@@ -117,4 +128,48 @@ Deno.test("capacityRows() gives one row per model and evaluation for the faceted
     { mode: "PGD", scale: 4, evaluation: "PGD-20", accuracy: 0.6 },
     { mode: "PGD", scale: 4, evaluation: "worst", accuracy: 0.55 },
   ]);
+});
+
+Deno.test("configs/05: AutoAttack on a handful of images at smoke, the authors' budget at course and paper", async () => {
+  const smoke = await loadExperiment(CONFIG, notebook05Schema, "smoke");
+  assert(smoke.autoAttack.testSize <= 20 && smoke.autoAttack.squareQueries <= 500, "smoke stays seconds");
+  for (const scale of ["course", "paper"] as const) {
+    const cfg = await loadExperiment(CONFIG, notebook05Schema, scale);
+    const a = cfg.autoAttack;
+    assertEquals([a.steps, a.targetClasses, a.squareQueries], [100, 9, 5000], scale);
+  }
+});
+
+Deno.test("autoAttackBesidePgd() runs AutoAttack on the first images and reads PGD's record on the same ones", async () => {
+  const { classifier, test } = await smallTrainedModel();
+  const data = stratifiedSubset(test, 30, { seed: 8 });
+  const cfg = {
+    ...(await loadExperiment(CONFIG, notebook05Schema, "smoke")),
+    eps: 0.06,
+    autoAttack: { testSize: 12, steps: 5, targetClasses: 2, squareQueries: 100 },
+  };
+  const evaluation = await robustEvaluate(classifier, data, { attacks: evaluationAttacks(cfg), seed: 3 });
+  const c = await autoAttackBesidePgd(classifier, data, evaluation, cfg, { seed: 1, progress: "silent" });
+  assertEquals([c.n, c.result.n, c.result.eps], [12, 12, 0.06]);
+  const pgdFirst = Array.from(evaluation.attacks[1].correct.subarray(0, 12)).reduce((a, b) => a + b, 0) / 12;
+  assertEquals(c.pgd, pgdFirst);
+  assertEquals(c.autoAttack, c.result.robustAccuracy);
+  assertAlmostEquals(c.gap, c.pgd - c.autoAttack, 1e-12);
+  assert(c.worstCase <= Math.min(c.pgd, c.autoAttack), `worst ${c.worstCase}`);
+  assert(c.autoAttack < c.clean, "AutoAttack finds adversarial examples at eps 0.06");
+  await assertRejects(
+    () => autoAttackBesidePgd(classifier, take(data, [0, 1, 2]), evaluation, cfg),
+    RangeError,
+    "30 images",
+  );
+});
+
+Deno.test("autoAttackVerdict() says agrees within the tolerance, lower or higher outside it", () => {
+  assertEquals(autoAttackVerdict({ gap: 0.01 }), "agrees");
+  assertEquals(autoAttackVerdict({ gap: -0.02 }), "agrees");
+  assertEquals(autoAttackVerdict({ gap: 0.05 }), "lower");
+  assertEquals(autoAttackVerdict({ gap: -0.05 }), "higher");
+  assertEquals(autoAttackVerdict({ gap: 0.05 }, 0.1), "agrees");
+  assertThrows(() => autoAttackVerdict({ gap: 0 }, -1), RangeError, "tolerance");
+  assertThrows(() => autoAttackVerdict({ gap: NaN }), RangeError, "gap");
 });
