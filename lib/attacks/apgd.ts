@@ -10,10 +10,11 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { inputGradientsOnly } from "../backend/gradient_scope.ts";
+import { int, num, optional, str } from "../util/schema.ts";
+import { inputGradientsOnly } from "../util/gradient_scope.ts";
 import type { Classifier } from "../models/classifier.ts";
 import { seedFrom } from "../random/prng.ts";
-import { finish, prngFrom, threatFrom } from "./common.ts";
+import { defineAttack, finish, normField, prngFrom, rangeFields, threatFrom } from "./common.ts";
 import { dlrLoss, targetedDlrLoss } from "./dlr.ts";
 import { crossEntropy } from "./loss.ts";
 import type { ThreatModel } from "./threat.ts";
@@ -339,26 +340,29 @@ export function apgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options:
   }
   const prng = prngFrom(options);
   const labels = y.dataSync();
-  const adversarial = onRemaining(x, settings.restarts, (xs, idx) => {
-    const ys = tf.tensor1d(Int32Array.from(idx, (j) => labels[j]), "int32");
-    try {
-      const loss: LossFn = (logits) =>
-        tf.tidy(() => {
-          if (lossKind === "dlr") return dlrLoss(logits, ys);
-          const ce = crossEntropy(logits, ys);
-          return targeted ? tf.neg(ce) : ce;
-        });
-      const hit = (logits: tf.Tensor2D) =>
-        tf.tidy(() =>
-          targeted
-            ? tf.equal(tf.argMax(logits, 1), tf.cast(ys, "int32"))
-            : tf.notEqual(tf.argMax(logits, 1), tf.cast(ys, "int32"))
-        ) as tf.Tensor1D;
-      return apgdRun(model, xs, loss, hit, { ...settings, seed: seedFrom(prng) });
-    } finally {
-      ys.dispose();
-    }
-  });
+  // One scope around the whole search: if the model throws midway, every tensor of the search is disposed.
+  const adversarial = tf.tidy(() =>
+    onRemaining(x, settings.restarts, (xs, idx) => {
+      const ys = tf.tensor1d(Int32Array.from(idx, (j) => labels[j]), "int32");
+      try {
+        const loss: LossFn = (logits) =>
+          tf.tidy(() => {
+            if (lossKind === "dlr") return dlrLoss(logits, ys);
+            const ce = crossEntropy(logits, ys);
+            return targeted ? tf.neg(ce) : ce;
+          });
+        const hit = (logits: tf.Tensor2D) =>
+          tf.tidy(() =>
+            targeted
+              ? tf.equal(tf.argMax(logits, 1), tf.cast(ys, "int32"))
+              : tf.notEqual(tf.argMax(logits, 1), tf.cast(ys, "int32"))
+          ) as tf.Tensor1D;
+        return apgdRun(model, xs, loss, hit, { ...settings, seed: seedFrom(prng) });
+      } finally {
+        ys.dispose();
+      }
+    })
+  );
   return finish(model, adversarial, y, targeted, (settings.steps + 1) * settings.eot * settings.restarts);
 }
 
@@ -403,18 +407,61 @@ export function apgdTargeted(
   const labels = y.dataSync();
   const prng = prngFrom(options);
   const rounds = targetClasses * settings.restarts;
-  const adversarial = onRemaining(x, rounds, (xs, idx, r) => {
-    const rank = 1 + Math.floor(r / settings.restarts);
-    const ys = tf.tensor1d(Int32Array.from(idx, (j) => labels[j]), "int32");
-    const ts = tf.tensor1d(Int32Array.from(idx, (j) => order[j][rank]), "int32");
-    try {
-      const loss: LossFn = (logits) => targetedDlrLoss(logits, ys, ts);
-      const hit = (logits: tf.Tensor2D) =>
-        tf.tidy(() => tf.notEqual(tf.argMax(logits, 1), ys)) as tf.Tensor1D;
-      return apgdRun(model, xs, loss, hit, { ...settings, seed: seedFrom(prng) });
-    } finally {
-      tf.dispose([ys, ts]);
-    }
-  });
+  const adversarial = tf.tidy(() =>
+    onRemaining(x, rounds, (xs, idx, r) => {
+      const rank = 1 + Math.floor(r / settings.restarts);
+      const ys = tf.tensor1d(Int32Array.from(idx, (j) => labels[j]), "int32");
+      const ts = tf.tensor1d(Int32Array.from(idx, (j) => order[j][rank]), "int32");
+      try {
+        const loss: LossFn = (logits) => targetedDlrLoss(logits, ys, ts);
+        const hit = (logits: tf.Tensor2D) =>
+          tf.tidy(() => tf.notEqual(tf.argMax(logits, 1), ys)) as tf.Tensor1D;
+        return apgdRun(model, xs, loss, hit, { ...settings, seed: seedFrom(prng) });
+      } finally {
+        tf.dispose([ys, ts]);
+      }
+    })
+  );
   return finish(model, adversarial, y, false, (settings.steps + 1) * settings.eot * rounds);
 }
+
+const apgdFields = {
+  eps: num({ min: 0 }),
+  norm: normField,
+  steps: optional(int({ min: 0 }), 100),
+  restarts: optional(int({ min: 1 }), 1),
+  eot: optional(int({ min: 1 }), 1),
+  rho: optional(num({ min: 0, max: 1 }), 0.75),
+  momentum: optional(num({ min: 0, max: 1 }), 0.75),
+  ...rangeFields,
+};
+
+/** The descriptor of `{ kind: "apgd", eps, loss?, norm?, steps?, restarts?, eot?, rho?, momentum?, clipMin?, clipMax? }`. */
+export const apgdAttack = defineAttack({
+  kind: "apgd",
+  options: { ...apgdFields, loss: optional(str(["ce", "dlr"]), "ce") },
+  describe(spec) {
+    const norm = spec.norm === "l2" ? "l2" : "l-inf";
+    const restarts = (spec.restarts ?? 1) > 1 ? `x${spec.restarts}` : "";
+    return `APGD-${(spec.loss ?? "ce").toUpperCase()}-${
+      spec.steps ?? 100
+    }${restarts} (${norm}, eps ${spec.eps})`;
+  },
+  gradients: (spec) => ((spec.steps ?? 100) + 1) * (spec.eot ?? 1) * (spec.restarts ?? 1),
+  stepLengths: [],
+  run: apgd,
+});
+
+/** The descriptor of `{ kind: "apgd-t", eps, targetClasses?, norm?, steps?, restarts?, eot?, ... }`. */
+export const apgdTargetedAttack = defineAttack({
+  kind: "apgd-t",
+  options: { ...apgdFields, targetClasses: optional(int({ min: 1 }), 9) },
+  describe(spec) {
+    const norm = spec.norm === "l2" ? "l2" : "l-inf";
+    return `APGD-T-${spec.steps ?? 100} x${spec.targetClasses ?? 9} targets (${norm}, eps ${spec.eps})`;
+  },
+  gradients: (spec) =>
+    ((spec.steps ?? 100) + 1) * (spec.eot ?? 1) * (spec.restarts ?? 1) * (spec.targetClasses ?? 9),
+  stepLengths: [],
+  run: apgdTargeted,
+});

@@ -11,10 +11,11 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { inputGradientsOnly } from "../backend/gradient_scope.ts";
+import { int, num, optional } from "../util/schema.ts";
+import { inputGradientsOnly } from "../util/gradient_scope.ts";
 import type { Classifier } from "../models/classifier.ts";
 import type { Prng } from "../random/prng.ts";
-import { finish, prngFrom, threatFrom } from "./common.ts";
+import { defineAttack, finish, normField, prngFrom, rangeFields, threatFrom } from "./common.ts";
 import type { Norm } from "./threat.ts";
 import type { AttackResult, CommonAttackOptions } from "./types.ts";
 import { emptyResult, validateAttackInput } from "./validate.ts";
@@ -364,3 +365,26 @@ export function fabTargeted(
   }
   return finish(model, tf.tensor4d(best, [n, h, w, c]), y, false, steps * targetClasses * restarts);
 }
+
+/** The descriptor of `{ kind: "fab-t", eps, norm?, steps?, targetClasses?, restarts?, alphaMax?, eta?, beta?, ... }`. */
+export const fabTargetedAttack = defineAttack({
+  kind: "fab-t",
+  options: {
+    eps: num({ min: 0 }),
+    norm: normField,
+    steps: optional(int({ min: 0 }), 100),
+    targetClasses: optional(int({ min: 1 }), 9),
+    restarts: optional(int({ min: 1 }), 1),
+    alphaMax: optional(num({ min: 0, max: 1 }), 0.1),
+    eta: optional(num({ min: 1 }), 1.05),
+    beta: optional(num({ min: 0, max: 1 }), 0.9),
+    ...rangeFields,
+  },
+  describe(spec) {
+    const norm = spec.norm === "l2" ? "l2" : "l-inf";
+    return `FAB-T-${spec.steps ?? 100} x${spec.targetClasses ?? 9} targets (${norm}, eps ${spec.eps})`;
+  },
+  gradients: (spec) => (spec.steps ?? 100) * (spec.targetClasses ?? 9) * (spec.restarts ?? 1),
+  stepLengths: [],
+  run: fabTargeted,
+});

@@ -4,10 +4,13 @@
  * one file that exports its descriptor (see `defineAttack` in `common.ts`) and one line in this list.
  * @module
  */
-import type { Schema } from "../config/schema.ts";
+import type { Schema } from "../util/schema.ts";
+import { apgdAttack, apgdTargetedAttack } from "./apgd.ts";
+import { fabTargetedAttack } from "./fab.ts";
 import { fgsmAttack } from "./fgsm.ts";
 import { pgdAttack } from "./pgd.ts";
 import { rfgsmAttack } from "./rfgsm.ts";
+import { squareAttack } from "./square.ts";
 import type { AttackDescriptor } from "./types.ts";
 
 /** Every kind of attack a spec (in code or in a config file) can name. */
@@ -15,6 +18,10 @@ export const attackKinds = [
   fgsmAttack,
   pgdAttack,
   rfgsmAttack,
+  apgdAttack,
+  apgdTargetedAttack,
+  fabTargetedAttack,
+  squareAttack,
 ] as const;
 
 type SpecOfDescriptor<D> = D extends AttackDescriptor<infer S> ? S : never;

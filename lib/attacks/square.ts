@@ -7,9 +7,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { int, num, optional } from "../util/schema.ts";
 import type { Classifier } from "../models/classifier.ts";
 import { type Prng, randomInt } from "../random/prng.ts";
-import { finish, prngFrom, threatFrom } from "./common.ts";
+import { defineAttack, finish, normField, prngFrom, rangeFields, threatFrom } from "./common.ts";
 import type { AttackResult, CommonAttackOptions } from "./types.ts";
 import { emptyResult, validateAttackInput } from "./validate.ts";
 
@@ -312,3 +313,22 @@ function l2Proposal(
   const scale = eps / Math.max(Math.sqrt(norm), 1e-12);
   for (let k = 0; k < d; k++) cand[k] = clip(orig[k] + delta[k] * scale);
 }
+
+/** The descriptor of `{ kind: "square", eps, norm?, queries?, pInit?, clipMin?, clipMax? }`. */
+export const squareAttack = defineAttack({
+  kind: "square",
+  options: {
+    eps: num({ min: 0 }),
+    norm: normField,
+    queries: optional(int({ min: 1 }), 5000),
+    pInit: optional(num({ min: 0, max: 1 }), 0.8),
+    ...rangeFields,
+  },
+  describe(spec) {
+    const norm = spec.norm === "l2" ? "l2" : "l-inf";
+    return `Square-${spec.queries ?? 5000} (${norm}, eps ${spec.eps})`;
+  },
+  gradients: () => 0,
+  stepLengths: [],
+  run: square,
+});

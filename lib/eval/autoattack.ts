@@ -19,7 +19,7 @@ import { crossEntropy } from "../attacks/loss.ts";
 import { square } from "../attacks/square.ts";
 import { ball, type Norm } from "../attacks/threat.ts";
 import type { AttackResult } from "../attacks/types.ts";
-import { inputGradientsOnly } from "../backend/gradient_scope.ts";
+import { inputGradientsOnly } from "../util/gradient_scope.ts";
 import { type Dataset, imagesTensor, labelsTensor, size, take } from "../data/dataset.ts";
 import type { Classifier } from "../models/classifier.ts";
 import { createPrng, type Prng } from "../random/prng.ts";

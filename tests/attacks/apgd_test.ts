@@ -6,11 +6,14 @@ import {
   apgdTargeted,
   ball,
   dlrLoss,
+  fabTargeted,
   largestLogits,
   pgd,
+  square,
   targetedDlrLoss,
 } from "../../lib/attacks/mod.ts";
 import { imagesTensor, labelsTensor } from "../../lib/data/mod.ts";
+import type { Classifier } from "../../lib/models/mod.ts";
 import { setupBackend, smallTrainedModel } from "../_helpers.ts";
 
 await setupBackend();
@@ -176,4 +179,24 @@ Deno.test("apgd() and apgdTargeted() refuse bad labels and pixels, and return an
   }
   tf.dispose([bad, big]);
   assertEquals(tf.memory().numTensors, before);
+});
+
+Deno.test("apgd(), apgdTargeted(), fabTargeted() and square() leak no tensors when the model throws midway", () => {
+  let calls = 0;
+  const failing: Classifier = (images) => {
+    if (++calls > 4) throw new Error("model failure");
+    return classifier(images);
+  };
+  const before = tf.memory().numTensors;
+  const runs = [
+    () => apgd(failing, x, y, { eps: 0.1, steps: 10 }),
+    () => apgdTargeted(failing, x, y, { eps: 0.1, steps: 10 }),
+    () => fabTargeted(failing, x, y, { eps: 0.1, steps: 10 }),
+    () => square(failing, x, y, { eps: 0.1, queries: 10 }),
+  ];
+  for (const run of runs) {
+    calls = 0;
+    assertThrows(run, Error, "model failure");
+    assertEquals(tf.memory().numTensors, before);
+  }
 });

@@ -35,10 +35,14 @@ const examples: AttackSpec[] = [
   { kind: "fgsm", eps: 0.3 },
   { kind: "pgd", eps: 0.3, steps: 40, stepSize: 0.01, restarts: 2 },
   { kind: "rfgsm", eps: 0.3, alpha: 0.15 },
+  { kind: "apgd", eps: 0.3, steps: 5 },
+  { kind: "apgd-t", eps: 0.3, steps: 5, targetClasses: 2 },
+  { kind: "fab-t", eps: 0.3, steps: 5, targetClasses: 2 },
+  { kind: "square", eps: 0.3, queries: 20 },
 ];
 
-Deno.test("attackKinds lists fgsm, pgd and rfgsm, each with an example here", () => {
-  assertEquals(attackKinds.map((d) => d.kind), ["fgsm", "pgd", "rfgsm"]);
+Deno.test("attackKinds lists fgsm, pgd, rfgsm, apgd, apgd-t, fab-t and square, each with an example here", () => {
+  assertEquals(attackKinds.map((d) => d.kind), ["fgsm", "pgd", "rfgsm", "apgd", "apgd-t", "fab-t", "square"]);
   assertEquals(examples.map((s) => s.kind), attackKinds.map((d) => d.kind));
 });
 
@@ -77,7 +81,7 @@ Deno.test("attackSpecSchema accepts clipMin and clipMax, and names an unknown ki
   assertThrows(
     () => attackSpecSchema.validate({ kind: "cw", eps: 1 }, "train.attack"),
     ConfigError,
-    'train.attack.kind: expected one of "fgsm", "pgd", "rfgsm", got "cw"',
+    'train.attack.kind: expected one of "fgsm", "pgd", "rfgsm", "apgd", "apgd-t", "fab-t", "square", got "cw"',
   );
   assertThrows(
     () => attackSpecSchema.validate({ kind: "pgd", eps: 0.3, steps: 2, stepsize: 0.1 }, "a"),
@@ -96,6 +100,10 @@ Deno.test("describeAttack() reads each kind's descriptor", () => {
     "FGSM (l-inf, eps 0.3)",
     "PGD-40x2 (l-inf, eps 0.3)",
     "R+FGSM (l-inf, eps 0.3)",
+    "APGD-CE-5 (l-inf, eps 0.3)",
+    "APGD-T-5 x2 targets (l-inf, eps 0.3)",
+    "FAB-T-5 x2 targets (l-inf, eps 0.3)",
+    "Square-20 (l-inf, eps 0.3)",
   ]);
   assertEquals(describeAttack({ kind: "fgsm", eps: 2, norm: "l2" }), "FGM (l2, eps 2)");
   assertEquals(describeAttack({ kind: "fgsm", eps: 0.3, randomStart: true }), "FGSM+RS (l-inf, eps 0.3)");
