@@ -221,6 +221,31 @@ Deno.test("playground page: attacks run in the browser and do what the course sa
     const timing = await page.$eval("#timing", (el) => el.textContent ?? "");
     assert(timing.includes(`on the ${backend} backend`), timing);
 
+    // Every run, and every refused one, leaves tfjs holding the same tensors (the models' weights).
+    const leaks = await page.evaluate(async () => {
+      const api = (globalThis as unknown as { advexPlayground: PlaygroundApi }).advexPlayground;
+      const before = api.tensors();
+      const errors: string[] = [];
+      for (const attack of ["fgsm", "pgd", "bpda-pgd", "square"] as const) {
+        await api.run({ model: "quantised", attack, eps: 0.2, digits: [0, 1], queries: 50 });
+      }
+      for (
+        const bad of [{ attack: "bpda-pgd", model: "standard" }, {
+          attack: "pgd",
+          model: "standard",
+          steps: 1.5,
+        }]
+      ) {
+        await api.run({ eps: 0.3, ...bad } as Parameters<PlaygroundApi["run"]>[0]).then(
+          () => errors.push(`accepted ${JSON.stringify(bad)}`),
+          (e: Error) => e instanceof RangeError || errors.push(`${e.name}: ${e.message}`),
+        );
+      }
+      return { before, after: api.tensors(), errors };
+    });
+    assertEquals(leaks.errors, [], "bad requests are refused with a RangeError");
+    assertEquals(leaks.after, leaks.before, "tensors left behind by the runs");
+
     const results: Record<string, ReturnType<typeof changedFraction>> = {};
     for (
       const [model, attack] of [

@@ -85,6 +85,8 @@ export interface PlaygroundApi {
   models: () => { id: string; name: string; hasBpda: boolean }[];
   digitCount: () => number;
   run: (request: RunRequest) => Promise<RunResult>;
+  /** Tensors tfjs holds now (the models' weights and nothing else between runs). */
+  tensors: () => number;
 }
 
 const PIXELS = 28 * 28;
@@ -251,12 +253,13 @@ function createApi(data: PlaygroundData): PlaygroundApi {
     }
     const n = pixels.length / PIXELS;
     const x = tf.tensor4d(pixels, [n, 28, 28, 1]);
-    const cleanProbs = softmaxRows(m.deployed, x);
-    const clean = cleanProbs.map(argmax);
-    labels ??= clean; // a drawn digit: move the model away from what it sees
-    const y = tf.tensor1d(labels, "int32");
+    let y: tf.Tensor1D | undefined;
     let result: AttackResult | undefined;
     try {
+      const cleanProbs = softmaxRows(m.deployed, x);
+      const clean = cleanProbs.map(argmax);
+      labels ??= clean; // a drawn digit: move the model away from what it sees
+      y = tf.tensor1d(labels, "int32");
       const t0 = performance.now();
       const options = { eps: request.eps, seed: request.seed ?? 0 };
       if (request.attack === "fgsm") result = fgsm(m.deployed, x, y, options);
@@ -292,7 +295,8 @@ function createApi(data: PlaygroundData): PlaygroundApi {
         first: { original, adversarial: first, perturbation: first.map((v, p) => v - original[p]) },
       };
     } finally {
-      tf.dispose([x, y]);
+      x.dispose();
+      y?.dispose();
       result?.adversarial.dispose();
     }
   };
@@ -303,6 +307,7 @@ function createApi(data: PlaygroundData): PlaygroundApi {
     models: () => data.models.map((m) => ({ id: m.id, name: m.name, hasBpda: m.quantizer !== undefined })),
     digitCount: () => data.digits.labels.length,
     run,
+    tensors: () => tf.memory().numTensors,
   };
 }
 
