@@ -1,16 +1,21 @@
 /**
  * Builds the HTML course site: executes every notebook headless on the project's Deno kernel (with
- * `tools/execute_notebook.py`), exports it to HTML with `jupyter nbconvert` and writes an index page.
+ * `tools/execute_notebook.py`), collapses each cell's progress displays into one summary line
+ * (tools/site_export.ts), exports it to HTML with `jupyter nbconvert`, and puts every page into the site's
+ * frame (tools/site_index.ts: sidebar of chapters and sections, previous/next, in-page contents,
+ * downloads, search built with MiniSearch in tools/site_search.ts).
  *
  * ```
  * deno task site [--scale smoke|course|paper] [--only TEXT] [--out DIR] [--notebooks DIR]
- *                [--keep-ipynb] [--timeout SECONDS]
+ *                [--export-only] [--timeout SECONDS]
  * ```
  *
- * Output, in `--out` (default `site/`): `<name>.html` per notebook, `index.html`, `site.json`, and
- * with `--keep-ipynb` the executed `<name>.ipynb`. The scale reaches the notebooks as the environment
- * variable `ADVEX_SCALE`. The kernel is the one `scripts/install.sh` writes to
- * `.cache/jupyter/kernels/advex`.
+ * Output, in `--out` (default `site/`): `<name>.html` and the executed `<name>.ipynb` per notebook,
+ * `configs/*.yaml` (the configs the notebooks read), `index.html`, `search-index.js`, `site.json` and
+ * `assets/` (MathJax, require.js, MiniSearch, the site's stylesheet and script). Everything works offline
+ * from `file://`. The scale reaches the notebooks as the environment variable `ADVEX_SCALE`. The kernel is
+ * the one `scripts/install.sh` writes to `.cache/jupyter/kernels/advex`. `--export-only` skips the
+ * execution and exports the executed notebooks already in `--out` again (to iterate on the export).
  *
  * @module
  */
@@ -20,11 +25,29 @@ import {
   type ChapterEntry,
   decoratePage,
   formatSeconds,
+  MINISEARCH_PATH,
+  type NavPage,
   renderIndex,
+  renderShell,
+  SEARCH_INDEX_PATH,
+  SITE_CSS,
+  SITE_CSS_PATH,
+  SITE_JS,
+  SITE_JS_PATH,
   type SiteManifest,
+  type SiteNav,
 } from "./site_index.ts";
+import { collapseProgress, type Notebook } from "./site_export.ts";
+import { buildPlayground, type PageParts, PLAYGROUND_PAGE } from "./site_playground.ts";
+import {
+  pageSections,
+  type SearchDocument,
+  searchDocuments,
+  searchIndexScript,
+  wrapUmd,
+} from "./site_search.ts";
 
-export type { ChapterEntry, SiteManifest } from "./site_index.ts";
+export type { ChapterEntry, NavPage, SiteManifest } from "./site_index.ts";
 
 /** Workload sizes a notebook can run at, read by the notebooks from `ADVEX_SCALE`. */
 export const SCALES = ["smoke", "course", "paper"] as const;
@@ -57,6 +80,8 @@ const LOCAL_REQUIRE_JS = "/usr/share/javascript/requirejs/require.min.js";
 const MATHJAX_PARTS = [
   "MathJax.js",
   "config/TeX-AMS_CHTML-full.js",
+  // The ",Safe" in the config parameter loads config/Safe.js (and with it extensions/Safe.js).
+  "config/Safe.js",
   "extensions",
   "jax/input/TeX",
   "jax/element",
@@ -96,7 +121,25 @@ export async function bundleScripts(outDir: string): Promise<{ mathjax: string; 
     await copyTree(LOCAL_REQUIRE_JS, `${outDir}/assets/require.min.js`);
     requireJs = "assets/require.min.js";
   }
+  await writeSiteAssets(outDir);
   return { mathjax, requireJs };
+}
+
+/** MiniSearch's browser build (UMD), from the project's node_modules (`deno install` puts it there). */
+const MINISEARCH_UMD = `${PROJECT_ROOT}/node_modules/minisearch/dist/umd/index.js`;
+
+/** Writes the site's stylesheet, script and MiniSearch's browser build into `<outDir>/assets/`. */
+export async function writeSiteAssets(outDir: string): Promise<void> {
+  await Deno.mkdir(`${outDir}/assets`, { recursive: true });
+  await writeFileAtomic(`${outDir}/${SITE_CSS_PATH}`, SITE_CSS);
+  await writeFileAtomic(`${outDir}/${SITE_JS_PATH}`, SITE_JS);
+  let umd: string;
+  try {
+    umd = await Deno.readTextFile(MINISEARCH_UMD);
+  } catch {
+    throw new UsageError(`MiniSearch's browser build is missing (${MINISEARCH_UMD}); run: deno install`);
+  }
+  await writeFileAtomic(`${outDir}/${MINISEARCH_PATH}`, wrapUmd(umd));
 }
 
 /** Settings of one site build. */
@@ -109,8 +152,13 @@ export interface BuildOptions {
   scale: Scale;
   /** Only notebooks whose file name contains this text are executed. */
   only?: string;
-  /** Also write the executed notebooks next to the pages. */
-  keepIpynb?: boolean;
+  /** Do not execute: export the executed `<name>.ipynb` files already in `outDir` again. */
+  exportOnly?: boolean;
+  /**
+   * Pages other than chapters (e.g. a playground) that the caller has written into `outDir`: they join
+   * the sidebar, the index and the previous/next links after the chapters.
+   */
+  extraPages?: NavPage[];
   /** Per-cell execution timeout in seconds. */
   cellTimeoutSeconds?: number;
   /** The `jupyter` executable. */
@@ -152,7 +200,7 @@ export interface CliOptions {
   only?: string;
   out: string;
   notebooks: string;
-  keepIpynb: boolean;
+  exportOnly: boolean;
   timeout: number;
   help: boolean;
 }
@@ -163,7 +211,8 @@ const USAGE = `usage: deno task site [options]
   --only TEXT                 execute only notebooks whose file name contains TEXT
   --out DIR                   output folder (default: site/ in the project)
   --notebooks DIR             folder with the notebooks (default: notebooks/ in the project)
-  --keep-ipynb                also write the executed notebooks to the output folder
+  --export-only               do not execute; export the executed notebooks already in --out again
+  --keep-ipynb                accepted for older scripts (the executed notebooks are always written)
   --timeout SECONDS           per-cell execution timeout (default: 3600)
   --help                      show this text`;
 
@@ -173,7 +222,7 @@ export function parseArgs(args: string[], cwd: string = Deno.cwd()): CliOptions 
     scale: "course",
     out: `${PROJECT_ROOT}/site`,
     notebooks: `${PROJECT_ROOT}/notebooks`,
-    keepIpynb: false,
+    exportOnly: false,
     timeout: 3600,
     help: false,
   };
@@ -215,7 +264,9 @@ export function parseArgs(args: string[], cwd: string = Deno.cwd()): CliOptions 
         break;
       }
       case "--keep-ipynb":
-        options.keepIpynb = true;
+        break;
+      case "--export-only":
+        options.exportOnly = true;
         break;
       case "--help":
       case "-h":
@@ -381,6 +432,39 @@ async function jupyterEnv(scale: Scale): Promise<Record<string, string>> {
   };
 }
 
+/** The experiment configs a notebook reads: string literals `"../configs/NAME.yaml"` in its code cells. */
+export function notebookConfigs(notebook: NotebookJson): string[] {
+  const found = new Set<string>();
+  for (const cell of notebook.cells ?? []) {
+    if (cell.cell_type !== "code") continue;
+    const source = Array.isArray(cell.source) ? cell.source.join("") : cell.source ?? "";
+    for (const match of source.matchAll(/["'`]((?:\.\.\/)+configs\/[A-Za-z0-9_.-]+\.ya?ml)["'`]/g)) {
+      found.add(match[1]);
+    }
+  }
+  return [...found];
+}
+
+/**
+ * Writes everything that depends on all chapters: `site.json`, the index, the search index, and the frame
+ * of every chapter page (sidebar, previous/next), re-applied to pages of earlier builds too.
+ */
+async function writeSite(outDir: string, manifest: SiteManifest, extras: readonly NavPage[]): Promise<void> {
+  const nav: SiteNav = { chapters: manifest.notebooks, extras };
+  const documents: SearchDocument[] = [];
+  for (const chapter of manifest.notebooks) {
+    const path = `${outDir}/${chapter.html}`;
+    const html = await Deno.readTextFile(path);
+    const sections = pageSections(html);
+    chapter.sections = sections.map(({ level, id, title }) => ({ level, id, title }));
+    documents.push(...searchDocuments(chapter.html, chapter.title, sections));
+    await writeFileAtomic(path, decoratePage(html, chapter, nav));
+  }
+  await writeFileAtomic(`${outDir}/site.json`, JSON.stringify(manifest, null, 2) + "\n");
+  await writeFileAtomic(`${outDir}/index.html`, renderIndex(manifest, extras));
+  await writeFileAtomic(`${outDir}/${SEARCH_INDEX_PATH}`, searchIndexScript(documents));
+}
+
 /**
  * Executes the notebooks and writes the site. Pages of notebooks not selected by `only` that are
  * already in `outDir` stay listed in the index. Throws {@link NotebookError} at the first notebook
@@ -398,6 +482,12 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
     ? all
     : all.filter((path) => baseName(path).includes(options.only!));
   if (selected.length === 0) throw new UsageError(`no notebook name contains '${options.only}'`);
+  if (options.exportOnly) {
+    for (const path of selected) {
+      const executed = `${options.outDir}/${baseName(path)}`;
+      if (!(await exists(executed))) throw new UsageError(`--export-only: no executed notebook ${executed}`);
+    }
+  }
   const env = await jupyterEnv(options.scale);
 
   await Deno.mkdir(options.outDir, { recursive: true });
@@ -408,6 +498,8 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
   );
   const work = await Deno.makeTempDir({ dir: options.outDir, prefix: ".build-" });
   const scripts = await bundleScripts(options.outDir);
+  // Pages other than chapters join the navigation here (each written into outDir by its own builder).
+  const extraPages: NavPage[] = [...(options.extraPages ?? [])];
   const started = performance.now();
   log(`site: ${selected.length} notebook(s) at scale ${options.scale} -> ${options.outDir}`);
 
@@ -418,8 +510,7 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
       if (entry && await exists(`${options.outDir}/${entry.html}`)) notebooks.push(entry);
     }
     const manifest: SiteManifest = { generated: new Date().toISOString(), notebooks };
-    await writeFileAtomic(manifestPath, JSON.stringify(manifest, null, 2) + "\n");
-    await writeFileAtomic(`${options.outDir}/index.html`, renderIndex(manifest));
+    await writeSite(options.outDir, manifest, extraPages);
     return manifest;
   };
 
@@ -429,25 +520,48 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
       const name = file.replace(/\.ipynb$/, "");
       const counter = `[${i + 1}/${selected.length}]`;
       let title = name;
+      let configs: string[];
       try {
-        title = notebookTitle(JSON.parse(await Deno.readTextFile(path))) ?? name;
+        const source = JSON.parse(await Deno.readTextFile(path));
+        title = notebookTitle(source) ?? name;
+        configs = notebookConfigs(source);
       } catch (error) {
         throw new NotebookError(path, `cannot read notebook: ${(error as Error).message}`);
       }
       log(`${counter} ${file}: ${title}`);
       const t0 = performance.now();
-      // Execution runs through tools/execute_notebook.py, which keeps outputs the kernel publishes after a
-      // cell's idle status (nbconvert --execute drops them); nbconvert then only exports the result.
-      const steps = [
-        [python, [
-          EXECUTE_SCRIPT,
-          path,
-          `${work}/${name}.ipynb`,
-          `--kernel=${KERNEL_NAME}`,
-          `--timeout=${timeout}`,
-          "--startup-timeout=300",
-        ]],
-        [jupyter, [
+      const executed = `${work}/${name}.ipynb`;
+      const fail = (details: string) => {
+        log(`${counter} ${file}: FAILED after ${formatSeconds((performance.now() - t0) / 1000)}`);
+        return new NotebookError(path, details);
+      };
+      if (options.exportOnly) {
+        await Deno.copyFile(`${options.outDir}/${file}`, executed);
+      } else {
+        // Execution runs through tools/execute_notebook.py, which keeps outputs the kernel publishes after a
+        // cell's idle status (nbconvert --execute drops them); nbconvert then only exports the result.
+        const result = await runTool(
+          python,
+          [
+            EXECUTE_SCRIPT,
+            path,
+            executed,
+            `--kernel=${KERNEL_NAME}`,
+            `--timeout=${timeout}`,
+            "--startup-timeout=300",
+          ],
+          dirName(path),
+          env,
+          (line) => log(`    ${line}`),
+        );
+        if (result.code !== 0) throw fail(nbconvertErrorText(result.output));
+      }
+      const notebook: Notebook = JSON.parse(await Deno.readTextFile(executed));
+      const collapsed = collapseProgress(notebook);
+      if (collapsed > 0) await Deno.writeTextFile(executed, JSON.stringify(notebook, null, 1) + "\n");
+      const exported = await runTool(
+        jupyter,
+        [
           "nbconvert",
           "--to",
           "html",
@@ -455,30 +569,43 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
           `--HTMLExporter.require_js_url=${scripts.requireJs}`,
           `--output-dir=${work}`,
           `--output=${name}`,
-          `${work}/${name}.ipynb`,
-        ]],
-      ] as const;
-      for (const [program, args] of steps) {
-        const result = await runTool(program, [...args], dirName(path), env, (line) => log(`    ${line}`));
-        if (result.code !== 0) {
-          const seconds = (performance.now() - t0) / 1000;
-          log(`${counter} ${file}: FAILED after ${formatSeconds(seconds)}`);
-          throw new NotebookError(path, nbconvertErrorText(result.output));
-        }
+          executed,
+        ],
+        dirName(path),
+        env,
+      );
+      if (exported.code !== 0) throw fail(nbconvertErrorText(exported.output));
+      const copied: string[] = [];
+      for (const config of configs) {
+        const from = resolvePath(dirName(path), config);
+        if (!(await exists(from))) continue;
+        const to = `configs/${baseName(from)}`;
+        await Deno.mkdir(`${options.outDir}/configs`, { recursive: true });
+        await Deno.copyFile(from, `${options.outDir}/${to}`);
+        copied.push(to);
       }
-      const html = await Deno.readTextFile(`${work}/${name}.html`);
-      await writeFileAtomic(`${options.outDir}/${name}.html`, decoratePage(html, title));
-      if (options.keepIpynb) await Deno.rename(`${work}/${name}.ipynb`, `${options.outDir}/${name}.ipynb`);
-      const seconds = Math.round((performance.now() - t0) / 100) / 10;
+      // The page is framed (sidebar, search, pager) once all chapters are known, in writeIndex.
+      await writeFileAtomic(
+        `${options.outDir}/${name}.html`,
+        await Deno.readTextFile(`${work}/${name}.html`),
+      );
+      if (!options.exportOnly) await Deno.rename(executed, `${options.outDir}/${file}`);
+      else if (collapsed > 0) await Deno.copyFile(executed, `${options.outDir}/${file}`);
+      const seconds = options.exportOnly
+        ? entries.get(name)?.seconds ?? 0
+        : Math.round((performance.now() - t0) / 100) / 10;
       entries.set(name, {
         name,
         title,
         seconds,
-        scale: options.scale,
+        scale: options.exportOnly ? entries.get(name)?.scale ?? options.scale : options.scale,
         date: new Date().toISOString(),
         html: `${name}.html`,
+        notebook: file,
+        configs: copied,
       });
-      log(`${counter} ${file}: ok in ${formatSeconds(seconds)}`);
+      const note = collapsed > 0 ? ` (${collapsed} progress displays collapsed)` : "";
+      log(`${counter} ${file}: ok in ${formatSeconds((performance.now() - t0) / 1000)}${note}`);
     }
   } catch (error) {
     await writeIndex();
@@ -486,7 +613,11 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
   } finally {
     await Deno.remove(work, { recursive: true }).catch(() => {});
   }
+  extraPages.push(PLAYGROUND_PAGE);
   const manifest = await writeIndex();
+  const nav = { chapters: manifest.notebooks, extras: extraPages };
+  const frame = (page: PageParts) => renderShell({ ...page, nav });
+  await buildPlayground({ outDir: options.outDir, scale: options.scale, log, frame });
   log(`site: done in ${formatSeconds((performance.now() - started) / 1000)}: ${options.outDir}/index.html`);
   return manifest;
 }
@@ -504,7 +635,7 @@ export async function main(args: string[]): Promise<number> {
       outDir: cli.out,
       scale: cli.scale,
       only: cli.only,
-      keepIpynb: cli.keepIpynb,
+      exportOnly: cli.exportOnly,
       cellTimeoutSeconds: cli.timeout,
     });
     return 0;

@@ -1,8 +1,10 @@
 /**
- * Tests of the course-site builder (tools/site.ts) and of the exported pages in headless Chromium.
+ * Tests of the course-site builder (tools/site.ts) and of the exported pages in headless Chromium
+ * (driven by puppeteer-core, tests/site/page_check.ts).
  *
- * The last test builds the real course from notebooks/ at smoke scale, or checks an already built
- * site when ADVEX_SITE_DIR names its folder.
+ * The last test builds the real course from notebooks/ at smoke scale once, or checks an already built
+ * site when ADVEX_SITE_DIR names its folder, and runs every page check on that one build: desktop and
+ * phone widths, navigation, search, progress lines.
  */
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
@@ -16,8 +18,15 @@ import {
   UsageError,
 } from "../../tools/site.ts";
 import { formatSeconds, renderIndex } from "../../tools/site_index.ts";
-import { Chromium } from "./chromium.ts";
-import { checkPage, checkSite, fileUrl } from "./page_check.ts";
+import {
+  checkNavigation,
+  checkPage,
+  checkSite,
+  fileUrl,
+  launchBrowser,
+  searchSite,
+  VIEWPORTS,
+} from "./page_check.ts";
 
 const FIXTURES = `${PROJECT_ROOT}/tests/site/fixtures`;
 const NOTEBOOKS = `${PROJECT_ROOT}/notebooks`;
@@ -60,16 +69,27 @@ Deno.test("site: command line parsing", () => {
   assertEquals(defaults.notebooks, `${PROJECT_ROOT}/notebooks`);
   assertEquals(defaults.timeout, 3600);
   const given = parseArgs(
-    ["--scale", "smoke", "--only=fgsm", "--out", "../x/./y", "--keep-ipynb", "--timeout=60", "--scale=paper"],
+    [
+      "--scale",
+      "smoke",
+      "--only=fgsm",
+      "--out",
+      "../x/./y",
+      "--export-only",
+      "--timeout=60",
+      "--scale=paper",
+    ],
     "/a/b",
   );
   assertEquals(given.scale, "paper");
   assertEquals(given.only, "fgsm");
   assertEquals(given.out, "/a/x/y");
-  assertEquals(given.keepIpynb, true);
+  assertEquals(given.exportOnly, true);
+  assertEquals(defaults.exportOnly, false);
+  assertEquals(parseArgs(["--keep-ipynb"]).exportOnly, false, "--keep-ipynb is still accepted");
   assertEquals(given.timeout, 60);
   for (
-    const bad of [["--scale", "huge"], ["--out"], ["--timeout", "-1"], ["--frobnicate"], ["--keep-ipynb=1"]]
+    const bad of [["--scale", "huge"], ["--out"], ["--timeout", "-1"], ["--frobnicate"], ["--export-only=1"]]
   ) {
     let error: unknown;
     try {
@@ -120,8 +140,8 @@ Deno.test("site: index page lists chapters with time and scale, escaped", () => 
     ],
   };
   const html = renderIndex(manifest);
-  assertStringIncludes(html, `<a href="01_a.html">A &lt;b&gt;&amp;&lt;/b&gt; B</a>`);
-  assertStringIncludes(html, `<a href="02%20b.html">Second</a>`);
+  assertStringIncludes(html, `<a class="advex-chapter" href="01_a.html">A &lt;b&gt;&amp;&lt;/b&gt; B</a>`);
+  assertStringIncludes(html, `<a class="advex-chapter" href="02%20b.html">Second</a>`);
   assertStringIncludes(html, "2 min 05 s");
   assertStringIncludes(html, "scale course");
   assertStringIncludes(html, "2026-01-02 03:04 UTC");
@@ -156,7 +176,7 @@ Deno.test("site: nbconvert error text keeps the failing cell and the kernel erro
 });
 
 Deno.test("site: page checker passes a good page and fails empty figures and error outputs", async () => {
-  await using browser = await Chromium.launch();
+  await using browser = await launchBrowser();
   const page = await browser.newPage();
 
   const good = await checkPage(page, fileUrl(`${FIXTURES}/good.html`), true);
@@ -179,22 +199,51 @@ Deno.test("site: page checker passes a good page and fails empty figures and err
   await page.close();
 });
 
+Deno.test("site: page checker reports console errors, raw TeX, overflow, clipping and repeated progress", async () => {
+  await using browser = await launchBrowser();
+  const page = await browser.newPage();
+  for (const viewport of VIEWPORTS) {
+    const report = await checkPage(page, fileUrl(`${FIXTURES}/bad_layout.html`), false, viewport);
+    const all = report.problems.join("\n");
+    assertStringIncludes(all, "console error: fixture console error");
+    assertStringIncludes(all, "text(s) with raw TeX");
+    assertStringIncludes(all, "\\\\hat D_{det}");
+    assertStringIncludes(all, `px wide in a ${viewport.width} px viewport`);
+    assertStringIncludes(all, "wider than the");
+    assertStringIncludes(all, "cut off their content");
+    assertStringIncludes(all, "a cell shows 2 progress lines");
+    assertEquals(report.progressLines, 2);
+  }
+  const good = await checkPage(page, fileUrl(`${FIXTURES}/good.html`), true, VIEWPORTS[1]);
+  assertEquals(good.problems, [], "the good fixture fits a phone too");
+  await page.close();
+});
+
 /** The site bundles Debian's MathJax into assets/ when it is installed (it comes with Jupyter). */
-const ASSETS: string[] = await Deno.stat("/usr/share/javascript/mathjax/MathJax.js").then(
-  () => ["assets"],
-  () => [],
+const HAVE_MATHJAX: boolean = await Deno.stat("/usr/share/javascript/mathjax/MathJax.js").then(
+  () => true,
+  () => false,
 );
 
 Deno.test("site: builds the fixture notebook at smoke scale; pages pass the browser check", async () => {
   const out = await Deno.makeTempDir({ prefix: "advex-site-test-" });
   try {
     const t0 = performance.now();
-    const run = await runSite(["--scale", "smoke", "--notebooks", FIXTURES, "--out", out, "--keep-ipynb"]);
+    const run = await runSite(["--scale", "smoke", "--notebooks", FIXTURES, "--out", out]);
     assertEquals(run.code, 0, `site build failed:\n${run.stdout}\n${run.stderr}`);
     const buildSeconds = (performance.now() - t0) / 1000;
     assertStringIncludes(run.stdout, "[1/1] fixture.ipynb: ok in");
-    assertEquals(await listDir(out), [...ASSETS, "fixture.html", "fixture.ipynb", "index.html", "site.json"]);
-    if (ASSETS.length) {
+    const names = await listDir(out);
+    for (
+      const name of ["assets", "fixture.html", "fixture.ipynb", "index.html", "search-index.js", "site.json"]
+    ) {
+      assert(names.includes(name), `${name} is written (the site holds ${names.join(", ")})`);
+    }
+    assert(!names.some((name) => name.startsWith(".build-")), "no temporary folder is left");
+    for (const asset of ["site.css", "site.js", "minisearch.js"]) {
+      assert((await Deno.stat(`${out}/assets/${asset}`)).isFile, `assets/${asset} is written`);
+    }
+    if (HAVE_MATHJAX) {
       const mathjax = await Deno.stat(`${out}/assets/mathjax/MathJax.js`);
       assert(mathjax.isFile, "MathJax is bundled so pages typeset offline");
       assertStringIncludes(await Deno.readTextFile(`${out}/fixture.html`), 'src="assets/mathjax/MathJax.js');
@@ -207,6 +256,8 @@ Deno.test("site: builds the fixture notebook at smoke scale; pages pass the brow
     assertEquals(entry.title, "Fixture chapter: a tiny figure");
     assertEquals(entry.scale, "smoke");
     assertEquals(entry.html, "fixture.html");
+    assertEquals(entry.notebook, "fixture.ipynb");
+    assertEquals(entry.configs, []);
     assert(entry.seconds > 0 && entry.seconds <= buildSeconds + 1, `seconds ${entry.seconds}`);
 
     const page = await Deno.readTextFile(`${out}/fixture.html`);
@@ -214,18 +265,22 @@ Deno.test("site: builds the fixture notebook at smoke scale; pages pass the brow
     assertStringIncludes(page, "cwd=fixtures", "cells run in the notebook's folder");
     assert(!page.includes("\x1b[") && !page.includes('class="ansi-'), "no terminal colour codes in the page");
     assertStringIncludes(page, "<title>Fixture chapter: a tiny figure · advex</title>");
+    assertStringIncludes(page, '<a href="fixture.ipynb" download>Download notebook (.ipynb)</a>');
+    assertStringIncludes(page, 'class="advex-sidebar"');
     const executed = JSON.parse(await Deno.readTextFile(`${out}/fixture.ipynb`));
     assert(executed.cells.some((cell: { outputs?: unknown[] }) => (cell.outputs ?? []).length > 0));
 
     const t1 = performance.now();
-    const report = await checkSite(out);
+    await using browser = await launchBrowser();
+    const report = await checkSite(out, browser);
     console.log(
       `fixture site: build ${buildSeconds.toFixed(1)} s, browser check ${
         ((performance.now() - t1) / 1000).toFixed(1)
       } s`,
     );
     assertEquals(report.problems, []);
-    assertEquals(report.pages.map((p) => p.figures), [1, 0]);
+    const fixturePages = report.pages.filter((p) => p.url.endsWith("/fixture.html"));
+    assertEquals(fixturePages.map((p) => p.figures), [1, 1], "one figure, at both widths");
   } finally {
     await Deno.remove(out, { recursive: true });
   }
@@ -243,7 +298,7 @@ Deno.test("site: a failing notebook stops the build with its name and the error"
     assertStringIncludes(run.stderr, "Error: fixture failure: boom");
     assertEquals(
       await listDir(out),
-      [...ASSETS, "index.html", "site.json"],
+      ["assets", "index.html", "search-index.js", "site.json"],
       "no page and no temporary files are left",
     );
     const manifest: SiteManifest = JSON.parse(await Deno.readTextFile(`${out}/site.json`));
@@ -278,13 +333,17 @@ Deno.test({
         const manifest: SiteManifest = JSON.parse(await Deno.readTextFile(`${dir}/site.json`));
         assertEquals(manifest.notebooks.map((entry) => `${entry.name}.ipynb`), notebooks);
       }
-      const report = await checkSite(dir);
+      await using browser = await launchBrowser();
+      const t0 = performance.now();
+      const report = await checkSite(dir, browser);
       assertEquals(report.problems, []);
+      const manifest: SiteManifest = JSON.parse(await Deno.readTextFile(`${dir}/site.json`));
+      const chapters = manifest.notebooks.map((entry) => entry.html);
       // Every figure a notebook shows must reach its page: at least one per show(...) call in its code cells
       // (a call inside a loop shows several).
       for (const page of report.pages) {
-        const name = page.url.slice(page.url.lastIndexOf("/") + 1).replace(/\.html$/, "");
-        if (name === "index") continue;
+        const name = decodeURI(page.url.slice(page.url.lastIndexOf("/") + 1)).replace(/\.html$/, "");
+        if (!chapters.includes(`${name}.html`)) continue;
         const notebook = JSON.parse(await Deno.readTextFile(`${NOTEBOOKS}/${name}.ipynb`));
         const shows = notebook.cells
           .filter((cell: { cell_type: string }) => cell.cell_type === "code")
@@ -294,7 +353,22 @@ Deno.test({
           page.figures >= shows,
           `${name}: ${page.figures} figures on the page, ${shows} show() calls in the notebook`,
         );
+        assert(page.progressLines <= 1, `${name}: a cell shows ${page.progressLines} progress lines`);
       }
+      // Every chapter is reachable by next/previous and the sidebar, on a desktop and on a phone.
+      for (const viewport of VIEWPORTS) assertEquals(await checkNavigation(dir, browser, viewport), []);
+      // The search finds BPDA in chapter 4 (gradient masking), from any page.
+      const masking = manifest.notebooks.find((entry) => entry.name.startsWith("04"));
+      if (masking) {
+        for (const from of ["index.html", chapters[0]]) {
+          const hits = await searchSite(browser, fileUrl(`${dir}/${from}`), "BPDA");
+          assert(
+            hits.some((href) => href.startsWith(`${masking.html}#`)),
+            `searching BPDA from ${from} finds ${hits.join(", ") || "nothing"}, nothing in ${masking.html}`,
+          );
+        }
+      }
+      console.log(`course site: browser checks ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     } finally {
       if (temp) await Deno.remove(temp, { recursive: true });
     }
