@@ -267,3 +267,29 @@ export function autoAttackVerdict(c: { gap: number }, tolerance = 0.02): "agrees
   if (!Number.isFinite(c.gap)) throw new RangeError(`autoAttackVerdict: gap must be finite, got ${c.gap}`);
   return c.gap > tolerance ? "lower" : c.gap < -tolerance ? "higher" : "agrees";
 }
+
+/** The gap in points with its sign, e.g. "+1.5" (AutoAttack lower than PGD) or "-0.5". */
+export function gapPoints(gap: number): string {
+  const p = 100 * gap;
+  return `${p > 0 ? "+" : p < 0 ? "−" : ""}${Math.abs(p).toFixed(1)}`;
+}
+
+/**
+ * Rows of the AutoAttack-beside-PGD table: network, images, clean, PGD (under `pgdName`), AutoAttack, the
+ * gap in points, the points each attack of the sequence broke, and AutoAttack's checks that failed (fired).
+ */
+export function autoAttackBesidePgdRows(
+  entries: { model: string; comparison: AutoAttackBesidePgd }[],
+  pgdName = "PGD",
+): Record<string, string | number>[] {
+  return entries.map(({ model, comparison: c }) => ({
+    model,
+    images: c.n,
+    clean: c.clean,
+    [pgdName]: c.pgd,
+    AutoAttack: c.autoAttack,
+    "gap (points)": gapPoints(c.gap),
+    ...Object.fromEntries(c.result.perAttack.map((s) => [`broken by ${s.name}`, s.broken])),
+    "failed checks": c.result.flags.length ? c.result.flags.map((f) => f.name).join("; ") : "none",
+  }));
+}

@@ -11,11 +11,13 @@ import { stratifiedSubset, take } from "../../lib/data/mod.ts";
 import { robustEvaluate, type RobustEvaluation } from "../../lib/eval/robust.ts";
 import {
   autoAttackBesidePgd,
+  autoAttackBesidePgdRows,
   autoAttackVerdict,
   capacityGrid,
   capacityJob,
   capacityRows,
   evaluationAttacks,
+  gapPoints,
   notebook05Schema,
   sweepAttack,
   sweptScale,
@@ -157,6 +159,19 @@ Deno.test("autoAttackBesidePgd() runs AutoAttack on the first images and reads P
   assertAlmostEquals(c.gap, c.pgd - c.autoAttack, 1e-12);
   assert(c.worstCase <= Math.min(c.pgd, c.autoAttack), `worst ${c.worstCase}`);
   assert(c.autoAttack < c.clean, "AutoAttack finds adversarial examples at eps 0.06");
+  const [row] = autoAttackBesidePgdRows([{ model: "mlp", comparison: c }], "PGD-5");
+  assertEquals([row.model, row.images, row["PGD-5"], row.AutoAttack, row["gap (points)"]], [
+    "mlp",
+    12,
+    c.pgd,
+    c.autoAttack,
+    gapPoints(c.gap),
+  ]);
+  assertEquals(row["failed checks"], "none", "a normally trained network raises no flag");
+  assertEquals(
+    c.result.perAttack.map((s) => row[`broken by ${s.name}`]),
+    c.result.perAttack.map((s) => s.broken),
+  );
   await assertRejects(
     () => autoAttackBesidePgd(classifier, take(data, [0, 1, 2]), evaluation, cfg),
     RangeError,
@@ -172,4 +187,5 @@ Deno.test("autoAttackVerdict() says agrees within the tolerance, lower or higher
   assertEquals(autoAttackVerdict({ gap: 0.05 }, 0.1), "agrees");
   assertThrows(() => autoAttackVerdict({ gap: 0 }, -1), RangeError, "tolerance");
   assertThrows(() => autoAttackVerdict({ gap: NaN }), RangeError, "gap");
+  assertEquals([gapPoints(0.015), gapPoints(-0.005), gapPoints(0)], ["+1.5", "−0.5", "0.0"]);
 });
