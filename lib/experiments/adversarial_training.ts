@@ -202,44 +202,63 @@ export interface AutoAttackBesidePgd {
   result: AutoAttackResult;
 }
 
-/** Options of {@linkcode autoAttackBesidePgd}. */
+/** Options of {@linkcode autoAttackBesidePgd}: the l-inf radius and AutoAttack's budget. */
 export interface AutoAttackBesidePgdOptions {
+  eps: number;
+  /** AutoAttack runs on the first `testSize` images of the test set. */
+  testSize: number;
+  /** APGD and FAB iterations. Default 100. */
+  steps?: number;
+  /** Target classes of APGD-T and FAB-T. Default 9. */
+  targetClasses?: number;
+  /** Square's queries. Default 5000. */
+  squareQueries?: number;
+  /** Examples per batch. Default 256. */
+  batchSize?: number;
   /** Seed of AutoAttack's random choices. Default 0. */
   seed?: number;
   label?: string;
   progress?: ProgressMode;
 }
 
+/** The options of {@linkcode autoAttackBesidePgd} for notebook 05: its eps and `cfg.autoAttack`. */
+export function autoAttackSettings(cfg: Notebook05Config): AutoAttackBesidePgdOptions {
+  return { eps: cfg.eps, ...cfg.autoAttack };
+}
+
 /**
- * Runs AutoAttack `standard` at the chapter's eps with the budget of `cfg.autoAttack` on the first
- * `cfg.autoAttack.testSize` images of `testSet`, and sets it beside `evaluation` (the network's
- * `robustEvaluate` on all of `testSet`, FGSM then PGD) restricted to the same images.
+ * Runs AutoAttack `standard` (l-inf, radius `options.eps`) on the first `options.testSize` images of
+ * `testSet`, and sets it beside `evaluation` (the network's `robustEvaluate` on all of `testSet`; its last
+ * PGD attack is the one compared) restricted to the same images.
  */
 export async function autoAttackBesidePgd(
   model: Classifier,
   testSet: Dataset,
   evaluation: RobustEvaluation,
-  cfg: Notebook05Config,
-  options: AutoAttackBesidePgdOptions = {},
+  options: AutoAttackBesidePgdOptions,
 ): Promise<AutoAttackBesidePgd> {
   if (evaluation.n !== size(testSet)) {
     throw new RangeError(
       `autoAttackBesidePgd: the evaluation covers ${evaluation.n} images, the test set has ${size(testSet)}`,
     );
   }
-  const pgd = evaluation.attacks[1];
-  if (!pgd || pgd.spec.kind !== "pgd") {
-    throw new RangeError("autoAttackBesidePgd: the evaluation's second attack must be PGD");
+  const pgd = evaluation.attacks.findLast((a) => a.spec.kind === "pgd");
+  if (!pgd || pgd.accuracy === undefined) {
+    throw new RangeError("autoAttackBesidePgd: the evaluation has no PGD attack run on every example");
   }
-  const n = Math.min(cfg.autoAttack.testSize, size(testSet));
+  if (!Number.isInteger(options.testSize) || options.testSize < 1) {
+    throw new RangeError(`autoAttackBesidePgd: testSize must be an integer >= 1, got ${options.testSize}`);
+  }
+  const n = Math.min(options.testSize, size(testSet));
   const first = Array.from({ length: n }, (_, i) => i);
   const result = await autoAttack(model, take(testSet, first), {
     norm: "linf",
-    eps: cfg.eps,
+    eps: options.eps,
     version: "standard",
-    steps: cfg.autoAttack.steps,
-    targetClasses: cfg.autoAttack.targetClasses,
-    squareQueries: cfg.autoAttack.squareQueries,
+    steps: options.steps,
+    targetClasses: options.targetClasses,
+    squareQueries: options.squareQueries,
+    batchSize: options.batchSize,
     seed: options.seed ?? 0,
     label: options.label,
     progress: options.progress,

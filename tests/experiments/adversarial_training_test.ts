@@ -12,6 +12,7 @@ import { robustEvaluate, type RobustEvaluation } from "../../lib/eval/robust.ts"
 import {
   autoAttackBesidePgd,
   autoAttackBesidePgdRows,
+  autoAttackSettings,
   autoAttackVerdict,
   capacityGrid,
   capacityJob,
@@ -151,7 +152,13 @@ Deno.test("autoAttackBesidePgd() runs AutoAttack on the first images and reads P
     autoAttack: { testSize: 12, steps: 5, targetClasses: 2, squareQueries: 100 },
   };
   const evaluation = await robustEvaluate(classifier, data, { attacks: evaluationAttacks(cfg), seed: 3 });
-  const c = await autoAttackBesidePgd(classifier, data, evaluation, cfg, { seed: 1, progress: "silent" });
+  const settings = autoAttackSettings(cfg);
+  assertEquals(settings, { eps: 0.06, testSize: 12, steps: 5, targetClasses: 2, squareQueries: 100 });
+  const c = await autoAttackBesidePgd(classifier, data, evaluation, {
+    ...settings,
+    seed: 1,
+    progress: "silent",
+  });
   assertEquals([c.n, c.result.n, c.result.eps], [12, 12, 0.06]);
   const pgdFirst = Array.from(evaluation.attacks[1].correct.subarray(0, 12)).reduce((a, b) => a + b, 0) / 12;
   assertEquals(c.pgd, pgdFirst);
@@ -173,10 +180,17 @@ Deno.test("autoAttackBesidePgd() runs AutoAttack on the first images and reads P
     c.result.perAttack.map((s) => s.broken),
   );
   await assertRejects(
-    () => autoAttackBesidePgd(classifier, take(data, [0, 1, 2]), evaluation, cfg),
+    () => autoAttackBesidePgd(classifier, take(data, [0, 1, 2]), evaluation, settings),
     RangeError,
     "30 images",
   );
+  await assertRejects(
+    () => autoAttackBesidePgd(classifier, data, evaluation, { ...settings, testSize: 0 }),
+    RangeError,
+    "testSize",
+  );
+  const fgsmOnly = { ...evaluation, attacks: evaluation.attacks.slice(0, 1) };
+  await assertRejects(() => autoAttackBesidePgd(classifier, data, fgsmOnly, settings), RangeError, "no PGD");
 });
 
 Deno.test("autoAttackVerdict() says agrees within the tolerance, lower or higher outside it", () => {
