@@ -6,3 +6,4 @@ export * from "./load.ts";
 export * from "./sources.ts";
 export * from "./spec.ts";
 export * from "./subsets.ts";
+export * from "./batches.ts";

@@ -6,9 +6,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { crossEntropy } from "../attacks/loss.ts";
 import type { Attack } from "../attacks/types.ts";
-import { type Dataset, imagesTensor, labelsTensor, size } from "../data/dataset.ts";
+import { type Dataset, size } from "../data/dataset.ts";
+import { forEachBatch } from "../data/batches.ts";
 import type { Classifier } from "../models/classifier.ts";
-import { createProgress, type ProgressMode } from "../util/progress.ts";
+import type { ProgressMode } from "../util/progress.ts";
 
 /** Options of {@linkcode evaluate}. */
 export interface EvaluateOptions {
@@ -56,32 +57,29 @@ export async function evaluate(
   const correct = new Uint8Array(n);
   let lossSum = 0;
   let fooled = 0;
-  const progress = options.label
-    ? createProgress({ label: options.label, total: n, unit: "examples", mode: options.progress })
-    : undefined;
-  for (let start = 0; start < n; start += batchSize) {
-    const end = Math.min(n, start + batchSize);
-    const x = imagesTensor(data, start, end);
-    const y = labelsTensor(data, start, end);
-    let inputs = x;
+  await forEachBatch(data, { batchSize, label: options.label, progress: options.progress }, async (b) => {
+    let inputs = b.x;
     if (options.attack) {
-      const result = options.attack(model, x, y);
+      const result = options.attack(model, b.x, b.y);
       inputs = result.adversarial;
       for (const s of result.success) fooled += s;
     }
-    const [lossT, predT] = tf.tidy(() => {
-      const logits = model(inputs);
-      return [tf.sum(crossEntropy(logits, y)), tf.argMax(logits, 1)];
-    });
-    lossSum += (await lossT.data())[0];
-    const pred = await predT.data();
-    for (let i = 0; i < end - start; i++) correct[start + i] = pred[i] === data.labels[start + i] ? 1 : 0;
-    tf.dispose([x, y, lossT, predT]);
-    if (inputs !== x) inputs.dispose();
-    progress?.update(end);
-    await new Promise((r) => setTimeout(r, 0));
-  }
-  await progress?.finish();
+    try {
+      const [lossT, predT] = tf.tidy(() => {
+        const logits = model(inputs);
+        return [tf.sum(crossEntropy(logits, b.y)), tf.argMax(logits, 1)];
+      });
+      try {
+        lossSum += (await lossT.data())[0];
+        const pred = await predT.data();
+        for (let i = b.start; i < b.end; i++) correct[i] = pred[i - b.start] === data.labels[i] ? 1 : 0;
+      } finally {
+        tf.dispose([lossT, predT]);
+      }
+    } finally {
+      if (inputs !== b.x) inputs.dispose();
+    }
+  });
   const right = correct.reduce((a, b) => a + b, 0);
   return {
     accuracy: n ? right / n : 0,

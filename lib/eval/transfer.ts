@@ -9,9 +9,10 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { type Dataset, imagesTensor, labelsTensor, pixelsPerImage, size } from "../data/dataset.ts";
+import { type Dataset, pixelsPerImage, size } from "../data/dataset.ts";
+import { forEachBatch } from "../data/batches.ts";
 import type { Classifier } from "../models/classifier.ts";
-import { createProgress, type ProgressMode } from "../util/progress.ts";
+import type { ProgressMode } from "../util/progress.ts";
 import { predictLabels } from "../attacks/loss.ts";
 import type { Attack } from "../attacks/types.ts";
 
@@ -112,14 +113,10 @@ export async function transferAttack(
   const sourceAdv = new Int32Array(n);
   const clean = names.map(() => new Int32Array(n));
   const adv = names.map(() => new Int32Array(n));
-  const progress = options.label
-    ? createProgress({ label: options.label, total: n, unit: "examples", mode: options.progress })
-    : undefined;
-  for (let start = 0; start < n; start += batchSize) {
-    const end = Math.min(n, start + batchSize);
-    const x = imagesTensor(data, start, end);
-    const y = labelsTensor(data, start, end);
-    try {
+  await forEachBatch(
+    data,
+    { batchSize, label: options.label, progress: options.progress },
+    async ({ x, y, start }) => {
       const judge = options.sourcePredictor;
       sourceClean.set(judge ? await predictWith(judge, x) : predictLabels(source, x), start);
       const result = attack(source, x, y);
@@ -133,14 +130,8 @@ export async function transferAttack(
       } finally {
         result.adversarial.dispose();
       }
-    } finally {
-      x.dispose();
-      y.dispose();
-    }
-    progress?.update(end);
-    await new Promise((r) => setTimeout(r, 0));
-  }
-  await progress?.finish();
+    },
+  );
 
   const labels = data.labels;
   const success = new Uint8Array(n);

@@ -9,7 +9,8 @@ import type * as tf from "@tensorflow/tfjs";
 import type * as Ort from "onnxruntime-node";
 import { type Dataset, pixelsPerImage, size } from "../data/dataset.ts";
 import type { Evaluation } from "../eval/evaluate.ts";
-import { createProgress, type ProgressMode } from "../util/progress.ts";
+import type { ProgressMode } from "../util/progress.ts";
+import { forEachRange } from "../data/batches.ts";
 import { encodeModel } from "./model_proto.ts";
 import {
   chooseOrtProvider,
@@ -232,16 +233,15 @@ export async function ortPredict(
   checkImageBatch(model.signature, [n, ...data.shape], model.name);
   const batchSize = options.batchSize ?? 256;
   const t0 = performance.now();
-  const progress = options.label
-    ? createProgress({ label: options.label, total: n, unit: "examples", mode: options.progress })
-    : undefined;
   const chunks: Float32Array[] = [];
-  for (let start = 0; start < n; start += batchSize) {
-    const end = Math.min(n, start + batchSize);
-    chunks.push(await model.logits(data.images.subarray(start * per, end * per), end - start));
-    progress?.update(end);
-  }
-  await progress?.finish();
+  await forEachRange(
+    0,
+    n,
+    { batchSize, label: options.label, progress: options.progress },
+    async (start, end) => {
+      chunks.push(await model.logits(data.images.subarray(start * per, end * per), end - start));
+    },
+  );
   const classes = n ? chunks.reduce((a, c) => a + c.length, 0) / n : model.classes;
   const logits = new Float32Array(n * classes);
   let off = 0;

@@ -32,6 +32,39 @@ export interface ProgressOptions {
   mode?: ProgressMode;
   /** Minimum milliseconds between two redraws. Default 500 (terminal lines when not a TTY: 10000). */
   intervalMs?: number;
+  /**
+   * Where terminal lines go, one call per line (each ends in a newline). Default: stderr, redrawn in place
+   * when it is a terminal.
+   */
+  write?: (line: string) => void;
+  /** The clock, in milliseconds. Default `performance.now`. */
+  now?: () => number;
+  /** Makes the text of a line from its state. Default: label, percentage, counts, elapsed and time left. */
+  format?: (state: ProgressState) => string;
+}
+
+/** What a progress line shows. */
+export interface ProgressState {
+  label: string;
+  done: number;
+  total: number;
+  unit: string;
+  /** Seconds since the start. */
+  elapsed: number;
+  /** Estimated seconds left (0 once final; Infinity before any progress). */
+  remaining: number;
+  note: string | undefined;
+  final: boolean;
+}
+
+/** The default line: `label:  42% 21/50 steps, 3.1s elapsed, ~4.3s left | note`. */
+export function formatProgress(s: ProgressState): string {
+  const frac = s.total > 0 ? Math.min(1, s.done / s.total) : 1;
+  const pct = (100 * frac).toFixed(0).padStart(3);
+  const timing = s.final
+    ? `done in ${formatSeconds(s.elapsed)}`
+    : `${formatSeconds(s.elapsed)} elapsed, ~${formatSeconds(s.remaining)} left`;
+  return `${s.label}: ${pct}% ${s.done}/${s.total} ${s.unit}, ${timing}${s.note ? ` | ${s.note}` : ""}`;
 }
 
 let displayCounter = 0;
@@ -71,8 +104,10 @@ export function createProgress(options: ProgressOptions): Progress {
   const mode = resolveMode(options.mode);
   const unit = options.unit ?? "steps";
   const total = Math.max(0, options.total);
-  const start = performance.now();
-  const isTty = mode === "terminal" && Deno.stderr.isTerminal();
+  const now = options.now ?? (() => performance.now());
+  const format = options.format ?? formatProgress;
+  const start = now();
+  const isTty = mode === "terminal" && !options.write && Deno.stderr.isTerminal();
   const interval = options.intervalMs ?? (mode === "terminal" && !isTty ? 10_000 : 500);
   const displayId = `advex-progress-${Deno.pid}-${++displayCounter}`;
   const display = mode === "notebook" ? kernelDisplay() : undefined;
@@ -83,16 +118,12 @@ export function createProgress(options: ProgressOptions): Progress {
   let lastNote = "";
 
   const text = (done: number, note: string | undefined, final: boolean) => {
-    const elapsed = (performance.now() - start) / 1000;
+    const elapsed = (now() - start) / 1000;
     const frac = total > 0 ? Math.min(1, done / total) : 1;
-    const eta = frac > 0 && !final ? elapsed * (1 - frac) / frac : 0;
-    const pct = (100 * frac).toFixed(0).padStart(3);
-    const timing = final
-      ? `done in ${formatSeconds(elapsed)}`
-      : `${formatSeconds(elapsed)} elapsed, ~${formatSeconds(eta)} left`;
+    const remaining = final ? 0 : frac > 0 ? elapsed * (1 - frac) / frac : Infinity;
     return {
       frac,
-      line: `${options.label}: ${pct}% ${done}/${total} ${unit}, ${timing}${note ? ` | ${note}` : ""}`,
+      line: format({ label: options.label, done, total, unit, elapsed, remaining, note, final }),
     };
   };
 
@@ -100,7 +131,8 @@ export function createProgress(options: ProgressOptions): Progress {
     const { frac, line } = text(done, note, final);
     if (mode === "terminal") {
       const enc = new TextEncoder();
-      if (isTty) Deno.stderr.writeSync(enc.encode(`\r\x1b[2K${line}${final ? "\n" : ""}`));
+      if (options.write) options.write(`${line}\n`);
+      else if (isTty) Deno.stderr.writeSync(enc.encode(`\r\x1b[2K${line}${final ? "\n" : ""}`));
       else Deno.stderr.writeSync(enc.encode(`${line}\n`));
     } else if (display) {
       const width = (100 * frac).toFixed(1);
@@ -121,9 +153,9 @@ export function createProgress(options: ProgressOptions): Progress {
       lastDone = done;
       lastNote = note ?? "";
       if (mode === "silent") return;
-      const now = performance.now();
-      if (now - last < interval && done < total) return;
-      last = now;
+      const t = now();
+      if (t - last < interval && done < total) return;
+      last = t;
       draw(done, note, false);
     },
     async finish(note?: string) {
