@@ -333,7 +333,10 @@ export async function buildPlayground(options: PlaygroundOptions): Promise<Playg
 
   const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
   notes.push(
-    `The models are exported in tfjs layers format (playground/models/<name>/model.json and weights.bin): ` +
+    `The models are exported in tfjs layers format (playground/models/{${
+      exported.map((m) => m.id).join(",")
+    }}/` +
+      `model.json and weights.bin): ` +
       exported.map((m) =>
         `${m.name}, ${m.parameters.toLocaleString("en")} parameters, ${kib(m.weightsBytes)}`
       )
