@@ -5,7 +5,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { num, obj, optional, type Schema, str } from "../config/schema.ts";
+import { num, obj, optional, type Schema, str } from "../util/schema.ts";
 import type { Classifier } from "../models/classifier.ts";
 import { createPrng, type Prng } from "../random/prng.ts";
 import { predictLabels } from "./loss.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { inputGradientsOnly } from "../backend/gradient_scope.ts";
+import { inputGradientsOnly } from "../util/gradient_scope.ts";
 import type { Classifier } from "../models/classifier.ts";
 
 /** Per-example softmax cross-entropy, shape [N], for logits [N, K] and integer labels [N]. */

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { num, optional } from "../config/schema.ts";
+import { num, optional } from "../util/schema.ts";
 import type { Classifier } from "../models/classifier.ts";
 import { seedFrom } from "../random/prng.ts";
 import { defineAttack, finish, prngFrom, rangeFields, threatFrom } from "./common.ts";

@@ -3,7 +3,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import type { Infer, Schema } from "../config/schema.ts";
+import type { Infer, Schema } from "../util/schema.ts";
 import type { Classifier } from "../models/classifier.ts";
 import type { Prng } from "../random/prng.ts";
 import type { BallOptions, Norm, ThreatModel } from "./threat.ts";
