@@ -20,10 +20,10 @@ import { loadDataset } from "../data/load.ts";
 import { stratifiedSubset, twoClassSubset } from "../data/subsets.ts";
 import { asClassifier } from "../models/classifier.ts";
 import { binaryWeights, closedFormAdversarialLoss, signedLabels } from "../models/logistic_binary.ts";
-import { testData, trainDataOf, type SubsetDataSpec, type TrainJob } from "../train/cached.ts";
-import { createOptimizer, type OptimizerSpec } from "../train/optimizers.ts";
-import { epochOrder, learningRateAt } from "../train/train.ts";
-import { createProgress, type ProgressMode } from "../util/progress.ts";
+import { type SubsetDataSpec, testData, trainDataOf, type TrainJob } from "../train/cached.ts";
+import type { OptimizerSpec } from "../train/optimizers.ts";
+import { train } from "../train/train.ts";
+import type { ProgressMode } from "../util/progress.ts";
 
 /** Settings of notebook 06 (configs/06-regularization.yaml). */
 export const notebook06Schema = obj({
@@ -221,56 +221,13 @@ export async function trainLogisticClosedForm(
   data: Dataset,
   options: ClosedFormTrainOptions,
 ): Promise<{ epochLoss: number[]; seconds: number }> {
-  const n = size(data);
-  const { epochs, batchSize } = options;
-  const stepsPerEpoch = Math.ceil(n / batchSize);
-  const totalSteps = epochs * stepsPerEpoch;
-  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const optimizer = createOptimizer(options.optimizer, vars);
-  const per = data.shape[0] * data.shape[1] * data.shape[2];
-  const progress = createProgress({
-    label: options.label ?? "closed-form training",
-    total: totalSteps,
-    unit: "steps",
-    mode: options.progress,
+  const { eps, label, ...rest } = options;
+  const report = await train(model, data, {
+    ...rest,
+    label: label ?? "closed-form training",
+    objective: ({ model, x, y }) => closedFormLoss(model, x, y, eps),
   });
-  const t0 = performance.now();
-  const epochLoss: number[] = [];
-  let step = 0;
-  try {
-    for (let epoch = 0; epoch < epochs; epoch++) {
-      const order = epochOrder(n, options.seed, epoch);
-      let sum = 0;
-      for (let b0 = 0; b0 < n; b0 += batchSize) {
-        const b1 = Math.min(n, b0 + batchSize);
-        const images = new Float32Array((b1 - b0) * per);
-        const labels = new Int32Array(b1 - b0);
-        for (let i = b0; i < b1; i++) {
-          images.set(data.images.subarray(order[i] * per, (order[i] + 1) * per), (i - b0) * per);
-          labels[i - b0] = data.labels[order[i]];
-        }
-        const x = tf.tensor4d(images, [b1 - b0, ...data.shape]);
-        const y = tf.tensor1d(labels, "int32");
-        optimizer.setLearningRate(
-          learningRateAt(options.optimizer.learningRate, step, totalSteps, options.schedule),
-        );
-        const loss = tf.tidy(() => {
-          const { value, grads } = tf.variableGrads(() => closedFormLoss(model, x, y, options.eps), vars);
-          optimizer.apply(vars.map((v) => grads[v.name]));
-          return value;
-        });
-        sum += (await loss.data())[0];
-        tf.dispose([x, y, loss]);
-        step++;
-        progress.update(step, `epoch ${epoch + 1}/${epochs}`);
-      }
-      epochLoss.push(sum / stepsPerEpoch);
-    }
-  } finally {
-    optimizer.dispose();
-  }
-  await progress.finish(`loss ${epochLoss.at(-1)?.toFixed(4)}`);
-  return { epochLoss, seconds: (performance.now() - t0) / 1000 };
+  return { epochLoss: report.epochLoss, seconds: report.seconds };
 }
 
 /** Summary of a weight vector: its l1 and l2 norms and the share of weights that are (almost) zero. */

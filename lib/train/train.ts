@@ -36,6 +36,41 @@ export interface AdversarialSpec {
   craftOn?: (step: number) => Classifier | undefined;
 }
 
+/** One minibatch, as an objective sees it. */
+export interface ObjectiveBatch {
+  /** The model being trained (apply it with `training: true`). */
+  model: tf.LayersModel;
+  x: tf.Tensor4D;
+  y: tf.Tensor1D;
+  /** The minibatch's adversarial examples, under adversarial training. */
+  xAdv?: tf.Tensor4D;
+  /** The step, counted over the whole run. */
+  step: number;
+}
+
+/**
+ * What training minimises on a minibatch: a scalar loss whose gradient with respect to the model's
+ * trainable weights the optimizer follows. Called inside `tf.variableGrads`; it must not dispose its inputs.
+ */
+export type TrainObjective = (batch: ObjectiveBatch) => tf.Scalar;
+
+/** Standard training (ERM): the mean cross-entropy of the minibatch. */
+export const standardObjective: TrainObjective = ({ model, x, y }) =>
+  tf.mean(crossEntropy(model.apply(x, { training: true }) as tf.Tensor2D, y)) as tf.Scalar;
+
+/**
+ * Goodfellow's mixed objective alpha * J(x) + (1 - alpha) * J(x_adv) (alpha = 0: the adversarial examples
+ * only); without adversarial examples in the batch, standard training.
+ */
+export function mixedObjective(alpha: number): TrainObjective {
+  return (batch) => {
+    if (!batch.xAdv) return standardObjective(batch);
+    const adv = standardObjective({ ...batch, x: batch.xAdv });
+    if (!(alpha > 0)) return adv;
+    return tf.add(tf.mul(standardObjective(batch), alpha), tf.mul(adv, 1 - alpha)) as tf.Scalar;
+  };
+}
+
 /** Options of {@linkcode train}. */
 export interface TrainOptions {
   epochs: number;
@@ -47,6 +82,11 @@ export interface TrainOptions {
   schedule?: "constant" | "cosine";
   /** Adversarial training; absent means standard training. */
   adversarial?: AdversarialSpec;
+  /**
+   * What to minimise per minibatch. Default: {@linkcode standardObjective}, or under adversarial training
+   * {@linkcode mixedObjective} with the spec's alpha. Not part of a cached job (a function has no key).
+   */
+  objective?: TrainObjective;
   /**
    * Data augmentation of every minibatch: each image moved by a random whole number of pixels, up to
    * `shift` in each direction (zeros fill in), drawn from (seed, step) so that a resumed run sees the same
@@ -241,6 +281,8 @@ export async function train(
     throw new RangeError(`train: alpha must be in [0, 1], got ${alpha}`);
   }
   const classifier = asClassifier(model);
+  const objective = options.objective ??
+    (options.adversarial ? mixedObjective(alpha) : standardObjective);
 
   let meta: CheckpointMeta = {
     step: 0,
@@ -324,14 +366,8 @@ export async function train(
         learningRateAt(options.optimizer.learningRate, meta.step, totalSteps, options.schedule),
       );
       const lossValue = tf.tidy(() => {
-        const lossFn = () => {
-          const ceOf = (inputs: tf.Tensor4D) =>
-            tf.mean(crossEntropy(model.apply(inputs, { training: true }) as tf.Tensor2D, y));
-          if (!xAdv) return ceOf(x) as tf.Scalar;
-          const adv = ceOf(xAdv);
-          return (alpha > 0 ? tf.add(tf.mul(ceOf(x), alpha), tf.mul(adv, 1 - alpha)) : adv) as tf.Scalar;
-        };
-        const { value, grads } = tf.variableGrads(lossFn, vars);
+        const batch = { model, x, y, xAdv, step: meta.step };
+        const { value, grads } = tf.variableGrads(() => objective(batch), vars);
         optimizer.apply(vars.map((v) => grads[v.name]));
         return value;
       });

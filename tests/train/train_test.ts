@@ -8,7 +8,9 @@ import {
   createOptimizer,
   epochOrder,
   learningRateAt,
+  mixedObjective,
   shiftImage,
+  standardObjective,
   train,
   type TrainOptions,
 } from "../../lib/train/mod.ts";
@@ -200,4 +202,47 @@ Deno.test("createOptimizer() rejects a non-positive learning rate and unknown na
   }
   assertEquals(threw, 2);
   v.dispose();
+});
+
+Deno.test("train() minimises the objective it is given; the standard objective is the default", async () => {
+  const run = async (objective?: TrainOptions["objective"]) => {
+    const model = buildModel({ kind: "mlp", hidden: [8] }, shape, 3);
+    const report = await train(model, data, { ...base, epochs: 1, objective });
+    const w = weightsOf(model);
+    model.dispose();
+    return { w, loss: report.epochLoss[0] };
+  };
+  const plain = await run();
+  assertEquals((await run(standardObjective)).w, plain.w);
+  // Cross-entropy plus a large l2 penalty on every weight: other steps, smaller weights.
+  const penalised = await run((batch) =>
+    tf.add(
+      standardObjective(batch),
+      tf.mul(tf.addN(batch.model.trainableWeights.map((v) => tf.sum(tf.square(v.read())))), 0.1),
+    ) as tf.Scalar
+  );
+  assert(penalised.w.some((v, i) => v !== plain.w[i]));
+  const norm = (w: number[]) => Math.sqrt(w.reduce((a, b) => a + b * b, 0));
+  assert(norm(penalised.w) < norm(plain.w), `${norm(penalised.w)} >= ${norm(plain.w)}`);
+  assertGreater(penalised.loss, plain.loss);
+});
+
+Deno.test("mixedObjective() is alpha * J(x) + (1 - alpha) * J(x_adv), and J(x) without adversarial examples", () => {
+  const model = buildModel({ kind: "mlp", hidden: [4] }, shape, 1);
+  const x = tf.randomUniform([4, 28, 28, 1], 0, 1, "float32", 1) as tf.Tensor4D;
+  const xAdv = tf.randomUniform([4, 28, 28, 1], 0, 1, "float32", 2) as tf.Tensor4D;
+  const y = tf.tensor1d([0, 1, 2, 3], "int32");
+  const value = (t: tf.Scalar) => {
+    const v = t.dataSync()[0];
+    t.dispose();
+    return v;
+  };
+  const clean = value(standardObjective({ model, x, y, step: 0 }));
+  const adv = value(standardObjective({ model, x: xAdv, y, step: 0 }));
+  const mixed = value(mixedObjective(0.25)({ model, x, y, xAdv, step: 0 }));
+  assert(Math.abs(mixed - (0.25 * clean + 0.75 * adv)) < 1e-5);
+  assertEquals(value(mixedObjective(0)({ model, x, y, xAdv, step: 0 })), adv);
+  assertEquals(value(mixedObjective(0.5)({ model, x, y, step: 0 })), clean);
+  tf.dispose([x, xAdv, y]);
+  model.dispose();
 });
