@@ -106,6 +106,18 @@ else
   say "warning: the native kernels could not be built; training and attacks run on the wasm kernels"
 fi
 
+# --- the bundler ------------------------------------------------------------------------------
+# `deno bundle` (the playground page's script) fetches its esbuild binary from the npm registry on first use;
+# bundling one tiny file here brings it into Deno's cache, so that site builds work offline afterwards.
+bundle_probe="$(mktemp -d)"
+printf 'export const x = 1;\n' >"$bundle_probe/probe.ts"
+if (cd "$ROOT" && "$DENO_BIN" bundle --quiet --output "$bundle_probe/out.js" "$bundle_probe/probe.ts" >/dev/null 2>&1); then
+  :
+else
+  say "warning: deno bundle could not fetch its esbuild binary; the site's playground page will not build offline"
+fi
+rm -rf "$bundle_probe"
+
 # --- project-local Jupyter kernel -------------------------------------------------------
 DENO_DIR_RESOLVED="$(cd "$ROOT" && "$DENO_BIN" info --json 2>/dev/null |
   sed -n 's/^ *"denoDir": *"\(.*\)",\{0,1\} *$/\1/p' | head -n 1)"
