@@ -16,8 +16,9 @@ import {
   PROJECT_ROOT,
   type SiteManifest,
   UsageError,
+  writeSiteAssets,
 } from "../../tools/site.ts";
-import { formatSeconds, renderIndex } from "../../tools/site_index.ts";
+import { decoratePage, formatSeconds, renderIndex } from "../../tools/site_index.ts";
 import {
   checkNavigation,
   checkPage,
@@ -373,4 +374,45 @@ Deno.test({
       if (temp) await Deno.remove(temp, { recursive: true });
     }
   },
+});
+
+Deno.test("site: navigation and search checks find a broken pager, a missing sidebar link and a missing index", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "advex-site-nav-" });
+  try {
+    const chapter = (n: number) => ({
+      name: `0${n}-c`,
+      title: `${n} · Chapter ${n}`,
+      seconds: 1,
+      scale: "smoke",
+      date: "2026-01-01T00:00:00Z",
+      html: `0${n}-c.html`,
+    });
+    const manifest: SiteManifest = { generated: "2026-01-01T00:00:00Z", notebooks: [1, 2, 3].map(chapter) };
+    const nav = { chapters: manifest.notebooks };
+    const exported = (n: number) =>
+      `<!DOCTYPE html><html><head><title>x</title></head><body><h1 id="c${n}">${n} · Chapter ${n}</h1>` +
+      `<p>Text of chapter ${n}.</p></body></html>`;
+    await writeSiteAssets(dir);
+    await Deno.writeTextFile(`${dir}/site.json`, JSON.stringify(manifest));
+    await Deno.writeTextFile(`${dir}/index.html`, renderIndex(manifest));
+    for (const [i, entry] of manifest.notebooks.entries()) {
+      await Deno.writeTextFile(`${dir}/${entry.html}`, decoratePage(exported(i + 1), entry, nav));
+    }
+    await using browser = await launchBrowser();
+    for (const viewport of VIEWPORTS) assertEquals(await checkNavigation(dir, browser, viewport), []);
+    // Chapter 2 loses its "next" link and its sidebar link to chapter 1.
+    const broken = (await Deno.readTextFile(`${dir}/02-c.html`))
+      .replace(/<a rel="next"[^>]*>[\s\S]*?<\/a>/, "")
+      .replace(/<a href="01-c.html">1 · Chapter 1<\/a>/, "1 · Chapter 1");
+    await Deno.writeTextFile(`${dir}/02-c.html`, broken);
+    for (const viewport of VIEWPORTS) {
+      const problems = (await checkNavigation(dir, browser, viewport)).join("\n");
+      assertStringIncludes(problems, `(${viewport.name}) next links visit 01-c.html, 02-c.html, not`);
+      assertStringIncludes(problems, "02-c.html: the sidebar does not link 01-c.html");
+    }
+    // No search-index.js was written: the search box says so and offers no result.
+    assertEquals(await searchSite(browser, fileUrl(`${dir}/index.html`), "chapter"), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
