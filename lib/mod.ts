@@ -3,8 +3,8 @@
  * course notebooks. Notebooks import everything from here.
  *
  * @example
- * ```ts ignore
- * import * as advex from "../lib/mod.ts";
+ * ```ts
+ * import * as advex from "./mod.ts";
  * await advex.initBackend();
  * const test = await advex.loadDataset("mnist", "test");
  * ```

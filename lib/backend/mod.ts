@@ -40,11 +40,7 @@ export { DEFAULT_PATCH_MATRIX_LIMIT, getPatchMatrixLimit, setPatchMatrixLimit } 
 export { probeWebGpu, type ProbeWebGpuOptions, type WebGpuProbe } from "./webgpu_probe.ts";
 export { wasmBinaryFolder } from "./wasm_binary.ts";
 export { registerBatchNormGradient } from "./batch_norm_grad.ts";
-export {
-  GradientScopeError,
-  inputGradientsOnly,
-  parameterGradientsSkipped,
-} from "../util/gradient_scope.ts";
+export { GradientScopeError, inputGradientsOnly, parameterGradientsSkipped } from "../util/gradient_scope.ts";
 export {
   BLAS_CANDIDATES,
   buildNative,

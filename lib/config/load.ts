@@ -76,7 +76,9 @@ export function parseExperiment<T>(text: string, schema: Schema<T>, scale: Scale
  * Reads and validates the YAML experiment file at `path` for `scale` (default: {@linkcode currentScale}).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { loadExperiment } from "./load.ts";
+ * import { notebook01Schema } from "../experiments/generalization.ts";
  * const cfg = await loadExperiment("../configs/01-generalization-vs-robustness.yaml", notebook01Schema);
  * ```
  */

@@ -76,7 +76,12 @@ export async function forEachRange(
  * throws; what `fn` makes is its own to dispose.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { Classifier } from "../models/classifier.ts";
+ * import { predictLabels } from "../attacks/loss.ts";
+ * import { forEachBatch } from "./batches.ts";
+ * import type { Dataset } from "./dataset.ts";
+ * declare const model: Classifier, test: Dataset;
  * let right = 0;
  * await forEachBatch(test, { batchSize: 256, label: "accuracy" }, ({ x, start, end }) => {
  *   const pred = predictLabels(model, x);

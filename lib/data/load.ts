@@ -75,7 +75,7 @@ export async function readDataFile(
  * labels. Checksums are verified on first load; results are memoised per process.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { loadDataset } from "./load.ts";
  * const train = await loadDataset("mnist", "train"); // 60,000 images
  * ```

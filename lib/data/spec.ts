@@ -118,8 +118,10 @@ export class MissingDataError extends Error {
  * constructed set is loaded (and verified) from the store, and is an error when its builder has not made it.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { resolveTrainData } from "./spec.ts";
  * const train = await resolveTrainData({ dataset: "mnist", trainSize: 1000, seed: 0 });
+ * console.log(train.name, train.origin); // "mnist/train[1000]" and the spec's key
  * ```
  */
 export async function resolveTrainData(spec: TrainDataSpec): Promise<Dataset> {

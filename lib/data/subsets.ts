@@ -48,7 +48,10 @@ export function stratifiedSubset(ds: Dataset, n: number, options: SubsetOptions 
  * The examples of two classes, relabelled 0 (first class) and 1 (second class).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { loadDataset } from "./load.ts";
+ * import { twoClassSubset } from "./subsets.ts";
+ * const fashionTrain = await loadDataset("fashion-mnist", "train");
  * const catDog = twoClassSubset(fashionTrain, [0, 6]); // T-shirt/top vs Shirt
  * ```
  */

@@ -184,13 +184,19 @@ async function loadAssembled(dir: string, artifact?: ArtifactRef): Promise<
 
 /**
  * Runs `build` over the chunks of a `total`-example construction and returns the assembled dataset. With
- * `dir`, every chunk is saved as it finishes and a rerun resumes after the last saved chunk (or loads the
- * finished dataset); the result equals that of an uninterrupted run.
+ * `artifact` (or `dir`), every chunk is committed as it finishes and a rerun resumes after the last committed
+ * chunk (or loads the finished dataset); the result equals that of an uninterrupted run.
  *
  * @example
- * ```ts ignore
- * const built = await buildInChunks({ name: "copy", shape: [28, 28, 1], classes, total: 5000, dir },
- *   async (start, end) => ({ images: src.images.slice(start * 784, end * 784), labels: src.labels.slice(start, end) }));
+ * ```ts
+ * import type { Dataset } from "../data/dataset.ts";
+ * import { refOf } from "../store/store.ts";
+ * import { buildInChunks } from "./chunked.ts";
+ * declare const src: Dataset;
+ * const built = await buildInChunks(
+ *   { name: "copy", shape: [28, 28, 1], classes: src.classes, total: 5000, artifact: refOf("datasets", "copy") },
+ *   async (start, end) => ({ images: src.images.slice(start * 784, end * 784), labels: src.labels.slice(start, end) }),
+ * );
  * ```
  */
 export async function buildInChunks(options: ChunkedOptions, build: ChunkBuilder): Promise<ChunkedBuild> {

@@ -57,10 +57,14 @@ export interface NonRobustDataset {
 /**
  * Builds D_rand (`rule: "rand"`) or D_det (`rule: "det"`) from `source` against `model`: targeted PGD in the
  * `norm` ball of radius `eps` (pixels kept in [0, 1]) from each image towards its target, which becomes its
- * label. Batched, with progress; with `dir`, saved chunk by chunk and resumable.
+ * label. Batched, with progress; with `artifact` (or `dir`), committed chunk by chunk and resumable.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { Dataset } from "../data/dataset.ts";
+ * import type { Classifier } from "../models/classifier.ts";
+ * import { buildNonRobustDataset } from "./non_robust.ts";
+ * declare const standard: { classifier: Classifier }, trainSubset: Dataset;
  * const dRand = await buildNonRobustDataset(standard.classifier, trainSubset, { rule: "rand", eps: 2.5, steps: 100 });
  * console.log(dRand.successRate);
  * ```

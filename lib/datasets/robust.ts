@@ -180,10 +180,15 @@ const mean = (v: ArrayLike<number>) => v.length ? Array.from(v).reduce((a, b) =>
 /**
  * Builds the dataset of images matching `representation` on each image of `source` (D_R with an
  * adversarially trained model's representation, D_NR with a standard one's). Batched, with progress;
- * with `dir`, saved chunk by chunk and resumable.
+ * with `artifact` (or `dir`), committed chunk by chunk and resumable.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type * as tf from "@tensorflow/tfjs";
+ * import type { Dataset } from "../data/dataset.ts";
+ * import { representationOf } from "../models/representation.ts";
+ * import { buildRobustDataset } from "./robust.ts";
+ * declare const robust: { model: tf.LayersModel }, trainSubset: Dataset;
  * const dR = await buildRobustDataset(representationOf(robust.model), trainSubset, { steps: 300, stepSize: 0.2 });
  * console.log(dR.meanInitialDistance, "->", dR.meanFinalDistance);
  * ```

@@ -22,7 +22,12 @@ export type Derivative = (x: tf.Tensor4D) => tf.Tensor4D;
  * passes through unchanged (the straight-through estimator).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { Classifier } from "../models/classifier.ts";
+ * import { bpda } from "./bpda.ts";
+ * import { quantizer, softQuantizeDerivative } from "./quantize.ts";
+ * import { withTransform } from "./transform.ts";
+ * declare const net: Classifier;
  * const attackView = withTransform(net, bpda(quantizer(8)));         // forward: quantised, backward: identity
  * const softView = withTransform(net, bpda(quantizer(8), softQuantizeDerivative(8)));
  * ```
@@ -47,9 +52,18 @@ export function bpda(forward: Transform, derivative?: Derivative): Transform {
  * still judges the adversarial images on the model itself.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { makeAttack } from "../attacks/make.ts";
+ * import type { Dataset } from "../data/dataset.ts";
+ * import { evaluate } from "../eval/evaluate.ts";
+ * import type { Classifier } from "../models/classifier.ts";
+ * import { attackVia, bpda } from "./bpda.ts";
+ * import { quantizer } from "./quantize.ts";
+ * import { withTransform } from "./transform.ts";
+ * declare const net: Classifier, testSet: Dataset;
  * const defended = withTransform(net, quantizer(8));
- * const r = await evaluate(defended, testSet, { attack: attackVia(withTransform(net, bpda(quantizer(8))), fgsm) });
+ * const viaBpda = attackVia(withTransform(net, bpda(quantizer(8))), makeAttack({ kind: "fgsm", eps: 0.3 }));
+ * const r = await evaluate(defended, testSet, { attack: viaBpda });
  * ```
  */
 export function attackVia(view: Classifier, attack: Attack): Attack {

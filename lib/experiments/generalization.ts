@@ -7,7 +7,7 @@ import type { AttackSpec } from "../attacks/make.ts";
 import { int, list, num, obj, optional } from "../config/schema.ts";
 import { backendSchema, modelSpecSchema, trainDataSchema, trainSchema } from "../config/specs.ts";
 import type { Infer } from "../config/schema.ts";
-import { trainDataOf, type SubsetDataSpec, type TrainJob } from "../train/cached.ts";
+import { type SubsetDataSpec, trainDataOf, type TrainJob } from "../train/cached.ts";
 
 /** Settings of notebook 01 (configs/01-generalization-vs-robustness.yaml). */
 export const notebook01Schema = obj({

@@ -63,7 +63,10 @@ export function representationModel(
  * layer; for the ResNet, the globally pooled features.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type * as tf from "@tensorflow/tfjs";
+ * import { representationOf } from "./representation.ts";
+ * declare const trained: { model: tf.LayersModel }, images: tf.Tensor4D;
  * const features = representationOf(trained.model);
  * const f = features(images); // [N, D]
  * ```

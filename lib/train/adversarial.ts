@@ -36,7 +36,11 @@ export interface AdversarialTrainOptions extends Omit<TrainOptions, "adversarial
  * outside [0, 1] is rejected with a RangeError.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type * as tf from "@tensorflow/tfjs";
+ * import type { Dataset } from "../data/dataset.ts";
+ * import { trainAdversarial, trainingAttack } from "./adversarial.ts";
+ * declare const model: tf.LayersModel, trainSet: Dataset;
  * // Madry et al.'s MNIST training, 40 PGD steps of 0.01 in the l-inf ball of radius 0.3:
  * const report = await trainAdversarial(model, trainSet, {
  *   epochs: 83, batchSize: 50, optimizer: { name: "adam", learningRate: 1e-4 }, seed: 1,

@@ -41,7 +41,10 @@ export interface TrainJob<D extends TrainDataSpec = TrainDataSpec> {
   model: ModelSpec;
   /** Seed of the initial weights. */
   initSeed: number;
-  train: Omit<TrainOptions, "checkpoints" | "checkpointDir" | "stopAfterStep" | "label" | "progress" | "objective">;
+  train: Omit<
+    TrainOptions,
+    "checkpoints" | "checkpointDir" | "stopAfterStep" | "label" | "progress" | "objective"
+  >;
 }
 
 /** A trained (or loaded) model and how it came to be. */

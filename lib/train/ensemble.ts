@@ -91,7 +91,10 @@ export interface EnsembleTrainOptions extends Omit<TrainCachedOptions, "craftSou
  * the model.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { trainCached, type TrainJob } from "./cached.ts";
+ * import { trainEnsembleAdversarial } from "./ensemble.ts";
+ * declare const jobA: TrainJob, jobB: TrainJob, jobC: TrainJob, jobD: TrainJob;
  * const b = await trainCached(jobB), c = await trainCached(jobC), d = await trainCached(jobD);
  * const a = await trainEnsembleAdversarial(
  *   { ...jobA, train: { ...jobA.train, adversarial: { attack: { kind: "fgsm", eps: 0.3 }, alpha: 0.5 } } },

@@ -248,7 +248,11 @@ function gatherBatch(
  * one; a resumed run ends with the same weights as an uninterrupted one.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type * as tf from "@tensorflow/tfjs";
+ * import type { Dataset } from "../data/dataset.ts";
+ * import { train } from "./train.ts";
+ * declare const model: tf.LayersModel, trainSet: Dataset;
  * const report = await train(model, trainSet, {
  *   epochs: 2, batchSize: 128, optimizer: { name: "adam", learningRate: 1e-3 }, seed: 1,
  * });
