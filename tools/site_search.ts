@@ -132,6 +132,14 @@ export const SEARCH_OPTIONS = {
   storeFields: ["url", "title", "chapter", "excerpt"],
 } as const;
 
+/** The first words of `text`, at most `length` characters, cut at a space and marked with "…" when cut. */
+export function excerpt(text: string, length: number): string {
+  if (text.length <= length) return text;
+  const cut = text.slice(0, length);
+  const space = cut.lastIndexOf(" ");
+  return `${space > length / 2 ? cut.slice(0, space) : cut}…`;
+}
+
 /** Builds the documents of one page from its sections. */
 export function searchDocuments(
   page: string,
@@ -144,7 +152,7 @@ export function searchDocuments(
     title: plainTex(section.title),
     chapter: plainTex(chapter),
     text: plainTex(section.text),
-    excerpt: plainTex(section.text).slice(0, 180),
+    excerpt: excerpt(plainTex(section.text), 180),
   }));
 }
 

@@ -22,6 +22,7 @@ import {
 } from "../../tools/site_index.ts";
 import {
   decodeEntities,
+  excerpt,
   pageSections,
   plainTex,
   searchDocuments,
@@ -210,4 +211,6 @@ Deno.test("plainTex: symbols, upright names and braces", () => {
     "x + ε_1 g, g = sign(∇_x J(x, y)), ‖δ‖_∞ ≤ ε",
   );
   assertEquals(plainTex("$\\left(a\\right)$ and $\\int$"), "(a) and int");
+  assertEquals(excerpt("one two three four", 11), "one two…");
+  assertEquals(excerpt("short", 11), "short");
 });
