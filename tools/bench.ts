@@ -2,12 +2,12 @@
  * Throughput benchmark of the library's hot paths: for each model and batch size, images per second of one
  * training step (Adam, cross-entropy), one FGSM attack, one PGD step and one inference pass, on the backend
  * `initBackend()` picks (or `--backend`). Each figure is the median of `--runs` timed repetitions after
- * `--warmup` untimed ones; "ort-inference" runs the model's ONNX export in onnxruntime. Every measurement is printed as one JSON line on stdout (machine-readable), and a
+ * `--warmup` untimed ones; "apgd-step" is an APGD-CE run of 10 gradient steps, timed per step; "ort-inference" runs the model's ONNX export in onnxruntime. Every measurement is printed as one JSON line on stdout (machine-readable), and a
  * readable table follows on stderr.
  *
  * ```
  * deno task bench [--models mlp,madry-cnn,resnet,resnet50] [--batches 128,512] [--runs 5] [--warmup 2]
- *                 [--backend auto|webgpu|wasm|cpu] [--tasks train,fgsm,pgd-step,inference,ort-inference]
+ *                 [--backend auto|webgpu|wasm|cpu] [--tasks train,fgsm,pgd-step,apgd-step,inference,ort-inference]
  *                 [--ort-provider auto|cuda|webgpu|cpu]
  * ADVEX_NATIVE=0 deno task bench ...   # the same without the native kernels
  * ```
@@ -17,6 +17,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { crossEntropy } from "../lib/attacks/loss.ts";
+import { apgd } from "../lib/attacks/apgd.ts";
 import { fgsm, gradientStep } from "../lib/attacks/fgsm.ts";
 import { LinfBall } from "../lib/attacks/threat.ts";
 import {
@@ -39,7 +40,7 @@ export const BENCH_MODELS: Record<string, ModelSpec> = {
 };
 
 /** The timed tasks. */
-export const BENCH_TASKS = ["train", "fgsm", "pgd-step", "inference", "ort-inference"] as const;
+export const BENCH_TASKS = ["train", "fgsm", "pgd-step", "apgd-step", "inference", "ort-inference"] as const;
 /** One of {@linkcode BENCH_TASKS}. */
 export type BenchTask = typeof BENCH_TASKS[number];
 
@@ -211,6 +212,12 @@ export async function runBench(
           await next.data();
           next.dispose();
         },
+        "apgd-step": async () => {
+          // 9 iterations after the gradient at the start: 10 gradient steps, timed per step below.
+          const r = apgd(classifier, x, y, { eps: 0.3, steps: 9 });
+          await r.adversarial.data();
+          r.adversarial.dispose();
+        },
         "inference": async () => {
           const pred = tf.tidy(() => tf.argMax(classifier(x), 1));
           await pred.data();
@@ -222,7 +229,7 @@ export async function runBench(
         },
       };
       for (const task of opts.tasks) {
-        const ms = await timeStep(steps[task], opts.warmup, opts.runs);
+        const ms = await timeStep(steps[task], opts.warmup, opts.runs) / (task === "apgd-step" ? 10 : 1);
         const record: BenchRecord = {
           task,
           model: describeModel(spec),
