@@ -141,7 +141,9 @@ export const INSPECT_PAGE_SCRIPT = `(() => {
   }
 
   // MathJax: typesetting errors.
-  for (const el of document.querySelectorAll(".MathJax_Error, .mjx-merror, merror")) {
+  // TeX that does not parse shows as .mjx-noError (the noErrors extension), an undefined command as red text.
+  const MATH_ERRORS = ".MathJax_Error, .mjx-merror, .mjx-noError, .MJX_Assistive_MathML mtext[mathcolor='red']";
+  for (const el of document.querySelectorAll(MATH_ERRORS)) {
     problems.push("MathJax error: " + (el.textContent || "").trim().slice(0, 200));
   }
 

@@ -226,6 +226,23 @@ const HAVE_MATHJAX: boolean = await Deno.stat("/usr/share/javascript/mathjax/Mat
   () => false,
 );
 
+Deno.test({
+  name: "site: page checker reports TeX that MathJax cannot typeset",
+  ignore: !HAVE_MATHJAX,
+  async fn() {
+    await using browser = await launchBrowser();
+    const page = await browser.newPage();
+    const report = await checkPage(page, fileUrl(`${FIXTURES}/bad_math.html`), false);
+    const errors = report.problems.filter((p) => p.startsWith("MathJax error: "));
+    assertEquals(
+      errors,
+      ["MathJax error: \\undefinedcommand", "MathJax error: x^{"],
+      report.problems.join("\n"),
+    );
+    await page.close();
+  },
+});
+
 Deno.test("site: builds the fixture notebook at smoke scale; pages pass the browser check", async () => {
   const out = await Deno.makeTempDir({ prefix: "advex-site-test-" });
   try {
