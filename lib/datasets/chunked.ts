@@ -200,7 +200,7 @@ async function loadAssembled(dir: string, artifact?: ArtifactRef): Promise<
  * ```
  */
 export async function buildInChunks(options: ChunkedOptions, build: ChunkBuilder): Promise<ChunkedBuild> {
-  const { total, shape, classes } = options;
+  const { total } = options;
   const chunkSize = options.chunkSize ?? 1000;
   if (!Number.isInteger(total) || total < 1) {
     throw new RangeError(`buildInChunks: total must be a positive integer, got ${total}`);
@@ -209,86 +209,15 @@ export async function buildInChunks(options: ChunkedOptions, build: ChunkBuilder
     throw new RangeError(`buildInChunks: chunkSize must be a positive integer, got ${chunkSize}`);
   }
   const chunks = Math.ceil(total / chunkSize);
-  const per = shape[0] * shape[1] * shape[2];
   const config = options.config ?? null;
   const target = targetOf(options);
-  if (target) {
-    const saved = await loadAssembled(target.dir, options.artifact);
-    if (saved) {
-      const { dataset, meta } = saved.file;
-      const same = size(dataset) === total && canonicalJson(meta.config ?? null) === canonicalJson(config);
-      if (!same) {
-        throw new Error(
-          `${target.dir} holds a construction with other settings (${
-            canonicalJson({ total: size(dataset), config: meta.config })
-          }): remove the folder or use another one`,
-        );
-      }
-      const columns = Object.fromEntries(
-        Object.entries(toColumns(meta, join(target.dir, DATASET_FILE))).map((
-          [k, v],
-        ) => [k, Float32Array.from(v)]),
-      );
-      return {
-        dataset: options.artifact ? withOrigin(dataset, options.artifact.key) : dataset,
-        columns,
-        finished: true,
-        fromCache: true,
-        chunksDone: chunks,
-        chunks,
-        resumedFrom: chunks,
-        seconds: saved.seconds.reduce((a, b) => a + b, 0),
-        chunkSeconds: saved.seconds,
-      };
-    }
-  }
+  const finished = target && await finishedBuild(target, options, chunks, config);
+  if (finished) return finished;
 
-  const images = new Float32Array(total * per);
-  const labels = new Int32Array(total);
-  const columns: Record<string, Float32Array> = {};
-  const store = (k: number, part: ChunkResult) => {
-    const start = k * chunkSize;
-    const n = Math.min(total, start + chunkSize) - start;
-    if (part.images.length !== n * per || part.labels.length !== n) {
-      throw new RangeError(
-        `${options.name}: chunk ${k} holds ${part.labels.length} labels and ${part.images.length} pixels, expected ${n} images of ${per}`,
-      );
-    }
-    images.set(part.images, start * per);
-    labels.set(part.labels, start);
-    for (const [key, values] of Object.entries(part.columns ?? {})) {
-      if (values.length !== n) {
-        throw new RangeError(`${options.name}: column ${key} of chunk ${k} has ${values.length} values`);
-      }
-      columns[key] ??= new Float32Array(total);
-      columns[key].set(values, start);
-    }
-  };
-
-  // Chunks committed by earlier runs are read back in order; the first one missing is rebuilt from there on.
-  let done = 0;
-  const chunkSeconds: number[] = [];
-  if (target) {
-    while (done < chunks) {
-      const unit = await target.partial.get(done);
-      if (!unit) break;
-      const head = unitJson<ChunkHeader>(unit, "chunk.json");
-      const same = head.version === CHUNKED_VERSION && head.total === total && head.chunkSize === chunkSize &&
-        canonicalJson(head.config) === canonicalJson(config);
-      if (!same) {
-        throw new Error(
-          `${target.partial.dir} holds a construction with other settings (${
-            canonicalJson({ total: head.total, chunkSize: head.chunkSize, config: head.config })
-          }): remove the folder or use another one`,
-        );
-      }
-      const path = join(unit.dir, CHUNK_FILE);
-      const { dataset, meta } = decodeDataset(unitFile(unit, CHUNK_FILE), path);
-      store(done, { images: dataset.images, labels: dataset.labels, columns: toColumns(meta, path) });
-      chunkSeconds.push(head.seconds);
-      done++;
-    }
-  }
+  const parts = new Parts(options, chunkSize);
+  const head = { version: CHUNKED_VERSION, config, total, chunkSize };
+  const chunkSeconds = target ? await readCommittedChunks(target, parts, head, chunks) : [];
+  let done = chunkSeconds.length;
   const resumedFrom = done;
   const stopAt = Math.min(chunks, options.stopAfterChunks ?? chunks);
   const progress = createProgress({
@@ -299,58 +228,28 @@ export async function buildInChunks(options: ChunkedOptions, build: ChunkBuilder
   });
   progress.update(Math.min(total, done * chunkSize), done > 0 ? `resumed after ${done} chunk(s)` : undefined);
   for (let k = done; k < stopAt; k++) {
-    const start = k * chunkSize;
-    const end = Math.min(total, start + chunkSize);
+    const [start, end] = parts.range(k);
     const t0 = performance.now();
-    const part = await build(start, end, k, (d) => progress.update(start + d, `chunk ${k + 1}/${chunks}`));
-    store(k, part);
+    parts.store(k, await build(start, end, k, (d) => progress.update(start + d, `chunk ${k + 1}/${chunks}`)));
     const seconds = (performance.now() - t0) / 1000;
     chunkSeconds.push(seconds);
     done = k + 1;
     if (target) {
-      const chunk = makeDataset(
-        `${options.name} chunk ${k}`,
-        images.subarray(start * per, end * per),
-        labels.subarray(start, end),
-        shape,
-        classes,
-      );
-      const cols = Object.fromEntries(
-        Object.entries(columns).map(([key, v]) => [key, Array.from(v.subarray(start, end))]),
-      );
-      const head: ChunkHeader = { version: CHUNKED_VERSION, config, total, chunkSize, seconds };
+      const { dataset, columns } = parts.chunk(k);
       await target.partial.commit(k, {
-        [CHUNK_FILE]: encodeDataset(chunk, { columns: cols }),
-        "chunk.json": JSON.stringify(head),
+        [CHUNK_FILE]: encodeDataset(dataset, { columns }),
+        "chunk.json": JSON.stringify({ ...head, seconds } satisfies ChunkHeader),
       });
     }
   }
-  const finished = done === chunks;
-  await progress.finish(finished ? undefined : `stopped after ${done}/${chunks} chunks`);
-  const n = Math.min(total, done * chunkSize);
-  const dataset = makeDataset(
-    options.name,
-    images.subarray(0, n * per),
-    labels.subarray(0, n),
-    shape,
-    classes,
-  );
-  const outColumns = Object.fromEntries(Object.entries(columns).map(([k, v]) => [k, v.subarray(0, n)]));
-  if (target && finished) {
-    const cols = Object.fromEntries(Object.entries(outColumns).map(([k, v]) => [k, Array.from(v)]));
-    const bytes = encodeDataset(dataset, { columns: cols, config, chunkSeconds });
-    const files = { [DATASET_FILE]: bytes };
-    if (options.artifact) {
-      await commitArtifact(options.artifact, files, { spec: config, replace: true });
-    } else {
-      await commitUnit(target.dir, files, { kind: "dataset", spec: config, replace: true });
-    }
-    await target.partial.clear();
-  }
+  const complete = done === chunks;
+  await progress.finish(complete ? undefined : `stopped after ${done}/${chunks} chunks`);
+  const { dataset, columns } = parts.first(Math.min(total, done * chunkSize));
+  if (target && complete) await commitAssembled(target, options, dataset, columns, config, chunkSeconds);
   return {
-    dataset: options.artifact && finished ? withOrigin(dataset, options.artifact.key) : dataset,
-    columns: outColumns,
-    finished,
+    dataset: options.artifact && complete ? withOrigin(dataset, options.artifact.key) : dataset,
+    columns,
+    finished: complete,
     fromCache: false,
     chunksDone: done,
     chunks,
@@ -358,4 +257,156 @@ export async function buildInChunks(options: ChunkedOptions, build: ChunkBuilder
     seconds: chunkSeconds.reduce((a, b) => a + b, 0),
     chunkSeconds,
   };
+}
+
+/** The examples and columns of a construction, filled in chunk by chunk. */
+class Parts {
+  readonly per: number;
+  readonly images: Float32Array;
+  readonly labels: Int32Array;
+  readonly columns: Record<string, Float32Array> = {};
+  constructor(readonly options: ChunkedOptions, readonly chunkSize: number) {
+    const [h, w, c] = options.shape;
+    this.per = h * w * c;
+    this.images = new Float32Array(options.total * this.per);
+    this.labels = new Int32Array(options.total);
+  }
+  /** The example range [start, end) of chunk `k`. */
+  range(k: number): [number, number] {
+    const start = k * this.chunkSize;
+    return [start, Math.min(this.options.total, start + this.chunkSize)];
+  }
+  /** Puts chunk `k`'s result in place, checking its sizes. */
+  store(k: number, part: ChunkResult): void {
+    const [start, end] = this.range(k);
+    const n = end - start;
+    if (part.images.length !== n * this.per || part.labels.length !== n) {
+      throw new RangeError(
+        `${this.options.name}: chunk ${k} holds ${part.labels.length} labels and ${part.images.length} ` +
+          `pixels, expected ${n} images of ${this.per}`,
+      );
+    }
+    this.images.set(part.images, start * this.per);
+    this.labels.set(part.labels, start);
+    for (const [key, values] of Object.entries(part.columns ?? {})) {
+      if (values.length !== n) {
+        throw new RangeError(`${this.options.name}: column ${key} of chunk ${k} has ${values.length} values`);
+      }
+      this.columns[key] ??= new Float32Array(this.options.total);
+      this.columns[key].set(values, start);
+    }
+  }
+  /** Chunk `k` as a dataset with its columns (as plain arrays, for its file). */
+  chunk(k: number): { dataset: Dataset; columns: Record<string, number[]> } {
+    const [start, end] = this.range(k);
+    const { name, shape, classes } = this.options;
+    return {
+      dataset: makeDataset(
+        `${name} chunk ${k}`,
+        this.images.subarray(start * this.per, end * this.per),
+        this.labels.subarray(start, end),
+        shape,
+        classes,
+      ),
+      columns: Object.fromEntries(
+        Object.entries(this.columns).map(([key, v]) => [key, Array.from(v.subarray(start, end))]),
+      ),
+    };
+  }
+  /** The first `n` examples as the dataset and its columns. */
+  first(n: number): { dataset: Dataset; columns: Record<string, Float32Array> } {
+    const { name, shape, classes } = this.options;
+    return {
+      dataset: makeDataset(
+        name,
+        this.images.subarray(0, n * this.per),
+        this.labels.subarray(0, n),
+        shape,
+        classes,
+      ),
+      columns: Object.fromEntries(Object.entries(this.columns).map(([k, v]) => [k, v.subarray(0, n)])),
+    };
+  }
+}
+
+/** The finished construction at the target, when there is one with the same settings. */
+async function finishedBuild(
+  target: Target,
+  options: ChunkedOptions,
+  chunks: number,
+  config: unknown,
+): Promise<ChunkedBuild | undefined> {
+  const saved = await loadAssembled(target.dir, options.artifact);
+  if (!saved) return undefined;
+  const { dataset, meta } = saved.file;
+  if (size(dataset) !== options.total || canonicalJson(meta.config ?? null) !== canonicalJson(config)) {
+    throw new Error(
+      `${target.dir} holds a construction with other settings (${
+        canonicalJson({ total: size(dataset), config: meta.config })
+      }): remove the folder or use another one`,
+    );
+  }
+  const columns = Object.fromEntries(
+    Object.entries(toColumns(meta, join(target.dir, DATASET_FILE))).map((
+      [k, v],
+    ) => [k, Float32Array.from(v)]),
+  );
+  return {
+    dataset: options.artifact ? withOrigin(dataset, options.artifact.key) : dataset,
+    columns,
+    finished: true,
+    fromCache: true,
+    chunksDone: chunks,
+    chunks,
+    resumedFrom: chunks,
+    seconds: saved.seconds.reduce((a, b) => a + b, 0),
+    chunkSeconds: saved.seconds,
+  };
+}
+
+/**
+ * Reads back, in order, the chunks earlier runs committed (up to the first one missing, which is rebuilt
+ * from there on) into `parts`; returns the seconds each took to build.
+ */
+async function readCommittedChunks(
+  target: Target,
+  parts: Parts,
+  head: Omit<ChunkHeader, "seconds">,
+  chunks: number,
+): Promise<number[]> {
+  const seconds: number[] = [];
+  for (let k = 0; k < chunks; k++) {
+    const unit = await target.partial.get(k);
+    if (!unit) break;
+    const saved = unitJson<ChunkHeader>(unit, "chunk.json");
+    const { seconds: _s, ...settings } = saved;
+    if (canonicalJson(settings) !== canonicalJson(head)) {
+      throw new Error(
+        `${target.partial.dir} holds a construction with other settings (${
+          canonicalJson({ total: saved.total, chunkSize: saved.chunkSize, config: saved.config })
+        }): remove the folder or use another one`,
+      );
+    }
+    const path = join(unit.dir, CHUNK_FILE);
+    const { dataset, meta } = decodeDataset(unitFile(unit, CHUNK_FILE), path);
+    parts.store(k, { images: dataset.images, labels: dataset.labels, columns: toColumns(meta, path) });
+    seconds.push(saved.seconds);
+  }
+  return seconds;
+}
+
+/** Commits the whole construction as one unit (the artifact, or the caller's folder) and drops its chunks. */
+async function commitAssembled(
+  target: Target,
+  options: ChunkedOptions,
+  dataset: Dataset,
+  columns: Record<string, Float32Array>,
+  config: unknown,
+  chunkSeconds: number[],
+): Promise<void> {
+  const cols = Object.fromEntries(Object.entries(columns).map(([k, v]) => [k, Array.from(v)]));
+  const files = { [DATASET_FILE]: encodeDataset(dataset, { columns: cols, config, chunkSeconds }) };
+  if (options.artifact) await commitArtifact(options.artifact, files, { spec: config, replace: true });
+  else await commitUnit(target.dir, files, { kind: "dataset", spec: config, replace: true });
+  await target.partial.clear();
 }

@@ -15,7 +15,7 @@ import { createPrng, permutation, type Prng } from "../random/prng.ts";
 import { type UnitSlots, unitSlots } from "../store/store.ts";
 import { CorruptUnitError, unitFile, unitJson } from "../store/unit.ts";
 import { createProgress, type ProgressMode } from "../util/progress.ts";
-import { createOptimizer, type OptimizerSpec } from "./optimizers.ts";
+import { createOptimizer, type Optimizer, type OptimizerSpec } from "./optimizers.ts";
 
 /** Adversarial training settings. */
 export interface AdversarialSpec {
@@ -263,6 +263,71 @@ export async function train(
   data: Dataset,
   options: TrainOptions,
 ): Promise<TrainReport> {
+  const plan = planOf(data, options);
+  const { totalSteps, stepsPerEpoch } = plan;
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const optimizer = createOptimizer(options.optimizer, vars);
+  const step = stepFunction(model, vars, optimizer, data, options, plan);
+  const slots = options.checkpoints ??
+    (options.checkpointDir ? unitSlots(options.checkpointDir, "checkpoint") : undefined);
+  const label = options.label ?? `train ${model.name}`;
+  const start = performance.now();
+  let meta: CheckpointMeta = freshMeta(totalSteps, options.seed);
+  try {
+    meta = (slots && await restoreCheckpoint(slots, model, optimizer, totalSteps, options.seed)) ?? meta;
+    const resumedFrom = meta.step;
+    const progress = createProgress({ label, total: totalSteps, unit: "steps", mode: options.progress });
+    const secondsBefore = meta.seconds;
+    let lastCheckpoint = performance.now();
+    let sinceCheckpoint = 0;
+    const stopAt = Math.min(totalSteps, options.stopAfterStep ?? totalSteps);
+    while (meta.step < stopAt) {
+      const epoch = Math.floor(meta.step / stepsPerEpoch);
+      const loss = await step(meta.step);
+      if (!Number.isFinite(loss)) {
+        throw new Error(`${label}: loss became ${loss} at step ${meta.step}; lower the learning rate`);
+      }
+      recordLoss(meta, loss, stepsPerEpoch);
+      meta.seconds = secondsBefore + (performance.now() - start) / 1000;
+      const running = meta.epochLossSum / Math.max(1, meta.epochLossCount) || loss;
+      progress.update(meta.step, `epoch ${epoch + 1}/${options.epochs}, loss ${running.toFixed(4)}`);
+      sinceCheckpoint++;
+      const due = options.checkpointEvery !== undefined
+        ? sinceCheckpoint >= options.checkpointEvery
+        : performance.now() - lastCheckpoint > 30_000 || meta.step % stepsPerEpoch === 0;
+      if (slots && (due || meta.step === stopAt)) {
+        await saveCheckpoint(slots, model, optimizer, meta);
+        lastCheckpoint = performance.now();
+        sinceCheckpoint = 0;
+      }
+    }
+    await progress.finish(
+      meta.step >= totalSteps ? `loss ${meta.epochLoss.at(-1)?.toFixed(4) ?? "?"}` : "stopped",
+    );
+    return {
+      steps: meta.step,
+      totalSteps,
+      resumedFrom,
+      seconds: (performance.now() - start) / 1000,
+      totalSeconds: meta.seconds,
+      epochLoss: meta.epochLoss,
+      finished: meta.step >= totalSteps,
+    };
+  } finally {
+    optimizer.dispose();
+  }
+}
+
+/** The shape of a run, from its options checked once up front. */
+interface TrainPlan {
+  n: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  maxShift: number;
+  alpha: number;
+}
+
+function planOf(data: Dataset, options: TrainOptions): TrainPlan {
   const n = size(data);
   const { epochs, batchSize } = options;
   if (!Number.isInteger(epochs) || epochs < 1) {
@@ -276,150 +341,136 @@ export async function train(
   if (!Number.isInteger(maxShift) || maxShift < 0) {
     throw new RangeError(`train: augment.shift must be an integer >= 0, got ${maxShift}`);
   }
-  const stepsPerEpoch = Math.ceil(n / batchSize);
-  const totalSteps = epochs * stepsPerEpoch;
-  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const optimizer = createOptimizer(options.optimizer, vars);
   const alpha = options.adversarial?.alpha ?? 0;
   if (options.adversarial && !(alpha >= 0 && alpha <= 1)) {
     throw new RangeError(`train: alpha must be in [0, 1], got ${alpha}`);
   }
-  const classifier = asClassifier(model);
-  const objective = options.objective ??
-    (options.adversarial ? mixedObjective(alpha) : standardObjective);
+  const stepsPerEpoch = Math.ceil(n / batchSize);
+  return { n, stepsPerEpoch, totalSteps: epochs * stepsPerEpoch, maxShift, alpha };
+}
 
-  let meta: CheckpointMeta = {
+function freshMeta(totalSteps: number, seed: number): CheckpointMeta {
+  return {
     step: 0,
     totalSteps,
     seconds: 0,
     epochLoss: [],
     epochLossSum: 0,
     epochLossCount: 0,
-    random: { seed: options.seed, derivedFrom: "step" },
+    random: { seed, derivedFrom: "step" },
   };
-  const slots = options.checkpoints ??
-    (options.checkpointDir ? unitSlots(options.checkpointDir, "checkpoint") : undefined);
-  if (slots) {
-    const saved = await slots.latest();
-    if (saved) {
-      const path = saved.unit.dir;
-      meta = checkedMeta(unitJson<CheckpointMeta>(saved.unit, CKPT_STATE), path, totalSteps, options.seed);
-      loadWeightsInto(model, unitFile(saved.unit, CKPT_WEIGHTS), `${path}/${CKPT_WEIGHTS}`);
-      const opt = unpackTensors(unitFile(saved.unit, CKPT_OPTIMIZER), `${path}/${CKPT_OPTIMIZER}`);
-      const tensors = opt.values.map((v, i) => tf.tensor(v, opt.shapes[i]));
-      try {
-        optimizer.load(tensors);
-      } finally {
-        tf.dispose(tensors);
-      }
-    }
-  }
-  meta.random = { seed: options.seed, derivedFrom: "step" };
-  const resumedFrom = meta.step;
-  const checkpoint = async () => {
-    if (!slots) return;
-    const state = optimizer.state();
-    let optimizerBytes: Uint8Array;
-    try {
-      optimizerBytes = packTensors(state);
-    } finally {
-      tf.dispose(state[0]);
-    }
-    await slots.commit(meta.step, {
-      [CKPT_WEIGHTS]: serializeWeights(model),
-      [CKPT_OPTIMIZER]: optimizerBytes,
-      [CKPT_STATE]: JSON.stringify(meta),
-    }, true);
-  };
+}
 
-  const label = options.label ?? `train ${model.name}`;
-  const progress = createProgress({ label, total: totalSteps, unit: "steps", mode: options.progress });
-  const start = performance.now();
-  const secondsBefore = meta.seconds;
-  let lastCheckpoint = performance.now();
-  let sinceCheckpoint = 0;
-  const stopAt = Math.min(totalSteps, options.stopAfterStep ?? totalSteps);
+/** Adds a step's loss to the running sums, closing the epoch's mean at its last step. */
+function recordLoss(meta: CheckpointMeta, loss: number, stepsPerEpoch: number): void {
+  meta.step++;
+  meta.epochLossSum += loss;
+  meta.epochLossCount++;
+  if (meta.step % stepsPerEpoch === 0) {
+    meta.epochLoss.push(meta.epochLossSum / meta.epochLossCount);
+    meta.epochLossSum = 0;
+    meta.epochLossCount = 0;
+  }
+}
+
+/** Loads the newest valid checkpoint into the model and optimizer; its state, or undefined when none. */
+async function restoreCheckpoint(
+  slots: UnitSlots,
+  model: tf.LayersModel,
+  optimizer: Optimizer,
+  totalSteps: number,
+  seed: number,
+): Promise<CheckpointMeta | undefined> {
+  const saved = await slots.latest();
+  if (!saved) return undefined;
+  const path = saved.unit.dir;
+  const meta = checkedMeta(unitJson<CheckpointMeta>(saved.unit, CKPT_STATE), path, totalSteps, seed);
+  loadWeightsInto(model, unitFile(saved.unit, CKPT_WEIGHTS), `${path}/${CKPT_WEIGHTS}`);
+  const opt = unpackTensors(unitFile(saved.unit, CKPT_OPTIMIZER), `${path}/${CKPT_OPTIMIZER}`);
+  const tensors = opt.values.map((v, i) => tf.tensor(v, opt.shapes[i]));
+  try {
+    optimizer.load(tensors);
+  } finally {
+    tf.dispose(tensors);
+  }
+  return meta;
+}
+
+/** Commits weights, optimizer state and the run's state as the checkpoint of `meta.step`, dropping older ones. */
+async function saveCheckpoint(
+  slots: UnitSlots,
+  model: tf.LayersModel,
+  optimizer: Optimizer,
+  meta: CheckpointMeta,
+): Promise<void> {
+  const state = optimizer.state();
+  let optimizerBytes: Uint8Array;
+  try {
+    optimizerBytes = packTensors(state);
+  } finally {
+    tf.dispose(state[0]);
+  }
+  await slots.commit(meta.step, {
+    [CKPT_WEIGHTS]: serializeWeights(model),
+    [CKPT_OPTIMIZER]: optimizerBytes,
+    [CKPT_STATE]: JSON.stringify(meta),
+  }, true);
+}
+
+/**
+ * One optimisation step as a function of the step number alone (the minibatch, its shifts and its attack
+ * are all drawn from the run's seed and the step): returns the minibatch's loss. Every tensor it makes is
+ * disposed, also when the attack or the objective throws.
+ */
+function stepFunction(
+  model: tf.LayersModel,
+  vars: tf.Variable[],
+  optimizer: Optimizer,
+  data: Dataset,
+  options: TrainOptions,
+  plan: TrainPlan,
+): (step: number) => Promise<number> {
+  const { n, stepsPerEpoch, totalSteps, maxShift, alpha } = plan;
+  const classifier = asClassifier(model);
+  const objective = options.objective ?? (options.adversarial ? mixedObjective(alpha) : standardObjective);
   let order: Int32Array | undefined;
   let orderEpoch = -1;
-
-  try {
-    while (meta.step < stopAt) {
-      const epoch = Math.floor(meta.step / stepsPerEpoch);
-      const inEpoch = meta.step % stepsPerEpoch;
-      if (epoch !== orderEpoch) {
-        order = epochOrder(n, options.seed, epoch);
-        orderEpoch = epoch;
-      }
-      const b0 = inEpoch * batchSize;
-      const b1 = Math.min(n, b0 + batchSize);
-      const shifts = maxShift > 0 ? shiftsAt(options.seed, meta.step) : undefined;
-      const { x, y } = gatherBatch(data, order!, b0, b1, maxShift, shifts);
-      let xAdv: tf.Tensor4D | undefined;
+  return async (step) => {
+    const epoch = Math.floor(step / stepsPerEpoch);
+    if (epoch !== orderEpoch) {
+      order = epochOrder(n, options.seed, epoch);
+      orderEpoch = epoch;
+    }
+    const b0 = (step % stepsPerEpoch) * options.batchSize;
+    const b1 = Math.min(n, b0 + options.batchSize);
+    const shifts = maxShift > 0 ? shiftsAt(options.seed, step) : undefined;
+    const { x, y } = gatherBatch(data, order!, b0, b1, maxShift, shifts);
+    let xAdv: tf.Tensor4D | undefined;
+    let lossValue: tf.Scalar | undefined;
+    try {
       if (options.adversarial) {
         const warmup = (options.adversarial.warmup ?? 0) * totalSteps;
         const spec = options.adversarial.attack;
         const attack = makeAttack(
-          meta.step + 1 < warmup ? warmedUp(spec, (meta.step + 1) / warmup) : spec,
-          options.seed * 7919 + meta.step,
+          step + 1 < warmup ? warmedUp(spec, (step + 1) / warmup) : spec,
+          options.seed * 7919 + step,
         );
-        const source = options.adversarial.craftOn?.(meta.step) ?? classifier;
-        const result = attack(source, x, y);
-        xAdv = result.adversarial;
+        xAdv = attack(options.adversarial.craftOn?.(step) ?? classifier, x, y).adversarial;
       }
       optimizer.setLearningRate(
-        learningRateAt(options.optimizer.learningRate, meta.step, totalSteps, options.schedule),
+        learningRateAt(options.optimizer.learningRate, step, totalSteps, options.schedule),
       );
-      const lossValue = tf.tidy(() => {
-        const batch = { model, x, y, xAdv, step: meta.step };
+      lossValue = tf.tidy(() => {
+        const batch = { model, x, y, xAdv, step };
         const { value, grads } = tf.variableGrads(() => objective(batch), vars);
         optimizer.apply(vars.map((v) => grads[v.name]));
         return value;
       });
-      const loss = (await lossValue.data())[0];
-      tf.dispose([lossValue, x, y]);
+      return (await lossValue.data())[0];
+    } finally {
+      tf.dispose([x, y]);
       xAdv?.dispose();
-      if (!Number.isFinite(loss)) {
-        throw new Error(`${label}: loss became ${loss} at step ${meta.step}; lower the learning rate`);
-      }
-
-      meta.step++;
-      meta.epochLossSum += loss;
-      meta.epochLossCount++;
-      if (meta.step % stepsPerEpoch === 0) {
-        meta.epochLoss.push(meta.epochLossSum / meta.epochLossCount);
-        meta.epochLossSum = 0;
-        meta.epochLossCount = 0;
-      }
-      meta.seconds = secondsBefore + (performance.now() - start) / 1000;
-      progress.update(
-        meta.step,
-        `epoch ${epoch + 1}/${epochs}, loss ${
-          (meta.epochLossSum / Math.max(1, meta.epochLossCount) || loss).toFixed(4)
-        }`,
-      );
-      sinceCheckpoint++;
-      const due = options.checkpointEvery !== undefined
-        ? sinceCheckpoint >= options.checkpointEvery
-        : performance.now() - lastCheckpoint > 30_000 || meta.step % stepsPerEpoch === 0;
-      if (due || meta.step === stopAt) {
-        await checkpoint();
-        lastCheckpoint = performance.now();
-        sinceCheckpoint = 0;
-      }
+      lossValue?.dispose();
     }
-  } finally {
-    optimizer.dispose();
-  }
-  await progress.finish(
-    meta.step >= totalSteps ? `loss ${meta.epochLoss.at(-1)?.toFixed(4) ?? "?"}` : "stopped",
-  );
-  return {
-    steps: meta.step,
-    totalSteps,
-    resumedFrom,
-    seconds: (performance.now() - start) / 1000,
-    totalSeconds: meta.seconds,
-    epochLoss: meta.epochLoss,
-    finished: meta.step >= totalSteps,
   };
 }
