@@ -497,12 +497,12 @@ AVX512 static void filter_task(void *p, int part, int parts) {
 
 static struct buffer filter_partials = {NULL, 0};
 
-int direct_conv2d_backprop_filter(const float *x, const float *dy, float *df, const int *g) {
+int direct_conv2d_backprop_filter(const float *x, const float *dy, float *df, const advex_conv_geometry *g) {
   if (!direct_conv2d_takes(g, 0)) return 0;
-  const int n = g[G_N], h = g[G_H], w = g[G_W], ci = g[G_CI], co = g[G_CO], kh = g[G_KH], kw = g[G_KW];
-  const int sh = g[G_SH], sw = g[G_SW], dh = g[G_DH], dw = g[G_DW], oh = g[G_OH], ow = g[G_OW];
+  const int n = g->n, h = g->h, w = g->w, ci = g->ci, co = g->co, kh = g->kh, kw = g->kw;
+  const int sh = g->sh, sw = g->sw, dh = g->dh, dw = g->dw, oh = g->oh, ow = g->ow;
   const int hp = (oh - 1) * sh + (kh - 1) * dh + 1, wp = (ow - 1) * sw + (kw - 1) * dw + 1;
-  const float *xp = padded(x, n, h, w, ci, hp, wp, g[G_TOP], g[G_LEFT], &padded_input);
+  const float *xp = padded(x, n, h, w, ci, hp, wp, g->top, g->left, &padded_input);
   if (xp == NULL) return -1;
   const size_t size = (size_t)kh * kw * ci * co;
   const double work = (double)n * oh * ow * co * kh * kw * ci;
@@ -519,18 +519,17 @@ int direct_conv2d_backprop_filter(const float *x, const float *dy, float *df, co
 
 /* --- entry points ------------------------------------------------------------------------------------- */
 
-int direct_conv2d_takes(const int *g, int which) {
+int direct_conv2d_takes(const advex_conv_geometry *g, int which) {
   if (!direct_available()) return 0;
-  if (which == 0) return g[G_TOP] >= 0 && g[G_LEFT] >= 0;
-  return g[G_SH] == 1 && g[G_SW] == 1 && (g[G_KH] - 1) * g[G_DH] >= g[G_TOP] &&
-         (g[G_KW] - 1) * g[G_DW] >= g[G_LEFT];
+  if (which == 0) return g->top >= 0 && g->left >= 0;
+  return g->sh == 1 && g->sw == 1 && (g->kh - 1) * g->dh >= g->top && (g->kw - 1) * g->dw >= g->left;
 }
 
-int direct_conv2d(const float *x, const float *f, const float *bias, int act, float *y, const int *g) {
+int direct_conv2d(const float *x, const float *f, const float *bias, int act, float *y, const advex_conv_geometry *g) {
   if (!direct_conv2d_takes(g, 0)) return 0;
-  const int n = g[G_N], h = g[G_H], w = g[G_W], ci = g[G_CI], co = g[G_CO], kh = g[G_KH], kw = g[G_KW];
-  const int sh = g[G_SH], sw = g[G_SW], dh = g[G_DH], dw = g[G_DW], oh = g[G_OH], ow = g[G_OW];
-  const int top = g[G_TOP], left = g[G_LEFT];
+  const int n = g->n, h = g->h, w = g->w, ci = g->ci, co = g->co, kh = g->kh, kw = g->kw;
+  const int sh = g->sh, sw = g->sw, dh = g->dh, dw = g->dw, oh = g->oh, ow = g->ow;
+  const int top = g->top, left = g->left;
   if (top < 0 || left < 0) return 0;
   const int hp = (oh - 1) * sh + (kh - 1) * dh + 1, wp = (ow - 1) * sw + (kw - 1) * dw + 1;
   const float *xp = padded(x, n, h, w, ci, hp, wp, top, left, &padded_input);
@@ -564,13 +563,13 @@ static void flip_task(void *p, int part, int parts) {
   }
 }
 
-int direct_conv2d_backprop_input(const float *dy, const float *f, float *dx, const int *g) {
+int direct_conv2d_backprop_input(const float *dy, const float *f, float *dx, const advex_conv_geometry *g) {
   if (!direct_conv2d_takes(g, 1)) return 0;
-  const int n = g[G_N], h = g[G_H], w = g[G_W], ci = g[G_CI], co = g[G_CO], kh = g[G_KH], kw = g[G_KW];
-  const int dh = g[G_DH], dw = g[G_DW], oh = g[G_OH], ow = g[G_OW];
+  const int n = g->n, h = g->h, w = g->w, ci = g->ci, co = g->co, kh = g->kh, kw = g->kw;
+  const int dh = g->dh, dw = g->dw, oh = g->oh, ow = g->ow;
   /* dx[y, x] = sum over a, b of dy[y + top - a dh, x + left - b dw] f[a, b]: a convolution of dy padded by
    * (kh-1) dh - top above and (kw-1) dw - left on the left, with the flipped filter. */
-  const int top = (kh - 1) * dh - g[G_TOP], left = (kw - 1) * dw - g[G_LEFT];
+  const int top = (kh - 1) * dh - g->top, left = (kw - 1) * dw - g->left;
   const int narrow = ci < 16 && co % 16 == 0;
   const int hp = h + (kh - 1) * dh, wp = w + (kw - 1) * dw;
   float *ft = buffer_floats(&flipped_filter, (size_t)kh * kw * ci * co);
@@ -803,23 +802,22 @@ AVX512 static void max_pool_grad_task(void *arg, int part, int parts) {
   }
 }
 
-/* Geometry: n, h, w, c, oh, ow, sh, sw, fh, fw, top, left (as for the general max-pool gradient). */
-static int plain_2x2(const int *g) {
-  return g[6] == 2 && g[7] == 2 && g[8] == 2 && g[9] == 2 && g[10] == 0 && g[11] == 0 && g[4] == g[1] / 2 &&
-         g[5] == g[2] / 2;
+static int plain_2x2(const advex_pool_geometry *g) {
+  return g->sh == 2 && g->sw == 2 && g->fh == 2 && g->fw == 2 && g->top == 0 && g->left == 0 &&
+         g->oh == g->h / 2 && g->ow == g->w / 2;
 }
 
-int direct_max_pool(const float *x, float *y, const int *g) {
+int direct_max_pool(const float *x, float *y, const advex_pool_geometry *g) {
   if (!direct_available() || !plain_2x2(g)) return 0;
-  struct pool_job j = {x, NULL, y, g[0], g[1], g[2], g[3], g[4], g[5]};
-  run_parallel(max_pool_task, &j, (double)g[0] * g[1] * g[2] * g[3]);
+  struct pool_job j = {x, NULL, y, g->n, g->h, g->w, g->c, g->oh, g->ow};
+  run_parallel(max_pool_task, &j, (double)g->n * g->h * g->w * g->c);
   return 1;
 }
 
-int direct_max_pool_grad(const float *x, const float *dy, float *dx, const int *g) {
+int direct_max_pool_grad(const float *x, const float *dy, float *dx, const advex_pool_geometry *g) {
   if (!direct_available() || !plain_2x2(g)) return 0;
-  struct pool_job j = {x, dy, dx, g[0], g[1], g[2], g[3], g[4], g[5]};
-  run_parallel(max_pool_grad_task, &j, (double)g[0] * g[1] * g[2] * g[3]);
+  struct pool_job j = {x, dy, dx, g->n, g->h, g->w, g->c, g->oh, g->ow};
+  run_parallel(max_pool_grad_task, &j, (double)g->n * g->h * g->w * g->c);
   return 1;
 }
 
@@ -830,23 +828,23 @@ int direct_enable(int on) {
   (void)on;
   return 0;
 }
-int direct_conv2d_takes(const int *g, int which) {
+int direct_conv2d_takes(const advex_conv_geometry *g, int which) {
   (void)g, (void)which;
   return 0;
 }
-int direct_conv2d(const float *x, const float *f, const float *bias, int act, float *y, const int *g) {
+int direct_conv2d(const float *x, const float *f, const float *bias, int act, float *y, const advex_conv_geometry *g) {
   (void)x, (void)f, (void)bias, (void)act, (void)y, (void)g;
   return 0;
 }
-int direct_conv2d_backprop_input(const float *dy, const float *f, float *dx, const int *g) {
+int direct_conv2d_backprop_input(const float *dy, const float *f, float *dx, const advex_conv_geometry *g) {
   (void)dy, (void)f, (void)dx, (void)g;
   return 0;
 }
-int direct_conv2d_backprop_filter(const float *x, const float *dy, float *df, const int *g) {
+int direct_conv2d_backprop_filter(const float *x, const float *dy, float *df, const advex_conv_geometry *g) {
   (void)x, (void)dy, (void)df, (void)g;
   return 0;
 }
-int direct_max_pool(const float *x, float *y, const int *g) {
+int direct_max_pool(const float *x, float *y, const advex_pool_geometry *g) {
   (void)x, (void)y, (void)g;
   return 0;
 }
@@ -855,7 +853,7 @@ int direct_matmul(const float *a, const float *b, float *c, int m, int n, int k,
   (void)a, (void)b, (void)c, (void)m, (void)n, (void)k, (void)trans_a, (void)trans_b, (void)bias, (void)act;
   return 0;
 }
-int direct_max_pool_grad(const float *x, const float *dy, float *dx, const int *g) {
+int direct_max_pool_grad(const float *x, const float *dy, float *dx, const advex_pool_geometry *g) {
   (void)x, (void)dy, (void)dx, (void)g;
   return 0;
 }

@@ -7,12 +7,32 @@
 #define ADVEX_DIRECT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Activations the direct convolution applies after the bias. */
 enum { ACT_LINEAR = 0, ACT_RELU = 1 };
 
-/* Geometry of a convolution, as the int array the caller passes. */
-enum { G_N, G_H, G_W, G_CI, G_CO, G_KH, G_KW, G_SH, G_SW, G_DH, G_DW, G_TOP, G_LEFT, G_OH, G_OW, G_LEN };
+/*
+ * Geometry of a 2-D convolution in NHWC terms, as lib/backend/conv_geometry.ts lays it out (ConvGeometry,
+ * packConvGeometry): the members in this order, each an int32. Batch n; input height and width h, w; input
+ * and output channels ci, co; filter height and width kh, kw; strides sh, sw; dilations dh, dw; rows and
+ * columns of zeros before the input top, left; output height and width oh, ow.
+ */
+typedef struct {
+  int32_t n, h, w, ci, co, kh, kw, sh, sw, dh, dw, top, left, oh, ow;
+} advex_conv_geometry;
+
+/*
+ * Geometry of a 2-D pooling in NHWC terms (PoolGeometry, packPoolGeometry in conv_geometry.ts): batch n;
+ * input height and width h, w; channels c; output height and width oh, ow; strides sh, sw; window height
+ * and width fh, fw; padding before the input top, left.
+ */
+typedef struct {
+  int32_t n, h, w, c, oh, ow, sh, sw, fh, fw, top, left;
+} advex_pool_geometry;
+
+_Static_assert(sizeof(advex_conv_geometry) == 15 * sizeof(int32_t), "advex_conv_geometry is 15 int32");
+_Static_assert(sizeof(advex_pool_geometry) == 12 * sizeof(int32_t), "advex_pool_geometry is 12 int32");
 
 /* The thread pool (advex_direct.c): a task runs as fn(arg, part, parts) for parts 0..parts-1 at once. */
 typedef void (*task_fn)(void *arg, int part, int parts);
@@ -52,24 +72,24 @@ int direct_enable(int on);
 int direct_threads(void);
 
 /* Whether the direct kernel takes this convolution: which = 0 for the forward pass, 1 for the input gradient. */
-int direct_conv2d_takes(const int *g, int which);
+int direct_conv2d_takes(const advex_conv_geometry *g, int which);
 
 /* y = act(conv(x, f) + bias); bias may be NULL. */
-int direct_conv2d(const float *x, const float *f, const float *bias, int act, float *y, const int *g);
+int direct_conv2d(const float *x, const float *f, const float *bias, int act, float *y, const advex_conv_geometry *g);
 
 /* dx = the convolution's input gradient from dy (stride 1 only). */
-int direct_conv2d_backprop_input(const float *dy, const float *f, float *dx, const int *g);
+int direct_conv2d_backprop_input(const float *dy, const float *f, float *dx, const advex_conv_geometry *g);
 
 /* df = the convolution's filter gradient from x and dy. */
-int direct_conv2d_backprop_filter(const float *x, const float *dy, float *df, const int *g);
+int direct_conv2d_backprop_filter(const float *x, const float *dy, float *df, const advex_conv_geometry *g);
 
 /* c = op(a) op(b) (+ bias, then act) for row-major m x k and k x n operands (not both transposed). */
 int direct_matmul(const float *a, const float *b, float *c, int m, int n, int k, int trans_a, int trans_b,
                   const float *bias, int act);
 
 /* Max-pool forward and gradient for 2x2 windows with stride 2 and no padding (see advex_direct.c). */
-int direct_max_pool(const float *x, float *y, const int *g);
-int direct_max_pool_grad(const float *x, const float *dy, float *dx, const int *g);
+int direct_max_pool(const float *x, float *y, const advex_pool_geometry *g);
+int direct_max_pool_grad(const float *x, const float *dy, float *dx, const advex_pool_geometry *g);
 
 /* Elementwise and reduction kernels (advex_elementwise.c), for any x86-64 or other CPU. */
 

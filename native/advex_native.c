@@ -233,25 +233,25 @@ static float *scratch_floats(size_t n) {
   return scratch;
 }
 
-static int images_per_chunk(const int *g) {
-  size_t per = (size_t)g[G_OH] * g[G_OW] * g[G_KH] * g[G_KW] * g[G_CI];
+static int images_per_chunk(const advex_conv_geometry *g) {
+  size_t per = (size_t)g->oh * g->ow * g->kh * g->kw * g->ci;
   size_t k = per == 0 ? 1 : PATCH_LIMIT / per;
   if (k < 1) k = 1;
-  if (k > (size_t)g[G_N]) k = (size_t)g[G_N];
+  if (k > (size_t)g->n) k = (size_t)g->n;
   return (int)k;
 }
 
 /* A 1x1 convolution with stride 1 and no padding: a plain product, no patch matrix needed. */
-static int pointwise(const int *g) {
-  return g[G_KH] == 1 && g[G_KW] == 1 && g[G_SH] == 1 && g[G_SW] == 1 && g[G_TOP] == 0 && g[G_LEFT] == 0 &&
-         g[G_OH] == g[G_H] && g[G_OW] == g[G_W];
+static int pointwise(const advex_conv_geometry *g) {
+  return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->top == 0 && g->left == 0 &&
+         g->oh == g->h && g->ow == g->w;
 }
 
 /* Patch matrix of images start..start+count-1: rows (i, p, q), columns (a, b, c), zeros outside the image. */
-static void im2col(const float *x, float *col, const int *g, int start, int count) {
-  const int h = g[G_H], w = g[G_W], ci = g[G_CI], kh = g[G_KH], kw = g[G_KW];
-  const int sh = g[G_SH], sw = g[G_SW], dh = g[G_DH], dw = g[G_DW], top = g[G_TOP], left = g[G_LEFT];
-  const int oh = g[G_OH], ow = g[G_OW];
+static void im2col(const float *x, float *col, const advex_conv_geometry *g, int start, int count) {
+  const int h = g->h, w = g->w, ci = g->ci, kh = g->kh, kw = g->kw;
+  const int sh = g->sh, sw = g->sw, dh = g->dh, dw = g->dw, top = g->top, left = g->left;
+  const int oh = g->oh, ow = g->ow;
   const size_t bytes = (size_t)ci * sizeof(float);
   float *o = col;
   for (int i = start; i < start + count; i++) {
@@ -279,10 +279,10 @@ static void im2col(const float *x, float *col, const int *g, int start, int coun
 }
 
 /* Adds the patch matrix `col` back into the images start..start+count-1 of dx (the adjoint of im2col). */
-static void col2im_add(const float *col, float *dx, const int *g, int start, int count) {
-  const int h = g[G_H], w = g[G_W], ci = g[G_CI], kh = g[G_KH], kw = g[G_KW];
-  const int sh = g[G_SH], sw = g[G_SW], dh = g[G_DH], dw = g[G_DW], top = g[G_TOP], left = g[G_LEFT];
-  const int oh = g[G_OH], ow = g[G_OW];
+static void col2im_add(const float *col, float *dx, const advex_conv_geometry *g, int start, int count) {
+  const int h = g->h, w = g->w, ci = g->ci, kh = g->kh, kw = g->kw;
+  const int sh = g->sh, sw = g->sw, dh = g->dh, dw = g->dw, top = g->top, left = g->left;
+  const int oh = g->oh, ow = g->ow;
   const float *o = col;
   for (int i = start; i < start + count; i++) {
     float *img = dx + (size_t)i * h * w * ci;
@@ -314,11 +314,11 @@ static void col2im_add(const float *col, float *dx, const int *g, int start, int
  * when out of memory.
  */
 static int advex_conv2d_locked(const float *x, const float *f, const float *bias, int act, float *y,
-                               const int *g) {
+                               const advex_conv_geometry *g) {
   const int direct = direct_conv2d(x, f, bias, act, y, g);
   if (direct != 0) return direct > 0 ? 0 : -1;
-  const int n = g[G_N], co = g[G_CO], kdim = g[G_KH] * g[G_KW] * g[G_CI];
-  const size_t per = (size_t)g[G_OH] * g[G_OW];
+  const int n = g->n, co = g->co, kdim = g->kh * g->kw * g->ci;
+  const size_t per = (size_t)g->oh * g->ow;
   if (pointwise(g)) {
     sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, (int)(n * per), co, kdim, 1.0f, x, kdim, f, co, 0.0f, y, co);
     bias_activation(y, n * per, co, bias, act);
@@ -337,7 +337,7 @@ static int advex_conv2d_locked(const float *x, const float *f, const float *bias
   return 0;
 }
 
-int advex_conv2d(const float *x, const float *f, const float *bias, int act, float *y, const int *g) {
+int advex_conv2d(const float *x, const float *f, const float *bias, int act, float *y, const advex_conv_geometry *g) {
   pthread_mutex_lock(&call_lock);
   int r = advex_conv2d_locked(x, f, bias, act, y, g);
   pthread_mutex_unlock(&call_lock);
@@ -345,11 +345,12 @@ int advex_conv2d(const float *x, const float *f, const float *bias, int act, flo
 }
 
 /* df[kh, kw, ci, co] = gradient of the convolution's filter, from x and dy[n, oh, ow, co]. */
-static int advex_conv2d_backprop_filter_locked(const float *x, const float *dy, float *df, const int *g) {
+static int advex_conv2d_backprop_filter_locked(const float *x, const float *dy, float *df,
+                                               const advex_conv_geometry *g) {
   const int direct = direct_conv2d_backprop_filter(x, dy, df, g);
   if (direct != 0) return direct > 0 ? 0 : -1;
-  const int n = g[G_N], co = g[G_CO], kdim = g[G_KH] * g[G_KW] * g[G_CI];
-  const size_t per = (size_t)g[G_OH] * g[G_OW];
+  const int n = g->n, co = g->co, kdim = g->kh * g->kw * g->ci;
+  const size_t per = (size_t)g->oh * g->ow;
   if (pointwise(g)) {
     sgemm(ROW_MAJOR, TRANS, NO_TRANS, kdim, co, (int)(n * per), 1.0f, x, kdim, dy, co, 0.0f, df, co);
     return 0;
@@ -366,7 +367,7 @@ static int advex_conv2d_backprop_filter_locked(const float *x, const float *dy, 
   return 0;
 }
 
-int advex_conv2d_backprop_filter(const float *x, const float *dy, float *df, const int *g) {
+int advex_conv2d_backprop_filter(const float *x, const float *dy, float *df, const advex_conv_geometry *g) {
   pthread_mutex_lock(&call_lock);
   int r = advex_conv2d_backprop_filter_locked(x, dy, df, g);
   pthread_mutex_unlock(&call_lock);
@@ -374,11 +375,12 @@ int advex_conv2d_backprop_filter(const float *x, const float *dy, float *df, con
 }
 
 /* dx[n, h, w, ci] = gradient of the convolution's input, from dy[n, oh, ow, co] and f. */
-static int advex_conv2d_backprop_input_locked(const float *dy, const float *f, float *dx, const int *g) {
+static int advex_conv2d_backprop_input_locked(const float *dy, const float *f, float *dx,
+                                              const advex_conv_geometry *g) {
   const int direct = direct_conv2d_backprop_input(dy, f, dx, g);
   if (direct != 0) return direct > 0 ? 0 : -1;
-  const int n = g[G_N], co = g[G_CO], kdim = g[G_KH] * g[G_KW] * g[G_CI];
-  const size_t per = (size_t)g[G_OH] * g[G_OW];
+  const int n = g->n, co = g->co, kdim = g->kh * g->kw * g->ci;
+  const size_t per = (size_t)g->oh * g->ow;
   if (pointwise(g)) {
     sgemm(ROW_MAJOR, NO_TRANS, TRANS, (int)(n * per), kdim, co, 1.0f, dy, co, f, co, 0.0f, dx, kdim);
     return 0;
@@ -386,7 +388,7 @@ static int advex_conv2d_backprop_input_locked(const float *dy, const float *f, f
   const int chunk = images_per_chunk(g);
   float *col = scratch_floats((size_t)chunk * per * kdim);
   if (col == NULL) return -1;
-  memset(dx, 0, (size_t)n * g[G_H] * g[G_W] * g[G_CI] * sizeof(float));
+  memset(dx, 0, (size_t)n * g->h * g->w * g->ci * sizeof(float));
   for (int s = 0; s < n; s += chunk) {
     const int count = s + chunk <= n ? chunk : n - s;
     sgemm(ROW_MAJOR, NO_TRANS, TRANS, (int)(count * per), kdim, co, 1.0f, dy + (size_t)s * per * co, co, f,
@@ -396,7 +398,7 @@ static int advex_conv2d_backprop_input_locked(const float *dy, const float *f, f
   return 0;
 }
 
-int advex_conv2d_backprop_input(const float *dy, const float *f, float *dx, const int *g) {
+int advex_conv2d_backprop_input(const float *dy, const float *f, float *dx, const advex_conv_geometry *g) {
   pthread_mutex_lock(&call_lock);
   int r = advex_conv2d_backprop_input_locked(dy, f, dx, g);
   pthread_mutex_unlock(&call_lock);
@@ -414,14 +416,14 @@ MULTIVERSION static void window_max(const float *v, int base, float *best, int *
 
 /*
  * Gradient of a 2-D max pool on NHWC x: dx (zeroed here) gets each dy at the position of its window's
- * maximum, the first one in row-major window order (as tfjs's cpu backend picks). Geometry:
- * n, h, w, c, oh, ow, sh, sw, fh, fw, top, left. Returns 0, or -1 when out of memory.
+ * maximum, the first one in row-major window order (as tfjs's cpu backend picks). Returns 0, or -1 when
+ * out of memory.
  */
-static int advex_max_pool_grad_locked(const float *x, const float *dy, float *dx, const int *g) {
+static int advex_max_pool_grad_locked(const float *x, const float *dy, float *dx, const advex_pool_geometry *g) {
   const int direct = direct_max_pool_grad(x, dy, dx, g);
   if (direct != 0) return direct > 0 ? 0 : -1;
-  const int n = g[0], h = g[1], w = g[2], c = g[3], oh = g[4], ow = g[5], sh = g[6], sw = g[7];
-  const int fh = g[8], fw = g[9], top = g[10], left = g[11];
+  const int n = g->n, h = g->h, w = g->w, c = g->c, oh = g->oh, ow = g->ow, sh = g->sh, sw = g->sw;
+  const int fh = g->fh, fw = g->fw, top = g->top, left = g->left;
   float *best = scratch_floats((size_t)c * 2);
   if (best == NULL) return -1;
   int *where = (int *)(best + c); /* same size as a float */
@@ -453,7 +455,7 @@ static int advex_max_pool_grad_locked(const float *x, const float *dy, float *dx
   return 0;
 }
 
-int advex_max_pool_grad(const float *x, const float *dy, float *dx, const int *g) {
+int advex_max_pool_grad(const float *x, const float *dy, float *dx, const advex_pool_geometry *g) {
   pthread_mutex_lock(&call_lock);
   int r = advex_max_pool_grad_locked(x, dy, dx, g);
   pthread_mutex_unlock(&call_lock);
@@ -461,15 +463,21 @@ int advex_max_pool_grad(const float *x, const float *dy, float *dx, const int *g
 }
 
 /* 2x2 max pooling with stride 2: 1 when computed, 0 when outside what the direct kernel takes. */
-int advex_max_pool(const float *x, float *y, const int *g) {
+int advex_max_pool(const float *x, float *y, const advex_pool_geometry *g) {
   pthread_mutex_lock(&call_lock);
   int r = direct_max_pool(x, y, g);
   pthread_mutex_unlock(&call_lock);
   return r;
 }
 
+/* The int32 members of advex_conv_geometry (which = 0) or advex_pool_geometry (1): the loader checks them
+ * against lib/backend/conv_geometry.ts. */
+int advex_geometry_fields(int which) {
+  return (int)((which == 0 ? sizeof(advex_conv_geometry) : sizeof(advex_pool_geometry)) / sizeof(int32_t));
+}
+
 /* Whether the direct kernels take this convolution (which: 0 forward, 1 input gradient). */
-int advex_conv_direct(const int *g, int which) { return direct_conv2d_takes(g, which); }
+int advex_conv_direct(const advex_conv_geometry *g, int which) { return direct_conv2d_takes(g, which); }
 
 /* Threads of the direct kernels, or 0 when this CPU does not run them (or they are turned off). */
 int advex_direct_threads(void) {

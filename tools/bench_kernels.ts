@@ -22,13 +22,11 @@
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import {
+  FILTER_GRAD_METHOD,
   type FilterGradMethod,
-  getFilterGradMethod,
-  getInputGradMethod,
   initBackend,
-  setFilterGradMethod,
-  setInputGradMethod,
-  stockWasmKernel,
+  INPUT_GRAD_METHOD,
+  originalKernel,
 } from "../lib/backend/mod.ts";
 
 /** One timed measurement. */
@@ -221,8 +219,8 @@ function benchConvKernels(options: BenchOptions): BenchRecord[] {
     { subject: "quarter conv1 28x28x1->8", x: [28, 28, 1], filter: [5, 5, 1, 8] },
     { subject: "quarter conv2 14x14x8->16", x: [14, 14, 8], filter: [5, 5, 8, 16] },
   ];
-  const stockInput = stockWasmKernel("Conv2DBackpropInput");
-  const previous = { filter: getFilterGradMethod(), input: getInputGradMethod() };
+  const stockInput = originalKernel("Conv2DBackpropInput", "wasm");
+  const previous = { filter: tf.env().get(FILTER_GRAD_METHOD), input: tf.env().get(INPUT_GRAD_METHOD) };
   const fresh = (t: tf.Tensor) => () => tf.add(t, 0);
   const finish = (t: tf.Tensor) => {
     t.dataSync();
@@ -238,7 +236,7 @@ function benchConvKernels(options: BenchOptions): BenchRecord[] {
     const filterAttrs = { ...common, filterShape: layer.filter } as unknown as tf.NamedAttrMap;
     const inputAttrs = { ...common, inputShape: xShape } as unknown as tf.NamedAttrMap;
     for (const method of ["auto", "conv", "im2col"] as const) {
-      setFilterGradMethod(method);
+      tf.env().set(FILTER_GRAD_METHOD, method);
       const run = (g: tf.Tensor) => {
         finish(tf.engine().runKernel("Conv2DBackpropFilter", { x, dy: g }, filterAttrs) as tf.Tensor);
         g.dispose();
@@ -247,7 +245,7 @@ function benchConvKernels(options: BenchOptions): BenchRecord[] {
       out.push(record("filter_grad", layer.subject, method, options.batch, ms, options.steps));
     }
     for (const method of ["auto", "conv", "col2im"] as const) {
-      setInputGradMethod(method);
+      tf.env().set(INPUT_GRAD_METHOD, method);
       const run = (filter: tf.Tensor) => {
         finish(tf.engine().runKernel("Conv2DBackpropInput", { dy, filter }, inputAttrs) as tf.Tensor);
         filter.dispose();
@@ -269,8 +267,8 @@ function benchConvKernels(options: BenchOptions): BenchRecord[] {
     }
     tf.dispose([x, dy, w]);
   }
-  setFilterGradMethod(previous.filter);
-  setInputGradMethod(previous.input);
+  tf.env().set(FILTER_GRAD_METHOD, previous.filter);
+  tf.env().set(INPUT_GRAD_METHOD, previous.input);
   return out;
 }
 
@@ -339,7 +337,7 @@ export function parseArgs(args: string[]): BenchOptions {
 export async function runBench(options: BenchOptions): Promise<BenchRecord[]> {
   const report = await initBackend({ backend: "wasm" });
   console.error(`backend: ${report.name}: ${report.reason}`);
-  setFilterGradMethod(options.method);
+  tf.env().set(FILTER_GRAD_METHOD, options.method);
   const records: BenchRecord[] = [];
   const models = MODELS.filter((m) => options.only === undefined || m.name === options.only);
   for (const spec of models) records.push(...benchModel(spec, options, options.method));
@@ -347,10 +345,10 @@ export async function runBench(options: BenchOptions): Promise<BenchRecord[]> {
     records.push(...benchConvKernels(options));
     for (const method of ["conv", "im2col"] as const) {
       if (method === options.method) continue;
-      setFilterGradMethod(method);
+      tf.env().set(FILTER_GRAD_METHOD, method);
       for (const spec of models.filter((m) => m.attack)) records.push(...benchModel(spec, options, method));
     }
-    setFilterGradMethod(options.method);
+    tf.env().set(FILTER_GRAD_METHOD, options.method);
   }
   return records;
 }

@@ -14,33 +14,17 @@
  *   heap and multiply it by dy viewed as [n*oh*ow, co] with one untransposed `BatchMatMul` (batches are
  *   split into chunks, whose products are summed, when the patch matrix would be large).
  *
- * Neither wins everywhere (see {@linkcode chooseFilterGradMethod}).
+ * Neither wins everywhere (see {@linkcode chooseFilterGradMethod}); the `ADVEX_FILTER_GRAD_METHOD` flag can
+ * fix one (`flags.ts`).
  * @module
  */
 import { noteSkippedGradient, parameterGradientsSkipped } from "../util/gradient_scope.ts";
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { callKernel, heapView, release } from "./kernel_call.ts";
+import { callKernel, heapView, release, WASM } from "./kernel_call.ts";
 import { imagesPerChunk } from "./patch_limit.ts";
 import { type ConvGeometry, convGeometry, type ConvGradAttrs } from "./conv_geometry.ts";
-
-/** How the filter gradient is computed: a fixed formulation, or "auto" to pick one per shape. */
-export type FilterGradMethod = "auto" | "conv" | "im2col";
-
-let preferredMethod: FilterGradMethod = "auto";
-
-/** Sets the formulation used by the registered kernel from now on ("auto" by default). */
-export function setFilterGradMethod(method: FilterGradMethod): void {
-  if (method !== "auto" && method !== "conv" && method !== "im2col") {
-    throw new Error(`unknown filter gradient method '${method}': use "auto", "conv" or "im2col"`);
-  }
-  preferredMethod = method;
-}
-
-/** Returns the formulation currently used by the registered kernel. */
-export function getFilterGradMethod(): FilterGradMethod {
-  return preferredMethod;
-}
+import { FILTER_GRAD_METHOD, type FilterGradMethod } from "./flags.ts";
 
 /**
  * Picks the faster formulation for a convolution geometry.
@@ -82,7 +66,8 @@ export const conv2dBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) 
     dy = callKernel(wasm, "Transpose", { x: dy }, { perm: [0, 2, 3, 1] });
   }
   try {
-    const method = preferredMethod === "auto" ? chooseFilterGradMethod(g) : preferredMethod;
+    const preferred = tf.env().get(FILTER_GRAD_METHOD) as FilterGradMethod;
+    const method = preferred === "auto" ? chooseFilterGradMethod(g) : preferred;
     return method === "conv" ? filterGradByConv(wasm, x, dy, g) : filterGradByIm2col(wasm, x, dy, g);
   } finally {
     if (g.channelsFirst) {
@@ -90,6 +75,13 @@ export const conv2dBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) 
       release(wasm, dy);
     }
   }
+};
+
+/** The wasm backend's `Conv2DBackpropFilter`, which tfjs-backend-wasm lacks. */
+export const conv2dBackpropFilterConfig: tf.KernelConfig = {
+  kernelName: "Conv2DBackpropFilter",
+  backendName: WASM,
+  kernelFunc: conv2dBackpropFilter,
 };
 
 /** The "conv" formulation: one dilated `Conv2D` of the transposed input with the transposed gradient. */

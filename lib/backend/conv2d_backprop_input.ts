@@ -15,36 +15,21 @@
  * - "col2im": one matmul of dy viewed as [n*oh*ow, co] by the filter viewed as [co, kh*kw*ci] gives every
  *   output position's contribution to its input patch, which a typed-array loop then adds into dx.
  *
- * See {@linkcode chooseInputGradMethod} for which is used when.
+ * See {@linkcode chooseInputGradMethod} for which is used when; the `ADVEX_INPUT_GRAD_METHOD` flag can fix
+ * one (`flags.ts`).
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { callKernel, heapView, release } from "./kernel_call.ts";
+import { callKernel, heapView, release, WASM } from "./kernel_call.ts";
 import { imagesPerChunk } from "./patch_limit.ts";
 import { type ConvGeometry, convGeometry, type ConvGradAttrs } from "./conv_geometry.ts";
+import { INPUT_GRAD_METHOD, type InputGradMethod } from "./flags.ts";
+import { replacedKernelFunc } from "./kernel_registry.ts";
 
 /** Attributes of the `Conv2DBackpropInput` kernel. */
 export interface Conv2DBackpropInputAttrs extends ConvGradAttrs {
   inputShape: [number, number, number, number];
-}
-
-/** How the input gradient is computed: a fixed formulation, or "auto" to pick one per shape. */
-export type InputGradMethod = "auto" | "conv" | "col2im";
-
-let preferredMethod: InputGradMethod = "auto";
-
-/** Sets the formulation used by the registered kernel from now on ("auto" by default). */
-export function setInputGradMethod(method: InputGradMethod): void {
-  if (method !== "auto" && method !== "conv" && method !== "col2im") {
-    throw new Error(`unknown input gradient method '${method}': use "auto", "conv" or "col2im"`);
-  }
-  preferredMethod = method;
-}
-
-/** Returns the formulation currently used by the registered kernel. */
-export function getInputGradMethod(): InputGradMethod {
-  return preferredMethod;
 }
 
 /**
@@ -61,22 +46,25 @@ export function chooseInputGradMethod(g: ConvGeometry): "conv" | "col2im" {
 }
 
 /**
- * Builds the kernel function computing the input gradient (inputs `dy` and `filter`). NCHW tensors, which
- * the wasm `Conv2D` does not take, go to `original`, the stock kernel function.
+ * The wasm backend's `Conv2DBackpropInput` (inputs `dy` and `filter`), over tfjs-backend-wasm's. NCHW
+ * tensors, which the wasm `Conv2D` does not take, go to the kernel it replaced.
  */
-export function makeConv2dBackpropInput(original: tf.KernelFunc): tf.KernelFunc {
-  return (args) => {
+export const conv2dBackpropInputConfig: tf.KernelConfig = {
+  kernelName: "Conv2DBackpropInput",
+  backendName: WASM,
+  kernelFunc: (args) => {
     const a = args.attrs as unknown as Conv2DBackpropInputAttrs;
     const filter = args.inputs.filter!;
     const g = convGeometry(a.inputShape, filter.shape, a);
-    if (g.channelsFirst) return original(args);
+    if (g.channelsFirst) return replacedKernelFunc(conv2dBackpropInputConfig)(args);
     const backend = args.backend as BackendWasm;
-    const method = preferredMethod === "auto" ? chooseInputGradMethod(g) : preferredMethod;
+    const preferred = tf.env().get(INPUT_GRAD_METHOD) as InputGradMethod;
+    const method = preferred === "auto" ? chooseInputGradMethod(g) : preferred;
     return method === "conv"
       ? inputGradByConv(backend, args.inputs.dy!, filter, g)
       : inputGradByCol2im(backend, args.inputs.dy!, filter, g);
-  };
-}
+  },
+};
 
 /** Computes dx for NHWC `dy` and filter [kh, kw, ci, co] with one matmul and a scatter-add loop. */
 export function inputGradByCol2im(

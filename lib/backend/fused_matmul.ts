@@ -10,7 +10,8 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { callKernel, release } from "./kernel_call.ts";
+import { callKernel, release, WASM } from "./kernel_call.ts";
+import { replacedKernelFunc } from "./kernel_registry.ts";
 import { planMatMul, runPlannedProduct } from "./matmul_plan.ts";
 
 /** Applies a fused activation by name with the matching wasm kernel; returns `x` itself for "linear". */
@@ -41,10 +42,15 @@ export function activate(
   }
 }
 
-/** Builds the `_FusedMatMul` kernel function from the stock one. */
-export function makeFusedMatMul(original: tf.KernelFunc): tf.KernelFunc {
-  const packed = new WeakSet<object>();
-  return (args) => {
+/** Right operands that the wasm `_FusedMatMul` has packed. */
+const packed = new WeakSet<object>();
+
+/** The wasm backend's `_FusedMatMul`, over tfjs-backend-wasm's (which computes the products). */
+export const fusedMatMulConfig: tf.KernelConfig = {
+  kernelName: "_FusedMatMul",
+  backendName: WASM,
+  kernelFunc: (args) => {
+    const original = replacedKernelFunc(fusedMatMulConfig);
     const { a, b, bias, preluActivationWeights } = args.inputs;
     const attrs = args.attrs ?? {};
     const transposeA = attrs.transposeA === true;
@@ -71,5 +77,5 @@ export function makeFusedMatMul(original: tf.KernelFunc): tf.KernelFunc {
     const activated = activate(backend, out, activation, attrs, preluActivationWeights ?? undefined);
     if (activated !== out) release(backend, out);
     return activated;
-  };
-}
+  },
+};

@@ -17,7 +17,8 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { callKernel, release, sizeOf } from "./kernel_call.ts";
+import { callKernel, release, sizeOf, WASM } from "./kernel_call.ts";
+import { replacedKernelFunc } from "./kernel_registry.ts";
 
 /** Packing a right operand costs about this many transposes of the same size. */
 const PACK_COST = 4;
@@ -135,18 +136,23 @@ export function runPlannedProduct(
   return out;
 }
 
+/** Right operands that the wasm `BatchMatMul` has packed (XNNPACK keeps a packing while the tensor lives). */
+const packed = new WeakSet<object>();
+
 /**
- * Builds the `BatchMatMul` kernel function from the stock one: flagged operands are transposed
- * explicitly, and single products take the cheaper orientation (see {@linkcode planMatMul}).
+ * The wasm backend's `BatchMatMul`, over tfjs-backend-wasm's (which computes the products): flagged
+ * operands are transposed explicitly, and single products take the cheaper orientation (see
+ * {@linkcode planMatMul}).
  */
-export function makeBatchMatMul(original: tf.KernelFunc): tf.KernelFunc {
-  const packed = new WeakSet<object>();
-  return (args) => {
+export const batchMatMulConfig: tf.KernelConfig = {
+  kernelName: "BatchMatMul",
+  backendName: WASM,
+  kernelFunc: (args) => {
     const { a, b } = args.inputs;
     const transposeA = args.attrs?.transposeA === true;
     const transposeB = args.attrs?.transposeB === true;
     const plan = planMatMul(a!.shape, b!.shape, transposeA, transposeB, !transposeB && packed.has(b!.dataId));
     if (!transposeB) packed.add(b!.dataId);
-    return runPlannedProduct(original, args, plan);
-  };
-}
+    return runPlannedProduct(replacedKernelFunc(batchMatMulConfig), args, plan);
+  },
+};

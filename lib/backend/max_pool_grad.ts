@@ -9,7 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { heapView } from "./kernel_call.ts";
+import { heapView, WASM } from "./kernel_call.ts";
 
 /** Attributes of the `MaxPoolGrad` kernel. */
 export interface MaxPoolGradAttrs {
@@ -39,6 +39,13 @@ export const maxPoolGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const dx = wasm.makeOutput(input!.shape, "float32");
   scatterMaxGradient(heapView(wasm, input!), heapView(wasm, dy!), heapView(wasm, dx), info);
   return dx;
+};
+
+/** The wasm backend's `MaxPoolGrad`, in place of tfjs-backend-wasm's. */
+export const maxPoolGradConfig: tf.KernelConfig = {
+  kernelName: "MaxPoolGrad",
+  backendName: WASM,
+  kernelFunc: maxPoolGrad,
 };
 
 /** Writes into `dx` (zeroed here) the gradient of a max pool of `x` given its output gradient `dy`. */

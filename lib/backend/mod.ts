@@ -18,25 +18,45 @@ export {
 } from "./select.ts";
 export {
   registerWasmKernels,
-  stockWasmKernel,
   WASM_KERNEL_OVERRIDES,
-  type WasmKernelOptions,
+  WASM_KERNELS,
   wasmKernelsRegistered,
 } from "./wasm_kernels.ts";
 export {
-  chooseFilterGradMethod,
-  type FilterGradMethod,
-  getFilterGradMethod,
-  setFilterGradMethod,
-} from "./conv2d_backprop_filter.ts";
+  kernelInstalled,
+  kernelNames,
+  originalKernel,
+  overrideKernel,
+  registerKernels,
+  replacedKernel,
+  replacedKernelFunc,
+  restoreKernel,
+  unregisterKernels,
+} from "./kernel_registry.ts";
 export {
-  chooseInputGradMethod,
-  getInputGradMethod,
+  BACKEND_FLAGS,
+  DEFAULT_PATCH_MATRIX_LIMIT,
+  FILTER_GRAD_METHOD,
+  type FilterGradMethod,
+  INPUT_GRAD_METHOD,
   type InputGradMethod,
-  setInputGradMethod,
-} from "./conv2d_backprop_input.ts";
-export { type ConvGeometry, convGeometry } from "./conv_geometry.ts";
-export { DEFAULT_PATCH_MATRIX_LIMIT, getPatchMatrixLimit, setPatchMatrixLimit } from "./patch_limit.ts";
+  NATIVE_DIRECT,
+  NATIVE_POLICY,
+  type NativePolicy,
+  PATCH_MATRIX_LIMIT,
+} from "./flags.ts";
+export { chooseFilterGradMethod } from "./conv2d_backprop_filter.ts";
+export { chooseInputGradMethod } from "./conv2d_backprop_input.ts";
+export {
+  CONV_GEOMETRY_FIELDS,
+  type ConvGeometry,
+  convGeometry,
+  packConvGeometry,
+  packPoolGeometry,
+  POOL_GEOMETRY_FIELDS,
+  type PoolGeometry,
+  poolGeometry,
+} from "./conv_geometry.ts";
 export { probeWebGpu, type ProbeWebGpuOptions, type WebGpuProbe } from "./webgpu_probe.ts";
 export { wasmBinaryFolder } from "./wasm_binary.ts";
 export { registerBatchNormGradient } from "./batch_norm_grad.ts";
@@ -54,15 +74,12 @@ export {
   openBlasCoreType,
 } from "./native.ts";
 export {
-  getNativePolicy,
+  ADVEX_KERNELS,
+  NATIVE_KERNEL_NAMES,
   NATIVE_KERNELS,
   nativeKernelsRegistered,
-  type NativePolicy,
   nativeWorthIt,
   registerNativeKernels,
-  setNativeDirect,
-  setNativePolicy,
-  unregisterNativeKernels,
 } from "./native_kernels.ts";
 export { FUSED_ADAM, fusedAdam, type FusedAdamAttrs, fusedAdamAvailable } from "./fused_adam.ts";
 export { registerReluGradient, RELU_GRAD, reluGrad } from "./relu_grad.ts";

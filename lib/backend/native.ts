@@ -10,6 +10,7 @@
 import { join } from "node:path";
 import { readEnv, readEnvChoice } from "../util/env.ts";
 import { exists } from "../util/fs.ts";
+import { CONV_GEOMETRY_FIELDS, POOL_GEOMETRY_FIELDS } from "./conv_geometry.ts";
 
 /** The C sources of the library (compiled together; the header is part of its hash). */
 export const NATIVE_SOURCES: readonly string[] = ["advex_native.c", "advex_direct.c", "advex_elementwise.c"]
@@ -47,6 +48,9 @@ const SYMBOLS = {
     ],
     result: "void",
   },
+  // The geometry arguments ("buffer" last) are advex_conv_geometry / advex_pool_geometry structs, packed by
+  // packConvGeometry / packPoolGeometry (conv_geometry.ts).
+  advex_geometry_fields: { parameters: ["i32"], result: "i32" },
   advex_conv2d: { parameters: ["buffer", "buffer", "buffer", "i32", "buffer", "buffer"], result: "i32" },
   advex_conv_direct: { parameters: ["buffer", "i32"], result: "i32" },
   advex_direct_threads: { parameters: [], result: "i32" },
@@ -206,6 +210,16 @@ async function load(build: boolean): Promise<NativeStatus> {
       ? "Deno needs --allow-ffi to load it"
       : (e as Error).message;
     return { ok: false, detail: `${path} did not load: ${reason}` };
+  }
+  const layout = [CONV_GEOMETRY_FIELDS.length, POOL_GEOMETRY_FIELDS.length];
+  const built = [lib.symbols.advex_geometry_fields(0), lib.symbols.advex_geometry_fields(1)];
+  if (built[0] !== layout[0] || built[1] !== layout[1]) {
+    lib.close();
+    return {
+      ok: false,
+      detail: `${path} lays out the geometry structs with ${built.join(" and ")} fields, ` +
+        `conv_geometry.ts with ${layout.join(" and ")} (rebuild it: \`deno task build:native\`)`,
+    };
   }
   // OpenBLAS 0.3.21 picks its AVX2 ("Haswell") kernels on AVX-512 CPUs it does not know (AMD Zen 4, for one);
   // its AVX-512 kernels are 2-3x faster there. It reads OPENBLAS_CORETYPE when it loads, so set it first.

@@ -78,3 +78,20 @@ export function describeCase(c: ConvCase): string {
   }` +
     (c.dilations ? `, dilations ${c.dilations}` : "");
 }
+
+/**
+ * Runs `fn` with the `tf.env()` flags of `flags` set, and sets each back to its value before afterwards
+ * (also when `fn` throws).
+ */
+export async function withFlags<T>(
+  flags: Record<string, number | boolean | string>,
+  fn: () => Promise<T> | T,
+): Promise<T> {
+  const before = Object.keys(flags).map((name) => [name, tf.env().get(name)] as const);
+  try {
+    for (const [name, value] of Object.entries(flags)) tf.env().set(name, value);
+    return await fn();
+  } finally {
+    for (const [name, value] of before) tf.env().set(name, value);
+  }
+}

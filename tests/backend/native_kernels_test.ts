@@ -9,17 +9,24 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertLessOrEqual, assertThrows } from "@std/assert";
 import {
+  ADVEX_KERNELS,
+  CONV_GEOMETRY_FIELDS,
   initBackend,
+  kernelNames,
   loadNative,
+  NATIVE_DIRECT,
   NATIVE_ENV_VAR,
+  NATIVE_KERNEL_NAMES,
   NATIVE_KERNELS,
+  NATIVE_POLICY,
   nativeKernelsRegistered,
   nativeWorthIt,
+  POOL_GEOMETRY_FIELDS,
   registerNativeKernels,
   registerWasmKernels,
-  setNativeDirect,
-  setNativePolicy,
-  unregisterNativeKernels,
+  replacedKernel,
+  unregisterKernels,
+  WASM_KERNELS,
 } from "../../lib/backend/mod.ts";
 import {
   CONV_CASES,
@@ -29,6 +36,7 @@ import {
   seededFloats,
   sizeOf,
   valuesOn,
+  withFlags,
 } from "./_compare.ts";
 
 const TOLERANCE = 1e-4;
@@ -40,12 +48,28 @@ const status = await loadNative({ build: true });
 if (status.ok) registerNativeKernels(status.library);
 const ignore = off;
 // Every test below but the policy test runs the native code on every shape, small ones included.
-setNativePolicy("always");
+tf.env().set(NATIVE_POLICY, "always");
 
 Deno.test("the native kernel library builds and loads with a BLAS library", { ignore }, () => {
   assert(status.ok, `native kernels unavailable: ${status.detail}`);
   assert(nativeKernelsRegistered());
   assert(status.library.threads >= 1);
+});
+
+Deno.test("the native library lays out the geometry structs as conv_geometry.ts does", { ignore }, () => {
+  assert(status.ok, status.detail);
+  assertEquals(status.library.symbols.advex_geometry_fields(0), CONV_GEOMETRY_FIELDS.length);
+  assertEquals(status.library.symbols.advex_geometry_fields(1), POOL_GEOMETRY_FIELDS.length);
+});
+
+Deno.test("ADVEX_KERNELS lists the wasm kernels, then the native ones over them", { ignore }, () => {
+  assertEquals(ADVEX_KERNELS, [...WASM_KERNELS, ...NATIVE_KERNELS]);
+  assertEquals(NATIVE_KERNEL_NAMES, kernelNames(NATIVE_KERNELS));
+  // Where both layers have a kernel, the native one replaced advex's wasm kernel.
+  for (const wasm of WASM_KERNELS) {
+    const native = NATIVE_KERNELS.find((c) => c.kernelName === wasm.kernelName);
+    if (native !== undefined) assert(replacedKernel(native)?.kernelFunc === wasm.kernelFunc, wasm.kernelName);
+  }
 });
 
 /** The shared cases, plus the plain-product and the chunked paths of the native code. */
@@ -72,16 +96,9 @@ const PATHS: { name: string; direct: boolean }[] = direct
   ? [{ name: "direct", direct: true }, { name: "blas", direct: false }]
   : [{ name: "blas", direct: false }];
 
-/** Runs `fn` once per native path (direct kernels on, then off), naming the path; leaves them on. */
+/** Runs `fn` once per native path (direct kernels on, then off), naming the path; sets the flag back. */
 async function onEachPath(fn: (path: string) => Promise<void>): Promise<void> {
-  try {
-    for (const p of PATHS) {
-      setNativeDirect(p.direct);
-      await fn(p.name);
-    }
-  } finally {
-    setNativeDirect(true);
-  }
+  for (const p of PATHS) await withFlags({ [NATIVE_DIRECT]: p.direct }, () => fn(p.name));
 }
 
 /** conv2d(x, w) and [dx, dw] of sum(conv2d(x, w) * weights), for fixed seeded x, w and weights. */
@@ -350,9 +367,8 @@ Deno.test(
 
 Deno.test("nativeWorthIt() under the auto policy takes large products and leaves small ones to wasm", {
   ignore,
-}, () => {
-  setNativePolicy("auto");
-  try {
+}, async () => {
+  await withFlags({ [NATIVE_POLICY]: "auto" }, () => {
     // The Madry CNN's second convolution at batch 128: rows 25,088, patch 800, 64 channels.
     assert(nativeWorthIt(25088, 64, 800));
     // A 3x3 convolution from 8 to 8 channels, and a 1x1 from 16 to 4: too narrow.
@@ -361,19 +377,29 @@ Deno.test("nativeWorthIt() under the auto policy takes large products and leaves
     // A dense layer's product with 10 logits: too narrow; a tiny square product: too small.
     assert(!nativeWorthIt(128, 10, 1024));
     assert(!nativeWorthIt(64, 64, 64));
-  } finally {
-    setNativePolicy("always");
-  }
-  setNativePolicy("auto");
-  try {
     // With the direct kernels, a 3x3 convolution from 8 to 8 channels goes native; a tiny one does not.
     assert(nativeWorthIt(100352, 8, 72, true));
     assert(!nativeWorthIt(64, 8, 72, true));
-  } finally {
-    setNativePolicy("always");
-  }
+  });
+  assertEquals(tf.env().get(NATIVE_POLICY), "always");
   assert(nativeWorthIt(1, 1, 1));
-  assertThrows(() => setNativePolicy("sometimes" as "auto"), Error, "unknown native policy");
+  assertThrows(() => tf.env().set(NATIVE_POLICY, "sometimes"), RangeError, `invalid ${NATIVE_POLICY}`);
+  tf.env().set(NATIVE_POLICY, "always");
+});
+
+Deno.test("the ADVEX_NATIVE_DIRECT flag turns the library's direct kernels off and on", {
+  ignore: ignore || !direct,
+}, async () => {
+  assert(status.ok);
+  const lib = status.library;
+  await tf.setBackend("wasm");
+  const c = NATIVE_CONV_CASES[2];
+  await withFlags({ [NATIVE_DIRECT]: false }, () => {
+    tf.dispose(tf.tidy(() => convAndGradients(c)));
+    assertEquals(lib.symbols.advex_direct_threads(), 0, "off after a kernel ran with the flag false");
+  });
+  tf.dispose(tf.tidy(() => convAndGradients(c)));
+  assertEquals(lib.symbols.advex_direct_threads(), lib.directThreads, "on again with the flag back");
 });
 
 Deno.test("native kernels leak no tensors and unregister cleanly", { ignore }, async () => {
@@ -385,10 +411,15 @@ Deno.test("native kernels leak no tensors and unregister cleanly", { ignore }, a
   for (let i = 0; i < 3; i++) tf.dispose(tf.tidy(() => convAndGradients(c)));
   assertEquals(tf.memory().numTensors, before);
   assertEquals(tf.memory().numBytes, bytes);
-  unregisterNativeKernels();
+  const replaced = NATIVE_KERNELS.map((config) => replacedKernel(config));
+  unregisterKernels(NATIVE_KERNELS);
   try {
     assert(!nativeKernelsRegistered());
-    for (const name of NATIVE_KERNELS) assert(tf.getKernel(name, "wasm") !== undefined, name);
+    // Each name is back to the kernel its native one replaced (none for advex's own two kernels).
+    NATIVE_KERNELS.forEach((config, i) =>
+      assert(tf.getKernel(config.kernelName, "wasm") === replaced[i], config.kernelName)
+    );
+    assertEquals(replaced.filter((r) => r === undefined).length, 2);
     const [plainWasm] = await valuesOn("wasm", () => convAndGradients(c));
     const [expected] = await valuesOn("cpu", () => convAndGradients(c));
     assertLessOrEqual(relativeError(plainWasm, expected), TOLERANCE);

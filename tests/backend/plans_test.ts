@@ -1,11 +1,5 @@
-import { assertEquals, assertThrows } from "@std/assert";
-import {
-  chooseFilterGradMethod,
-  chooseInputGradMethod,
-  convGeometry,
-  type FilterGradMethod,
-  setFilterGradMethod,
-} from "../../lib/backend/mod.ts";
+import { assertEquals } from "@std/assert";
+import { chooseFilterGradMethod, chooseInputGradMethod, convGeometry } from "../../lib/backend/mod.ts";
 import { planMatMul } from "../../lib/backend/matmul_plan.ts";
 
 function madryLayer(h: number, ci: number, co: number, strides = 1) {
@@ -25,10 +19,6 @@ Deno.test("chooseInputGradMethod() picks col2im for strided and channel-expandin
   assertEquals(chooseInputGradMethod(madryLayer(14, 32, 64)), "conv");
   assertEquals(chooseInputGradMethod(madryLayer(28, 1, 8)), "conv");
   assertEquals(chooseInputGradMethod(madryLayer(28, 16, 32, 2)), "col2im");
-});
-
-Deno.test("setFilterGradMethod() rejects an unknown formulation", () => {
-  assertThrows(() => setFilterGradMethod("fft" as FilterGradMethod), Error, "unknown filter gradient method");
 });
 
 Deno.test("planMatMul() packs the smaller operand of a dense layer's training products", () => {

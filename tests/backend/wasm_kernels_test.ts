@@ -2,19 +2,21 @@ import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { assert, assertEquals, assertLessOrEqual } from "@std/assert";
 import {
+  FILTER_GRAD_METHOD,
   type FilterGradMethod,
-  getFilterGradMethod,
-  getInputGradMethod,
-  getPatchMatrixLimit,
   initBackend,
+  INPUT_GRAD_METHOD,
   type InputGradMethod,
+  overrideKernel,
+  PATCH_MATRIX_LIMIT,
   registerWasmKernels,
-  setFilterGradMethod,
-  setInputGradMethod,
-  setPatchMatrixLimit,
+  replacedKernelFunc,
+  restoreKernel,
   WASM_KERNEL_OVERRIDES,
+  WASM_KERNELS,
   wasmKernelsRegistered,
 } from "../../lib/backend/mod.ts";
+import { imagesPerChunk } from "../../lib/backend/patch_limit.ts";
 import {
   CONV_CASES,
   type ConvCase,
@@ -23,6 +25,7 @@ import {
   seededFloats,
   sizeOf,
   valuesOn,
+  withFlags,
 } from "./_compare.ts";
 
 const TOLERANCE = 1e-4;
@@ -42,19 +45,46 @@ function convGradients(c: ConvCase): tf.Tensor[] {
   )([x, w]);
 }
 
-async function withMethods<T>(
+/** Runs `fn` with the formulations of the gradient kernels set by their flags, and sets them back. */
+function withMethods<T>(
   methods: { filter?: FilterGradMethod; input?: InputGradMethod },
   fn: () => Promise<T>,
 ): Promise<T> {
-  const before = { filter: getFilterGradMethod(), input: getInputGradMethod() };
-  setFilterGradMethod(methods.filter ?? before.filter);
-  setInputGradMethod(methods.input ?? before.input);
+  const flags: Record<string, string> = {};
+  if (methods.filter !== undefined) flags[FILTER_GRAD_METHOD] = methods.filter;
+  if (methods.input !== undefined) flags[INPUT_GRAD_METHOD] = methods.input;
+  return withFlags(flags, fn);
+}
+
+/**
+ * Runs the wasm kernel `name` once on `inputs` and returns how often it called each of the kernels in
+ * `watched` (counted by overrides registered over them for the call).
+ */
+function kernelCalls(
+  name: string,
+  inputs: tf.NamedTensorMap,
+  attrs: tf.NamedAttrMap,
+  watched: string[],
+): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries(watched.map((k) => [k, 0]));
+  const counters = watched.map((k) => {
+    const counter: tf.KernelConfig = {
+      kernelName: k,
+      backendName: "wasm",
+      kernelFunc: (args) => {
+        counts[k]++;
+        return replacedKernelFunc(counter)(args);
+      },
+    };
+    return counter;
+  });
+  counters.forEach(overrideKernel);
   try {
-    return await fn();
+    tf.dispose(tf.engine().runKernel(name, inputs, attrs) as tf.Tensor);
   } finally {
-    setFilterGradMethod(before.filter);
-    setInputGradMethod(before.input);
+    [...counters].reverse().forEach(restoreKernel);
   }
+  return counts;
 }
 
 Deno.test("registerWasmKernels() makes conv2d filter gradients match the cpu backend", async () => {
@@ -85,17 +115,43 @@ Deno.test("registerWasmKernels() makes conv2d input gradients match the cpu back
 Deno.test("registerWasmKernels() keeps conv2d gradients exact when patch matrices are built in chunks", async () => {
   const c: ConvCase = { x: [5, 7, 9, 3], filter: [3, 3, 3, 4], strides: 2, pad: "same" };
   const expected = await valuesOn("cpu", () => convGradients(c));
-  const limit = getPatchMatrixLimit();
-  setPatchMatrixLimit(2 * 27 * 20); // two images per chunk: chunks of 2, 2 and 1
-  try {
+  // Two images per chunk: chunks of 2, 2 and 1.
+  await withFlags({ [PATCH_MATRIX_LIMIT]: 2 * 27 * 20 }, async () => {
+    assertEquals(imagesPerChunk(5, 27 * 20), 2);
     const actual = await withMethods(
       { filter: "im2col", input: "col2im" },
       () => valuesOn("wasm", () => convGradients(c)),
     );
     assertLessOrEqual(relativeError(actual[0], expected[0]), TOLERANCE, "input gradient");
     assertLessOrEqual(relativeError(actual[1], expected[1]), TOLERANCE, "filter gradient");
+  });
+  assertEquals(imagesPerChunk(5, 27 * 20), 5, "the default limit holds every image");
+});
+
+Deno.test("the gradient-method flags pick the formulation the wasm gradient kernels run", async () => {
+  await tf.setBackend("wasm");
+  const x = tf.tensor4d(seededFloats(2 * 6 * 6 * 3, 21), [2, 6, 6, 3]);
+  const dy = tf.tensor4d(seededFloats(2 * 6 * 6 * 4, 22), [2, 6, 6, 4]);
+  const filter = tf.tensor4d(seededFloats(3 * 3 * 3 * 4, 23), [3, 3, 3, 4]);
+  const attrs = { strides: 1, pad: "same", dataFormat: "NHWC" } as unknown as tf.NamedAttrMap;
+  const watched = ["Conv2D", "BatchMatMul"];
+  try {
+    const filterGrad = (method: FilterGradMethod) =>
+      withMethods({ filter: method }, () =>
+        Promise.resolve(
+          kernelCalls("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: [3, 3, 3, 4] }, watched),
+        ));
+    assertEquals(await filterGrad("conv"), { Conv2D: 1, BatchMatMul: 0 });
+    assertEquals(await filterGrad("im2col"), { Conv2D: 0, BatchMatMul: 1 });
+    const inputGrad = (method: InputGradMethod) =>
+      withMethods({ input: method }, () =>
+        Promise.resolve(
+          kernelCalls("Conv2DBackpropInput", { dy, filter }, { ...attrs, inputShape: [2, 6, 6, 3] }, watched),
+        ));
+    assertEquals(await inputGrad("conv"), { Conv2D: 1, BatchMatMul: 0 });
+    assertEquals(await inputGrad("col2im"), { Conv2D: 0, BatchMatMul: 1 });
   } finally {
-    setPatchMatrixLimit(limit);
+    tf.dispose([x, dy, filter]);
   }
 });
 
@@ -317,21 +373,20 @@ Deno.test("registerWasmKernels() keeps tensor and wasm buffer counts flat over 1
     return tf.matMul(g.reshape([2, -1]), d).square().sum();
   };
   const once = () => tf.dispose(tf.grads(f)([x, w1, w2, dense]));
-  const before = { filter: getFilterGradMethod(), input: getInputGradMethod() };
   try {
-    once();
-    const tensors = tf.memory().numTensors;
-    const buffers = backend.numDataIds();
-    for (let i = 0; i < 100; i++) {
-      setFilterGradMethod(i % 2 === 0 ? "conv" : "im2col");
-      setInputGradMethod(i % 4 < 2 ? "conv" : "col2im");
+    await withFlags({ [FILTER_GRAD_METHOD]: "auto", [INPUT_GRAD_METHOD]: "auto" }, () => {
       once();
-    }
-    assertEquals(tf.memory().numTensors, tensors);
-    assertEquals(backend.numDataIds(), buffers);
+      const tensors = tf.memory().numTensors;
+      const buffers = backend.numDataIds();
+      for (let i = 0; i < 100; i++) {
+        tf.env().set(FILTER_GRAD_METHOD, i % 2 === 0 ? "conv" : "im2col");
+        tf.env().set(INPUT_GRAD_METHOD, i % 4 < 2 ? "conv" : "col2im");
+        once();
+      }
+      assertEquals(tf.memory().numTensors, tensors);
+      assertEquals(backend.numDataIds(), buffers);
+    });
   } finally {
-    setFilterGradMethod(before.filter);
-    setInputGradMethod(before.input);
     tf.dispose([x, w1, w2, dense]);
   }
 });
@@ -344,4 +399,5 @@ Deno.test("registerWasmKernels() can be called twice without throwing or stackin
   const second = kernels.map((name) => tf.getKernel(name, "wasm"));
   assert(wasmKernelsRegistered());
   second.forEach((config, i) => assert(config === first[i], `${kernels[i]} was registered again`));
+  assertEquals(kernels, WASM_KERNELS.map((c) => c.kernelName), "the names are the list's");
 });
