@@ -3,6 +3,11 @@
  *
  * Importing this module loads `@tensorflow/tfjs-backend-wasm` (which registers wasm as the default
  * backend): call {@linkcode initBackend} (or `await tf.setBackend(...)`) before running ops.
+ *
+ * Each kernel is a tfjs `KernelConfig` exported from its file; {@linkcode ADVEX_KERNELS} lists them in the
+ * order they are registered (the wasm kernels, then the native ones over them), for
+ * {@linkcode registerKernels} and {@linkcode unregisterKernels}. Their settings are `tf.env()` flags
+ * ({@linkcode BACKEND_FLAGS}, `flags.ts`).
  * @module
  */
 export {
