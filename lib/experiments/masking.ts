@@ -7,7 +7,7 @@
 import { type AttackSpec, describeAttack, makeAttack } from "../attacks/make.ts";
 import { square } from "../attacks/square.ts";
 import type { Attack } from "../attacks/types.ts";
-import { transferAttack } from "../attacks/transfer.ts";
+import { transferAttack } from "../eval/transfer.ts";
 import { bool, int, num, obj, optional } from "../config/schema.ts";
 import type { Infer } from "../config/schema.ts";
 import {
@@ -357,11 +357,25 @@ export function maskingFlags(result: AutoAttackResult): AutoAttackCheck[] {
   return result.flags.filter((f) => MASKING_CHECKS.includes(f.id));
 }
 
+/** The AutoAttack row's models with their clean accuracy and the running robust accuracy after each attack. */
+export function autoAttackStageRows(rows: MaskingRow[]): Record<string, string | number>[] {
+  return Object.entries(autoAttackResults(rows, "autoAttackStageRows")).map(([model, r]) => ({
+    model,
+    clean: r.cleanAccuracy,
+    ...Object.fromEntries(r.perAttack.map((s) => [`after ${s.name}`, s.robustAccuracy])),
+    "broken by Square": r.perAttack.find((s) => s.attack === "square")?.broken ?? 0,
+  }));
+}
+
+function autoAttackResults(rows: MaskingRow[], caller: string): Record<string, AutoAttackResult> {
+  const row = rows.find((r) => r.id === "autoattack");
+  if (!row?.autoAttack) throw new RangeError(`${caller}: no AutoAttack row with results`);
+  return row.autoAttack;
+}
+
 /** AutoAttack's checks of each model of the AutoAttack row, for a table: model, check, verdict, message. */
 export function autoAttackCheckRows(rows: MaskingRow[]): Record<string, string>[] {
-  const row = rows.find((r) => r.id === "autoattack");
-  if (!row?.autoAttack) throw new RangeError("autoAttackCheckRows: no AutoAttack row with results");
-  return Object.entries(row.autoAttack).flatMap(([model, r]) =>
+  return Object.entries(autoAttackResults(rows, "autoAttackCheckRows")).flatMap(([model, r]) =>
     r.checks.map((c) => ({ model, check: c.name, verdict: c.fired ? "FIRED" : "quiet", detail: c.message }))
   );
 }

@@ -6,6 +6,7 @@ import { evaluate, type LossSurface } from "../../lib/eval/mod.ts";
 import {
   accuracyOf,
   autoAttackCheckRows,
+  autoAttackStageRows,
   GRADIENT_FREE_ROWS,
   MASKING_ATTACKS,
   maskingAttacks,
@@ -138,6 +139,10 @@ Deno.test("maskingTable() runs every attack on every model, with BPDA only where
   const checks = autoAttackCheckRows(rows);
   assertEquals(checks.length, aa.plain.checks.length + aa.quantised.checks.length);
   assert(checks.some((c) => c.model === "quantised" && c.verdict === "FIRED"));
+  const stages = autoAttackStageRows(rows);
+  assertEquals(stages.map((r) => r.model), ["plain", "quantised"]);
+  assertEquals(stages[1]["after Square"], aa.quantised.robustAccuracy);
+  assertEquals(stages[1]["broken by Square"], aa.quantised.perAttack[3].broken);
   const { ways, gradientFree } = splitMaskingRows(rows);
   assertEquals(ways.map((r) => r.id), MASKING_ATTACKS.slice(0, 8));
   assertEquals(gradientFree.map((r) => r.id), [...GRADIENT_FREE_ROWS]);
@@ -162,8 +167,9 @@ Deno.test("squareBreaksMasking() needs Square more than the drop below both atta
   assertThrows(() => squareBreaksMasking(acc(0.9, 0.85, 0.2), -0.1), RangeError, "drop");
 });
 
-Deno.test("autoAttackCheckRows() refuses rows without an AutoAttack result", () => {
+Deno.test("autoAttackCheckRows() and autoAttackStageRows() refuse rows without an AutoAttack result", () => {
   assertThrows(() => autoAttackCheckRows([]), RangeError, "AutoAttack");
+  assertThrows(() => autoAttackStageRows([]), RangeError, "AutoAttack");
 });
 
 function surface(values: number[][]): LossSurface {
