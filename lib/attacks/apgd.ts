@@ -314,7 +314,11 @@ function onRemaining(
  * {@linkcode apgdTargeted} for APGD-T). Uses `(steps + 1) * eot` gradients per run.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type * as tf from "@tensorflow/tfjs";
+ * import type { Classifier } from "../models/classifier.ts";
+ * import { apgd } from "./apgd.ts";
+ * declare const classifier: Classifier, images: tf.Tensor4D, labels: tf.Tensor1D;
  * const r = apgd(classifier, images, labels, { eps: 0.3, loss: "ce" }); // 100 iterations, l-inf
  * ```
  */
@@ -372,7 +376,11 @@ export function apgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options:
  * misclassification (any wrong class), as in AutoAttack; `y` holds the true labels. Needs K >= 4 classes.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type * as tf from "@tensorflow/tfjs";
+ * import type { Classifier } from "../models/classifier.ts";
+ * import { apgdTargeted } from "./apgd.ts";
+ * declare const classifier: Classifier, images: tf.Tensor4D, labels: tf.Tensor1D;
  * const r = apgdTargeted(classifier, images, labels, { eps: 0.3 }); // 9 targets x 100 iterations
  * ```
  */

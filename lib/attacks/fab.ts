@@ -268,7 +268,11 @@ function fabRun(
  * misclassification within the ball. `y` holds the true labels.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type * as tf from "@tensorflow/tfjs";
+ * import type { Classifier } from "../models/classifier.ts";
+ * import { fabTargeted } from "./fab.ts";
+ * declare const classifier: Classifier, images: tf.Tensor4D, labels: tf.Tensor1D;
  * const r = fabTargeted(classifier, images, labels, { eps: 0.3 }); // 9 targets x 100 iterations, l-inf
  * ```
  */

@@ -47,7 +47,11 @@ export interface FgsmOptions extends CommonAttackOptions {
  * finite and positive, ...) is a RangeError; eps = 0 returns a copy of the input.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type * as tf from "@tensorflow/tfjs";
+ * import type { Classifier } from "../models/classifier.ts";
+ * import { fgsm } from "./fgsm.ts";
+ * declare const classifier: Classifier, images: tf.Tensor4D, labels: tf.Tensor1D;
  * const { adversarial, success } = fgsm(classifier, images, labels, { eps: 0.3 });
  * ```
  */

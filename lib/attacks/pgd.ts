@@ -32,7 +32,11 @@ export interface PgdOptions extends CommonAttackOptions {
  * input; no tensor outlives a call that throws.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type * as tf from "@tensorflow/tfjs";
+ * import type { Classifier } from "../models/classifier.ts";
+ * import { pgd } from "./pgd.ts";
+ * declare const classifier: Classifier, images: tf.Tensor4D, labels: tf.Tensor1D;
  * const r = pgd(classifier, images, labels, { eps: 0.3, steps: 40, stepSize: 0.01, restarts: 1 });
  * ```
  */

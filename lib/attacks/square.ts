@@ -94,7 +94,11 @@ function splitRings(s: number, prng: Prng): Float64Array {
  * as soon as it is misclassified. `gradientSteps` is 0.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type * as tf from "@tensorflow/tfjs";
+ * import type { Classifier } from "../models/classifier.ts";
+ * import { square } from "./square.ts";
+ * declare const classifier: Classifier, images: tf.Tensor4D, labels: tf.Tensor1D;
  * const r = square(classifier, images, labels, { eps: 0.3, queries: 5000, seed: 0 });
  * ```
  */

@@ -244,7 +244,11 @@ function runAttack(
  * then each attack on the points still robust, keeping the worst case per example, and the checks.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { Classifier } from "../models/classifier.ts";
+ * import type { Dataset } from "../data/dataset.ts";
+ * import { autoAttack } from "./autoattack.ts";
+ * declare const classifier: Classifier, testSubset: Dataset;
  * const r = await autoAttack(classifier, testSubset, { norm: "linf", eps: 0.3, version: "standard" });
  * console.log(r.cleanAccuracy, r.perAttack.map((s) => [s.name, s.robustAccuracy]), r.robustAccuracy);
  * for (const f of r.flags) console.log(f.message);

@@ -41,7 +41,12 @@ export interface Evaluation {
  * Evaluates `model` on `data`, clean or under `attack`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { Classifier } from "../models/classifier.ts";
+ * import type { Dataset } from "../data/dataset.ts";
+ * import { makeAttack } from "../attacks/make.ts";
+ * import { evaluate } from "./evaluate.ts";
+ * declare const classifier: Classifier, testSet: Dataset;
  * const clean = await evaluate(classifier, testSet);
  * const robust = await evaluate(classifier, testSet, { attack: makeAttack({ kind: "pgd", eps: 0.3, steps: 40 }) });
  * ```

@@ -55,7 +55,14 @@ export interface LossSurface {
  * `[1, H, W, C]` or `[H, W, C]`), spanned by the gradient-sign direction and an orthogonal random one.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { Classifier } from "../models/classifier.ts";
+ * import type { Dataset } from "../data/dataset.ts";
+ * import { imagesTensor } from "../data/dataset.ts";
+ * import { heatmap } from "../plot/heatmap.ts";
+ * import { show } from "../plot/show.ts";
+ * import { lossSurface } from "./loss_surface.ts";
+ * declare const classifier: Classifier, test: Dataset;
  * const s = lossSurface(classifier, imagesTensor(test, 0, 1), test.labels[0], { radius: 0.3, points: 31 });
  * await show(await heatmap({ values: s.values, xs: s.xs, ys: s.ys, marker: { x: 0, y: 0, label: "x" } }));
  * ```

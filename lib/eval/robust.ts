@@ -105,7 +105,11 @@ function mean(bits: Uint8Array): number {
  * only if it survives them all.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { Classifier } from "../models/classifier.ts";
+ * import type { Dataset } from "../data/dataset.ts";
+ * import { robustEvaluate, strongAttacks } from "./robust.ts";
+ * declare const classifier: Classifier, testSet: Dataset;
  * const r = await robustEvaluate(classifier, testSet, { attacks: strongAttacks(0.3, { steps: 100, restarts: 20 }) });
  * console.log(r.clean, r.attacks.map((a) => a.accuracy), r.robustAccuracy);
  * ```

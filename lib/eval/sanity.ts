@@ -155,7 +155,11 @@ export interface MaskingCheckOptions extends MaskingTolerances {
  * unbounded radius, on `data`, then judges them with {@linkcode judgeMasking}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { Classifier } from "../models/classifier.ts";
+ * import type { Dataset } from "../data/dataset.ts";
+ * import { checkGradientMasking } from "./sanity.ts";
+ * declare const classifier: Classifier, testSubset: Dataset;
  * const report = await checkGradientMasking(classifier, testSubset, { eps: 0.3 });
  * if (report.flagged) console.log(report.checks.filter((c) => !c.passed));
  * ```

@@ -86,7 +86,14 @@ async function predictWith(target: TransferTarget, x: tf.Tensor4D): Promise<Int3
  * dataset's labels) and measures how each target classifies them.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { Classifier } from "../models/classifier.ts";
+ * import type { Dataset } from "../data/dataset.ts";
+ * import { makeAttack } from "../attacks/make.ts";
+ * import type { OrtModel } from "../onnx/ort_session.ts";
+ * import { transferAttack } from "./transfer.ts";
+ * declare const resnet: { classifier: Classifier }, mlp: { classifier: Classifier }, ortCnn: OrtModel;
+ * declare const testSet: Dataset;
  * const report = await transferAttack(resnet.classifier, { mlp: mlp.classifier, cnn: ortCnn }, testSet,
  *   makeAttack({ kind: "pgd", eps: 0.2, steps: 20 }));
  * report.targets.map((t) => [t.name, t.transferRate]);

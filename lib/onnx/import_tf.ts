@@ -61,7 +61,12 @@ export interface ImportedOnnx {
  * of that size.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type * as tf from "@tensorflow/tfjs";
+ * import { pgd } from "../attacks/pgd.ts";
+ * import { importOnnx } from "./import_tf.ts";
+ * import { IMAGENET_NORMALIZATION } from "./signature.ts";
+ * declare const images: tf.Tensor4D, labels: tf.Tensor1D;
  * const resnet = await importOnnx("resnet50.onnx", { normalization: IMAGENET_NORMALIZATION });
  * const result = pgd(resnet.classifier, images, labels, { eps: 4 / 255, steps: 10 });
  * ```

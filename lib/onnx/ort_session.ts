@@ -54,8 +54,11 @@ export interface OrtModel {
  * single-input image classifier, are errors that say so.
  *
  * @example
- * ```ts ignore
- * const resnet = await loadOrtModel(".cache/advex/pretrained/resnet50.onnx");
+ * ```ts
+ * import type { Dataset } from "../data/dataset.ts";
+ * import { loadOrtModel, ortEvaluate } from "./ort_session.ts";
+ * declare const testSet: Dataset, pretrained: { onnxPath: string }; // e.g. from pretrainedModel()
+ * const resnet = await loadOrtModel(pretrained.onnxPath);
  * const clean = await ortEvaluate(resnet, testSet);
  * ```
  */
