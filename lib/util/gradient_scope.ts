@@ -49,26 +49,26 @@ function alive(dataId: object): boolean {
 export function inputGradientsOnly<T>(fn: () => T): T {
   if (depth === 0) guardVariables();
   depth++;
-  let ok = false;
+  let kept = 0;
+  let out: T;
   try {
-    const out = fn();
-    ok = true;
-    return out;
+    out = fn();
   } finally {
     depth--;
     if (depth === 0) {
       unguardVariables();
-      const kept = handedOut.filter(alive).length;
+      kept = handedOut.filter(alive).length;
       handedOut.length = 0;
-      if (kept > 0 && ok) {
-        throw new GradientScopeError(
-          `inputGradientsOnly(): ${kept} parameter gradient(s) computed inside the scope are still in use, ` +
-            `but inside it the backend returns them as zeros; compute parameter gradients outside ` +
-            `inputGradientsOnly() (and keep the scope's own work inside tf.tidy)`,
-        );
-      }
     }
   }
+  if (kept > 0) {
+    throw new GradientScopeError(
+      `inputGradientsOnly(): ${kept} parameter gradient(s) computed inside the scope are still in use, ` +
+        `but inside it the backend returns them as zeros; compute parameter gradients outside ` +
+        `inputGradientsOnly() (and keep the scope's own work inside tf.tidy)`,
+    );
+  }
+  return out;
 }
 
 type Assign = (this: tf.Variable, value: tf.Tensor) => void;

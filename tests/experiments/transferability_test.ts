@@ -34,7 +34,8 @@ Deno.test("notebook03Schema accepts the shipped config at every scale, with five
 
 Deno.test("transferTargetJobs() trains each target on D and on D_det alike, keyed apart by the construction", async () => {
   const cfg = await loadExperiment(CONFIG, notebook03Schema, "course");
-  const det = (source: string) => constructedSpec("non-robust", source, { from: "x", size: 10 }, { rule: "det" });
+  const det = (source: string) =>
+    constructedSpec("non-robust", source, { from: "x", size: 10 }, { rule: "det" });
   const jobs = transferTargetJobs(cfg, "mnist", det("abc123"));
   assertEquals(jobs.map((j) => j.name), cfg.targets.map((t) => t.name));
   for (const j of jobs) {
