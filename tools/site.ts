@@ -445,6 +445,17 @@ export function notebookConfigs(notebook: NotebookJson): string[] {
   return [...found];
 }
 
+/** The other config files a config names as values (`key: other.yaml`), relative to its folder. */
+export function referencedConfigs(yamlText: string): string[] {
+  const found = new Set<string>();
+  for (
+    const m of yamlText.matchAll(/^\s*[A-Za-z0-9_]+:\s*["']?([A-Za-z0-9_.-]+\.ya?ml)["']?\s*(?:#.*)?$/gm)
+  ) {
+    found.add(m[1]);
+  }
+  return [...found];
+}
+
 /**
  * Writes everything that depends on all chapters: `site.json`, the index, the search index, and the frame
  * of every chapter page (sidebar, previous/next), re-applied to pages of earlier builds too.
@@ -576,13 +587,19 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
       );
       if (exported.code !== 0) throw fail(nbconvertErrorText(exported.output));
       const copied: string[] = [];
-      for (const config of configs) {
-        const from = resolvePath(dirName(path), config);
+      const pending = configs.map((c) => resolvePath(dirName(path), c));
+      for (let i = 0; i < pending.length; i++) {
+        const from = pending[i];
         if (!(await exists(from))) continue;
         const to = `configs/${baseName(from)}`;
+        if (copied.includes(to)) continue;
         await Deno.mkdir(`${options.outDir}/configs`, { recursive: true });
         await Deno.copyFile(from, `${options.outDir}/${to}`);
         copied.push(to);
+        // A config may name another one it reads (chapter 3's `pretrained: pretrain-resnet50.yaml`).
+        for (const name of referencedConfigs(await Deno.readTextFile(from))) {
+          pending.push(resolvePath(dirName(from), name));
+        }
       }
       // The page is framed (sidebar, search, pager) once all chapters are known, in writeIndex.
       await writeFileAtomic(

@@ -29,7 +29,7 @@ import {
   searchIndexScript,
   wrapUmd,
 } from "../../tools/site_search.ts";
-import { notebookConfigs } from "../../tools/site.ts";
+import { notebookConfigs, referencedConfigs } from "../../tools/site.ts";
 
 const progress = (line: string) => ({
   output_type: "display_data",
@@ -213,4 +213,10 @@ Deno.test("plainTex: symbols, upright names and braces", () => {
   assertEquals(plainTex("$\\left(a\\right)$ and $\\int$"), "(a) and int");
   assertEquals(excerpt("one two three four", 11), "one two…");
   assertEquals(excerpt("short", 11), "short");
+});
+
+Deno.test("referencedConfigs: the config files a config names as values", () => {
+  const text =
+    "common:\n  pretrained: pretrain-resnet50.yaml\n  other: 'x.yml' # note\n  name: resnet\n# a: b.yaml\n";
+  assertEquals(referencedConfigs(text), ["pretrain-resnet50.yaml", "x.yml"]);
 });
