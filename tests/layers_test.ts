@@ -11,7 +11,8 @@
  * - `attacks`: threat models and attacks (nothing of the backend's state);
  * - `train`; `eval`; `datasets` (constructions); `defenses`; `onnx` (the file format and runtimes only);
  * - `config`: YAML experiments at scales and the shared schemas; `experiments`: the chapter modules;
- * - `mod.ts`; then `tools/` and the notebooks (which import `lib/mod.ts` only).
+ * - `mod.ts`; then `tools/` and the notebooks (which import `lib/mod.ts`, the library's core, and their
+ *   chapter's module in lib/experiments/, one each).
  */
 import { assert, assertEquals } from "@std/assert";
 import { dirname, join, normalize, relative } from "node:path";
@@ -152,6 +153,11 @@ Deno.test("every import under lib/, tools/ and notebooks/ goes down the layers, 
   assert(graph.size > 100, `only ${graph.size} files found`);
   assertEquals(layerViolations(graph), []);
   assertEquals(fileCycles(graph), []);
+  for (const [file, imports] of graph) {
+    if (layerOf(file) !== "notebooks") continue;
+    const chapters = new Set(imports.map((i) => i.to).filter((t) => layerOf(t) === "experiments"));
+    assert(chapters.size <= 1, `${relative(ROOT, file)} imports ${chapters.size} chapter modules`);
+  }
 });
 
 Deno.test("the layer check fails on an edge from attacks to train, on a cycle, and on notebooks reaching past mod.ts", () => {
@@ -160,7 +166,7 @@ Deno.test("the layer check fails on an edge from attacks to train, on a cycle, a
     [f("lib/attacks/pgd.ts"), [{ to: f("lib/train/train.ts") }, { to: f("lib/models/classifier.ts") }]],
     [f("lib/train/train.ts"), [{ to: f("lib/attacks/pgd.ts") }]],
     [f("lib/models/classifier.ts"), []],
-    [f("notebooks/01.ipynb"), [{ to: f("lib/attacks/pgd.ts") }]],
+    [f("notebooks/01.ipynb"), [{ to: f("lib/attacks/pgd.ts") }, { to: f("lib/experiments/masking.ts") }]],
     [f("lib/attacks/loss.ts"), [{ to: f("lib/backend/gradient_scope.ts") }]],
   ]);
   const bad = layerViolations(graph);
