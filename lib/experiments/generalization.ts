@@ -65,3 +65,20 @@ export function chapterAttacks(
 export function sweepPgd(cfg: Notebook01Config, eps: number): AttackSpec {
   return { kind: "pgd", eps, steps: cfg.sweep.pgdSteps, stepSize: 2.5 * eps / cfg.sweep.pgdSteps };
 }
+
+/** The gallery of adversarial examples the chapter shows (clean, adversarial and perturbation rows). */
+export { adversarialGallery } from "./gallery.ts";
+
+/**
+ * The first radius of an accuracy-versus-epsilon curve at which the accuracy is below half of
+ * `cleanAccuracy`, or `undefined` when it never falls that far on the radii measured.
+ */
+export function epsWhereAccuracyHalves(
+  curve: readonly { eps: number; accuracy: number }[],
+  cleanAccuracy: number,
+): number | undefined {
+  if (!Number.isFinite(cleanAccuracy) || cleanAccuracy < 0 || cleanAccuracy > 1) {
+    throw new RangeError(`epsWhereAccuracyHalves: cleanAccuracy must be in [0, 1], got ${cleanAccuracy}`);
+  }
+  return curve.find((r) => r.accuracy < cleanAccuracy / 2)?.eps;
+}
