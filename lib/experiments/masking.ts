@@ -449,3 +449,94 @@ export function meanSummary(summaries: SurfaceSummary[]): SurfaceSummary {
     keys.map((k) => [k, summaries.reduce((s, x) => s + x[k], 0) / summaries.length]),
   ) as unknown as SurfaceSummary;
 }
+
+/** One model's accuracies as {@linkcode accuracyOf} returns them. */
+export type MaskingAccuracy = Record<MaskingAttackId, number | null>;
+
+function checkShare(name: string, value: number, caller: string): void {
+  if (!(value >= 0 && value <= 1)) throw new RangeError(`${caller}: ${name} must be in [0, 1], got ${value}`);
+}
+
+/**
+ * Whether a network looks robust to the single step: FGSM leaves it at least `keep` (default 0.75) of its
+ * clean accuracy. The notebook's test of whether the self-FGSM network learned to mask its gradient; false
+ * when either accuracy was not measured.
+ */
+export function fgsmLeavesMostOfClean(acc: MaskingAccuracy, keep = 0.75): boolean {
+  checkShare("keep", keep, "fgsmLeavesMostOfClean");
+  if (acc.fgsm === null || acc.clean === null) return false;
+  return acc.fgsm >= keep * acc.clean;
+}
+
+/**
+ * Whether PGD from the data point, many small steps from x, gets through where FGSM's single step does not:
+ * its accuracy is below `ratio` (default 0.5, half) of FGSM's. The masking is then shallow, a bump at x that
+ * a few steps walk off. False when either accuracy was not measured.
+ */
+export function pgdFromXGetsThrough(acc: MaskingAccuracy, ratio = 0.5): boolean {
+  checkShare("ratio", ratio, "pgdFromXGetsThrough");
+  const fromX = acc["pgd-from-x"];
+  if (acc.fgsm === null || fromX === null) return false;
+  return fromX < ratio * acc.fgsm;
+}
+
+/**
+ * Whether an attack gets through a masking: the accuracy it leaves (`to`) is more than `drop` (default 0.3,
+ * 30 points) below what FGSM from the data point left (`from`). False when either was not measured.
+ */
+export function fellBy(from: number | null, to: number | null, drop = 0.3): boolean {
+  checkShare("drop", drop, "fellBy");
+  return from !== null && to !== null && to < from - drop;
+}
+
+/** Which way through each masking gained more than `drop` over FGSM from x (see {@linkcode fellBy}). */
+export interface WaysThrough {
+  selfFgsm: { rfgsm: boolean; transfer: boolean };
+  quantised: { bpda: boolean; transfer: boolean };
+  /** Every way through got through. */
+  all: boolean;
+}
+
+/**
+ * The chapter's verdict on the ways through the two maskings: the random step and transfer against the
+ * self-FGSM network, BPDA and transfer against the quantised one, each compared with FGSM from x.
+ */
+export function waysThrough(selfFgsm: MaskingAccuracy, quantised: MaskingAccuracy, drop = 0.3): WaysThrough {
+  const s = {
+    rfgsm: fellBy(selfFgsm.fgsm, selfFgsm.rfgsm, drop),
+    transfer: fellBy(selfFgsm.fgsm, selfFgsm.transfer, drop),
+  };
+  const q = {
+    bpda: fellBy(quantised.fgsm, quantised["bpda-fgsm"], drop),
+    transfer: fellBy(quantised.fgsm, quantised.transfer, drop),
+  };
+  return { selfFgsm: s, quantised: q, all: s.rfgsm && s.transfer && q.bpda && q.transfer };
+}
+
+/** The share of the largest loss on the grid that the FGSM point reaches (0 for a flat zero surface). */
+export function fgsmPointShare(s: SurfaceSummary): number {
+  return s.fgsmPoint / Math.max(s.max, 1e-9);
+}
+
+/** What the loss surfaces of a masked and an undefended network say about the single step. */
+export interface SurfaceShape {
+  /**
+   * The masked network's FGSM point reaches less than `ratio` (default 0.5) of the share the undefended
+   * network's reaches: the surface curves away from the gradient sign around x.
+   */
+  curved: boolean;
+  /** On the masked network, the loss climbs higher against the gradient sign than along it. */
+  higherAgainstGradient: boolean;
+  /** On the masked network, the loss climbs higher along the random direction than along the gradient sign. */
+  higherAlongRandom: boolean;
+}
+
+/** The shape of the masked network's loss surface beside the undefended one's (see {@linkcode SurfaceShape}). */
+export function surfaceShape(masked: SurfaceSummary, undefended: SurfaceSummary, ratio = 0.5): SurfaceShape {
+  checkShare("ratio", ratio, "surfaceShape");
+  return {
+    curved: fgsmPointShare(masked) < ratio * fgsmPointShare(undefended),
+    higherAgainstGradient: masked.maxAgainstGradient > masked.maxAlongGradient,
+    higherAlongRandom: masked.maxAlongRandom > masked.maxAlongGradient,
+  };
+}

@@ -22,6 +22,16 @@ import {
   squareBreaksMasking,
   surfaceSummary,
 } from "../../lib/experiments/mod.ts";
+import {
+  fellBy,
+  fgsmLeavesMostOfClean,
+  fgsmPointShare,
+  type MaskingAccuracy,
+  type MaskingAttackId,
+  pgdFromXGetsThrough,
+  surfaceShape,
+  waysThrough,
+} from "../../lib/experiments/masking.ts";
 import { loadExperiment } from "../../lib/config/mod.ts";
 import { setupBackend, smallTrainedModel } from "../_helpers.ts";
 
@@ -197,4 +207,79 @@ Deno.test("surfaceSummary() reads the loss at x, at the FGSM point, along each h
   });
   const mean = meanSummary([s, { ...s, centre: 1.5, max: 7 }]);
   assertEquals([mean.centre, mean.max, mean.fgsmPoint], [1, 8, 2.5]);
+});
+
+/** Accuracies of every attack of the table at `base`, with the given ones replaced. */
+function accuracies(values: Partial<Record<MaskingAttackId, number | null>>, base = 0.9): MaskingAccuracy {
+  return { ...Object.fromEntries(MASKING_ATTACKS.map((id) => [id, base])), ...values } as MaskingAccuracy;
+}
+
+Deno.test("fgsmLeavesMostOfClean() is true from three quarters of the clean accuracy on", () => {
+  assert(fgsmLeavesMostOfClean(accuracies({ clean: 1, fgsm: 0.75 })), "exactly 75% of clean");
+  assert(!fgsmLeavesMostOfClean(accuracies({ clean: 1, fgsm: 0.74 })));
+  assert(fgsmLeavesMostOfClean(accuracies({ clean: 0.8, fgsm: 0.5 }), 0.6));
+  assert(!fgsmLeavesMostOfClean(accuracies({ clean: 0.8, fgsm: null })));
+  assertThrows(() => fgsmLeavesMostOfClean(accuracies({}), 1.5), RangeError, "keep");
+});
+
+Deno.test("pgdFromXGetsThrough() needs PGD from x below half of FGSM's accuracy", () => {
+  assert(pgdFromXGetsThrough(accuracies({ fgsm: 0.8, "pgd-from-x": 0.39 })));
+  assert(!pgdFromXGetsThrough(accuracies({ fgsm: 0.8, "pgd-from-x": 0.4 })), "exactly half");
+  assert(!pgdFromXGetsThrough(accuracies({ fgsm: 0.8, "pgd-from-x": 0.5 })));
+  assert(pgdFromXGetsThrough(accuracies({ fgsm: 0.8, "pgd-from-x": 0.5 }), 0.7));
+  assert(!pgdFromXGetsThrough(accuracies({ fgsm: null, "pgd-from-x": 0 })));
+  assertThrows(() => pgdFromXGetsThrough(accuracies({}), -1), RangeError, "ratio");
+});
+
+Deno.test("fellBy() counts a fall of more than 30 points, and nothing that was not measured", () => {
+  assert(fellBy(0.9, 0.5));
+  assert(!fellBy(0.9, 0.61), "a fall of 29 points");
+  assert(!fellBy(0.9, 0.7));
+  assert(fellBy(0.9, 0.7, 0.1));
+  assert(!fellBy(null, 0), "from not measured");
+  assert(!fellBy(0.9, null), "to not measured");
+  assertThrows(() => fellBy(0.9, 0.5, Number.NaN), RangeError, "drop");
+});
+
+Deno.test("waysThrough() judges each way against FGSM from x, and all only when every way gets through", () => {
+  const self = accuracies({ fgsm: 0.8, rfgsm: 0.1, transfer: 0.2 });
+  const quantised = accuracies({ fgsm: 0.9, "bpda-fgsm": 0.05, transfer: 0.3 });
+  const all = waysThrough(self, quantised);
+  assertEquals(all, {
+    selfFgsm: { rfgsm: true, transfer: true },
+    quantised: { bpda: true, transfer: true },
+    all: true,
+  });
+  const some = waysThrough(accuracies({ fgsm: 0.8, rfgsm: 0.7, transfer: 0.2 }), quantised);
+  assertEquals(some.selfFgsm, { rfgsm: false, transfer: true });
+  assertEquals(some.all, false);
+  // The quantised model's transfer row falls by 60 points: not enough for a drop of 0.7.
+  assertEquals(waysThrough(self, quantised, 0.7).quantised, { bpda: true, transfer: false });
+});
+
+Deno.test("surfaceShape() calls a surface curved when its FGSM point reaches under half the undefended share", () => {
+  const summary = (fgsmPoint: number, max: number, along = fgsmPoint, against = 0, random = 0) => ({
+    centre: 0,
+    fgsmPoint,
+    maxAlongGradient: along,
+    maxAgainstGradient: against,
+    maxAlongRandom: random,
+    max,
+  });
+  const undefended = summary(9, 10); // share 0.9
+  assertAlmostEquals(fgsmPointShare(undefended), 0.9);
+  assertEquals(fgsmPointShare(summary(0, 0)), 0, "a flat zero surface");
+  assertEquals(surfaceShape(summary(4, 10, 4, 6, 3), undefended), {
+    curved: true,
+    higherAgainstGradient: true,
+    higherAlongRandom: false,
+  });
+  const flat = surfaceShape(summary(4.5, 10, 4.5, 1, 5), undefended);
+  assertEquals(
+    flat,
+    { curved: false, higherAgainstGradient: false, higherAlongRandom: true },
+    "exactly half",
+  );
+  assert(surfaceShape(summary(4.5, 10), undefended, 0.6).curved);
+  assertThrows(() => surfaceShape(undefended, undefended, 2), RangeError, "ratio");
 });
