@@ -202,3 +202,19 @@ export function ensembleTableRows(
     "black-box (worst held-out)": e.blackBox,
   }));
 }
+
+/**
+ * Whether the errors show the lecture's ordering (Tramer et al.'s Figure 12): the self-trained model has
+ * the lower white-box error and the ensemble-trained model the lower black-box error.
+ */
+export function showsLectureOrdering(selfTrained: EnsembleErrors, ensembleTrained: EnsembleErrors): boolean {
+  return selfTrained.whiteBox < ensembleTrained.whiteBox && ensembleTrained.blackBox < selfTrained.blackBox;
+}
+
+/**
+ * How many times a model's black-box error exceeds its white-box error, or `undefined` when it does not
+ * exceed it: a transferred attack that beats the white-box one is the signature of a masked gradient.
+ */
+export function blackBoxOverWhiteBox(errors: EnsembleErrors): number | undefined {
+  return errors.blackBox > errors.whiteBox ? errors.blackBox / Math.max(errors.whiteBox, 1e-9) : undefined;
+}

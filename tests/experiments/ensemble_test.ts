@@ -3,11 +3,14 @@ import { loadExperiment, SCALES } from "../../lib/config/mod.ts";
 import { stratifiedSubset } from "../../lib/data/mod.ts";
 import { evaluate } from "../../lib/eval/mod.ts";
 import {
+  blackBoxOverWhiteBox,
+  type EnsembleErrors,
   ensembleEvaluation,
   ensembleJobs,
   ensembleTableRows,
   figure12Rows,
   notebook07Schema,
+  showsLectureOrdering,
 } from "../../lib/experiments/mod.ts";
 import { quantizer, withTransform } from "../../lib/defenses/mod.ts";
 import { setupBackend, smallTrainedModel } from "../_helpers.ts";
@@ -84,4 +87,25 @@ Deno.test("ensembleEvaluation() measures clean, white-box and per-source black-b
     RangeError,
     "held-out",
   );
+});
+
+/** The errors of one model with the given white-box and black-box error. */
+function errorsOf(whiteBox: number, blackBox: number): EnsembleErrors {
+  return { model: "m", clean: 0.01, whiteBox, bySource: {}, blackBox, blackBoxMean: blackBox };
+}
+
+Deno.test("showsLectureOrdering() needs the lower white-box error for self-training and the lower black-box error for the ensemble", () => {
+  assert(showsLectureOrdering(errorsOf(0.05, 0.6), errorsOf(0.2, 0.15)));
+  // Either comparison turned round (or tied) breaks the ordering.
+  assert(!showsLectureOrdering(errorsOf(0.25, 0.6), errorsOf(0.2, 0.15)));
+  assert(!showsLectureOrdering(errorsOf(0.05, 0.1), errorsOf(0.2, 0.15)));
+  assert(!showsLectureOrdering(errorsOf(0.2, 0.6), errorsOf(0.2, 0.15)));
+});
+
+Deno.test("blackBoxOverWhiteBox() gives the ratio only when the transferred attack does better than the white-box one", () => {
+  assertAlmostEquals(blackBoxOverWhiteBox(errorsOf(0.1, 0.35))!, 3.5, 1e-12);
+  assertEquals(blackBoxOverWhiteBox(errorsOf(0.35, 0.35)), undefined);
+  assertEquals(blackBoxOverWhiteBox(errorsOf(0.4, 0.35)), undefined);
+  // A white-box error of zero does not divide by zero.
+  assert(Number.isFinite(blackBoxOverWhiteBox(errorsOf(0, 0.2))!));
 });
