@@ -244,3 +244,47 @@ export function shiftedShare(
   for (let i = 0; i < labels.length; i++) if (predictions[i] === (labels[i] + offset) % classes) n++;
   return labels.length ? n / labels.length : 0;
 }
+
+/** The pieces of other chapters this one shows: D_det's gallery rows and the pretrained source's workflow. */
+export { constructedDifferenceRow, constructedRow, meanImageL2Norm } from "./features.ts";
+export { ensureOnnx, pretrainedModel } from "./pretrained.ts";
+
+/** The accuracy of guessing among `classes` classes, 1 / classes. */
+function chance(classes: number): number {
+  if (!Number.isInteger(classes) || classes < 2) {
+    throw new RangeError(`classes must be an integer of at least 2, got ${classes}`);
+  }
+  return 1 / classes;
+}
+
+/**
+ * The targets whose model trained on D_det classifies the original test set above chance (1 / `classes`),
+ * from the most accurate down.
+ */
+export function aboveChanceTargets(
+  info: Record<string, Pick<TargetAccuracies, "detAccuracy">>,
+  classes: number,
+): string[] {
+  const c = chance(classes);
+  return Object.entries(info)
+    .filter(([, v]) => v.detAccuracy > c)
+    .sort((a, b) => b[1].detAccuracy - a[1].detAccuracy)
+    .map(([name]) => name);
+}
+
+/** Whether every point's D_det model is below chance (1 / `classes`) on the original test set. */
+export function allBelowChance(
+  points: readonly Pick<TransferPoint, "detAccuracy">[],
+  classes: number,
+): boolean {
+  const c = chance(classes);
+  return points.every((p) => p.detAccuracy < c);
+}
+
+/**
+ * How the chapter reads a correlation of Figure 6: "strong" above 0.5 (the lecture's relation), "weak"
+ * above 0 (its direction, no more), else "none" (NaN included).
+ */
+export function correlationStrength(r: number): "strong" | "weak" | "none" {
+  return r > 0.5 ? "strong" : r > 0 ? "weak" : "none";
+}

@@ -5,7 +5,10 @@ import { loadExperiment, SCALES } from "../../lib/config/mod.ts";
 import { constructedSpec, slice } from "../../lib/data/mod.ts";
 import { specKey as configKey } from "../../lib/store/mod.ts";
 import {
+  aboveChanceTargets,
+  allBelowChance,
   buildSourceDet,
+  correlationStrength,
   loadPretrainedConfig,
   notebook03Schema,
   pearson,
@@ -73,6 +76,34 @@ Deno.test("pearson() and spearman() match hand-computed values and reject bad in
   assert(Number.isNaN(pearson([1, 1, 1], [1, 2, 3])));
   assertThrows(() => pearson([1, 2], [1]), RangeError);
   assertThrows(() => pearson([1], [1]), RangeError);
+});
+
+Deno.test("aboveChanceTargets() and allBelowChance() compare each D_det model with chance, 1 / classes, on both sides", () => {
+  const info = {
+    A: { detAccuracy: 0.09 },
+    B: { detAccuracy: 0.3 },
+    C: { detAccuracy: 0.11 },
+    D: { detAccuracy: 0.1 },
+  };
+  // Above chance only, the most accurate first; exactly chance is not above it.
+  assertEquals(aboveChanceTargets(info, 10), ["B", "C"]);
+  assertEquals(aboveChanceTargets(info, 2), []);
+  assertEquals(aboveChanceTargets(info, 20), ["B", "C", "D", "A"]);
+  assert(allBelowChance([{ detAccuracy: 0.02 }, { detAccuracy: 0.099 }], 10));
+  assert(!allBelowChance([{ detAccuracy: 0.02 }, { detAccuracy: 0.1 }], 10));
+  assert(!allBelowChance([{ detAccuracy: 0.02 }, { detAccuracy: 0.099 }], 20));
+  assertThrows(() => aboveChanceTargets(info, 1), RangeError, "classes");
+  assertThrows(() => allBelowChance([], 2.5), RangeError, "classes");
+});
+
+Deno.test("correlationStrength() reads r above 0.5 as strong, above 0 as weak, and anything else as none", () => {
+  assertEquals(correlationStrength(0.98), "strong");
+  assertEquals(correlationStrength(0.51), "strong");
+  assertEquals(correlationStrength(0.5), "weak");
+  assertEquals(correlationStrength(0.01), "weak");
+  assertEquals(correlationStrength(0), "none");
+  assertEquals(correlationStrength(-0.8), "none");
+  assertEquals(correlationStrength(NaN), "none");
 });
 
 Deno.test("buildSourceDet() relabels every image (y + 1) mod 10, is cached, and transferPoints() joins the numbers", async () => {
