@@ -12,6 +12,7 @@ import type { Infer } from "../config/schema.ts";
 import { attackSpecSchema, trainDataSchema, trainSchema } from "../config/specs.ts";
 import { type Dataset, size, take } from "../data/dataset.ts";
 import { autoAttack, type AutoAttackResult } from "../eval/autoattack.ts";
+import type { EpsPoint } from "../eval/evaluate.ts";
 import type { RobustEvaluation } from "../eval/robust.ts";
 import type { Classifier } from "../models/classifier.ts";
 import type { ProgressMode } from "../util/progress.ts";
@@ -311,4 +312,96 @@ export function autoAttackBesidePgdRows(
     ...Object.fromEntries(c.result.perAttack.map((s) => [`broken by ${s.name}`, s.broken])),
     "failed checks": c.result.flags.length ? c.result.flags.map((f) => f.name).join("; ") : "none",
   }));
+}
+
+/** The largest capacity scale of Madry et al.'s study. */
+export const PAPER_LARGEST_SCALE = 16;
+
+/** Whether the grid of `cfg` reaches the paper's largest capacity scale ({@linkcode PAPER_LARGEST_SCALE}). */
+export function reachesPaperScale(cfg: Notebook05Config): boolean {
+  return Math.max(...cfg.scales.map((s) => s.scale)) >= PAPER_LARGEST_SCALE;
+}
+
+function checkMargin(name: string, value: number, caller: string): void {
+  if (!(value >= 0 && value <= 1)) throw new RangeError(`${caller}: ${name} must be in [0, 1], got ${value}`);
+}
+
+function attackAccuracy(r: CapacityResult, i: number, caller: string): number {
+  const a = r.evaluation.attacks[i]?.accuracy;
+  if (a === undefined) throw new RangeError(`${caller}: the evaluation has no accuracy for attack ${i + 1}`);
+  return a;
+}
+
+/**
+ * What the notebook says of an FGSM-trained network, from its FGSM accuracy minus its PGD accuracy:
+ * "fgsm-only" above `wide` (default 0.3: it resists its training attack and only that one), "fgsm-above-pgd"
+ * above `narrow` (default 0.1), "close" otherwise (the gap has not opened at this training length).
+ */
+export function fgsmTrainingVerdict(
+  r: CapacityResult,
+  wide = 0.3,
+  narrow = 0.1,
+): "fgsm-only" | "fgsm-above-pgd" | "close" {
+  checkMargin("wide", wide, "fgsmTrainingVerdict");
+  checkMargin("narrow", narrow, "fgsmTrainingVerdict");
+  const gap = attackAccuracy(r, 0, "fgsmTrainingVerdict") - attackAccuracy(r, 1, "fgsmTrainingVerdict");
+  return gap > wide ? "fgsm-only" : gap > narrow ? "fgsm-above-pgd" : "close";
+}
+
+/**
+ * Whether FGSM leaves the network more than `margin` (default 0.02, two points) above its clean accuracy:
+ * the network makes FGSM's single step useless rather than resisting it (the degenerate minimum of
+ * single-step adversarial training).
+ */
+export function fgsmAboveClean(r: CapacityResult, margin = 0.02): boolean {
+  checkMargin("margin", margin, "fgsmAboveClean");
+  return attackAccuracy(r, 0, "fgsmAboveClean") > r.evaluation.clean + margin;
+}
+
+/**
+ * What the notebook says of the PGD-trained networks (`rs`, sorted by scale): "too-short" when the largest
+ * keeps less than `minRobust` (default 0.2) under attack, "needs-capacity" when the smallest fits the clean
+ * data more than `capacityGap` (default 0.1) worse than the largest, "fits" otherwise.
+ */
+export function pgdTrainingVerdict(
+  rs: CapacityResult[],
+  minRobust = 0.2,
+  capacityGap = 0.1,
+): "too-short" | "needs-capacity" | "fits" {
+  checkMargin("minRobust", minRobust, "pgdTrainingVerdict");
+  checkMargin("capacityGap", capacityGap, "pgdTrainingVerdict");
+  if (rs.length === 0) throw new RangeError("pgdTrainingVerdict: no results");
+  const small = rs[0], big = rs[rs.length - 1];
+  if (big.evaluation.robustAccuracy < minRobust) return "too-short";
+  return small.evaluation.clean < big.evaluation.clean - capacityGap ? "needs-capacity" : "fits";
+}
+
+/** The point of an accuracy-against-eps curve whose eps is nearest to `eps` (the first of a tie). */
+export function nearestPoint(curve: EpsPoint[], eps: number): EpsPoint {
+  if (curve.length === 0) throw new RangeError("nearestPoint: the curve is empty");
+  return curve.reduce((a, b) => (Math.abs(b.eps - eps) < Math.abs(a.eps - eps) ? b : a));
+}
+
+/** The first point of the curve whose accuracy is below half of the first point's; undefined if none. */
+export function halvingPoint(curve: EpsPoint[]): EpsPoint | undefined {
+  if (curve.length === 0) throw new RangeError("halvingPoint: the curve is empty");
+  return curve.find((r) => r.accuracy < curve[0].accuracy / 2);
+}
+
+/** What the sweep of the PGD-trained network says, for the notebook's prose. */
+export interface SweepShape {
+  /** The accuracy at the largest l-inf eps is more than `fall` (default 0.2) below the one at the training eps. */
+  fallsPastRadius: boolean;
+  /** The accuracy at the training eps is above `robust` (default 0.3): the network is robust in l-inf at all. */
+  robustAtRadius: boolean;
+}
+
+/** {@linkcode SweepShape} from the l-inf curve's point at the training radius and its last point. */
+export function sweepShape(atRadius: EpsPoint, beyond: EpsPoint, fall = 0.2, robust = 0.3): SweepShape {
+  checkMargin("fall", fall, "sweepShape");
+  checkMargin("robust", robust, "sweepShape");
+  return {
+    fallsPastRadius: beyond.accuracy < atRadius.accuracy - fall,
+    robustAtRadius: atRadius.accuracy > robust,
+  };
 }

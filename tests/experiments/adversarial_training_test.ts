@@ -16,11 +16,20 @@ import {
   autoAttackVerdict,
   capacityGrid,
   capacityJob,
+  type CapacityResult,
   capacityRows,
   evaluationAttacks,
+  fgsmAboveClean,
+  fgsmTrainingVerdict,
   gapPoints,
+  halvingPoint,
+  nearestPoint,
   notebook05Schema,
+  PAPER_LARGEST_SCALE,
+  pgdTrainingVerdict,
+  reachesPaperScale,
   sweepAttack,
+  sweepShape,
   sweptScale,
 } from "../../lib/experiments/adversarial_training.ts";
 import { relativeTrainingCost } from "../../lib/train/adversarial.ts";
@@ -202,4 +211,81 @@ Deno.test("autoAttackVerdict() says agrees within the tolerance, lower or higher
   assertThrows(() => autoAttackVerdict({ gap: 0 }, -1), RangeError, "tolerance");
   assertThrows(() => autoAttackVerdict({ gap: NaN }), RangeError, "gap");
   assertEquals([gapPoints(0.015), gapPoints(-0.005), gapPoints(0)], ["+1.5", "−0.5", "0.0"]);
+});
+
+/** A capacity result with the given clean, FGSM, PGD and worst-case accuracies. */
+function capacityResult(
+  scale: number,
+  clean: number,
+  fgsm: number,
+  pgd: number,
+  worst = pgd,
+): CapacityResult {
+  const evaluation = { clean, robustAccuracy: worst, attacks: [{ accuracy: fgsm }, { accuracy: pgd }] };
+  return { mode: "m", scale, evaluation: evaluation as unknown as RobustEvaluation, trainSeconds: 0 };
+}
+
+Deno.test("reachesPaperScale() is false for the smoke grid and true for the paper's 1 to 16", async () => {
+  assertEquals(PAPER_LARGEST_SCALE, 16);
+  assert(!reachesPaperScale(await loadExperiment(CONFIG, notebook05Schema, "smoke")));
+  assert(reachesPaperScale(await loadExperiment(CONFIG, notebook05Schema, "paper")));
+});
+
+Deno.test("fgsmTrainingVerdict() reads FGSM minus PGD accuracy against 30 and 10 points", () => {
+  assertEquals(fgsmTrainingVerdict(capacityResult(8, 0.95, 0.9, 0.5)), "fgsm-only");
+  assertEquals(fgsmTrainingVerdict(capacityResult(8, 0.95, 0.9, 0.7)), "fgsm-above-pgd");
+  assertEquals(fgsmTrainingVerdict(capacityResult(8, 0.95, 0.9, 0.85)), "close");
+  // A gap of exactly 25 points is not above a wide margin of 25 points.
+  assertEquals(fgsmTrainingVerdict(capacityResult(8, 0.95, 0.5, 0.25), 0.25), "fgsm-above-pgd");
+  assertEquals(fgsmTrainingVerdict(capacityResult(8, 0.95, 0.9, 0.85), 0.3, 0.01), "fgsm-above-pgd");
+  assertThrows(() => fgsmTrainingVerdict(capacityResult(8, 0.9, 0.9, 0.5), 2), RangeError, "wide");
+  const cascade = { ...capacityResult(8, 0.9, 0.9, 0.5) };
+  cascade.evaluation = {
+    ...cascade.evaluation,
+    attacks: [{ accuracy: undefined }],
+  } as unknown as RobustEvaluation;
+  assertThrows(() => fgsmTrainingVerdict(cascade), RangeError, "no accuracy");
+});
+
+Deno.test("fgsmAboveClean() needs FGSM accuracy more than two points above the clean accuracy", () => {
+  assert(fgsmAboveClean(capacityResult(1, 0.5, 0.53, 0)));
+  assert(!fgsmAboveClean(capacityResult(1, 0.5, 0.51, 0)));
+  assert(!fgsmAboveClean(capacityResult(1, 0.5, 0.4, 0)));
+  assert(fgsmAboveClean(capacityResult(1, 0.5, 0.51, 0), 0));
+  assertThrows(() => fgsmAboveClean(capacityResult(1, 0.5, 0.5, 0), -0.1), RangeError, "margin");
+});
+
+Deno.test("pgdTrainingVerdict() tells a run too short from one that needs capacity and one that fits", () => {
+  const fits = [capacityResult(1, 0.9, 0.6, 0.5), capacityResult(8, 0.95, 0.7, 0.6)];
+  assertEquals(pgdTrainingVerdict(fits), "fits");
+  const shortRun = [capacityResult(1, 0.5, 0.2, 0.1), capacityResult(8, 0.9, 0.2, 0.15)];
+  assertEquals(pgdTrainingVerdict(shortRun), "too-short", "the largest keeps 15% under attack");
+  assertEquals(pgdTrainingVerdict(shortRun, 0.1), "needs-capacity", "scale 1 fits 40 points worse");
+  const small = [capacityResult(1, 0.7, 0.5, 0.4), capacityResult(8, 0.95, 0.7, 0.6)];
+  assertEquals(pgdTrainingVerdict(small), "needs-capacity");
+  assertEquals(pgdTrainingVerdict(small, 0.2, 0.3), "fits");
+  assertThrows(() => pgdTrainingVerdict([]), RangeError, "no results");
+  assertThrows(() => pgdTrainingVerdict(fits, 1.2), RangeError, "minRobust");
+});
+
+Deno.test("nearestPoint(), halvingPoint() and sweepShape() read the accuracy-against-eps curve", () => {
+  const point = (eps: number, accuracy: number) => ({ eps, accuracy, loss: 0 });
+  const curve = [point(0, 0.9), point(0.1, 0.8), point(0.3, 0.44), point(0.4, 0.1)];
+  assertEquals(nearestPoint(curve, 0.26), curve[2]);
+  assertEquals(nearestPoint(curve, 1), curve[3]);
+  assertEquals(halvingPoint(curve), curve[2], "44% is the first below half of 90%");
+  assertEquals(halvingPoint(curve.slice(0, 2)), undefined);
+  assertThrows(() => nearestPoint([], 0.3), RangeError, "empty");
+  assertThrows(() => halvingPoint([]), RangeError, "empty");
+  assertEquals(sweepShape(point(0.3, 0.9), point(0.4, 0.6)), { fallsPastRadius: true, robustAtRadius: true });
+  assertEquals(sweepShape(point(0.3, 0.9), point(0.4, 0.75)), {
+    fallsPastRadius: false,
+    robustAtRadius: true,
+  });
+  assertEquals(sweepShape(point(0.3, 0.25), point(0.4, 0)), { fallsPastRadius: true, robustAtRadius: false });
+  assertEquals(sweepShape(point(0.3, 0.25), point(0.4, 0), 0.5, 0.2), {
+    fallsPastRadius: false,
+    robustAtRadius: true,
+  });
+  assertThrows(() => sweepShape(point(0.3, 0.9), point(0.4, 0.6), 2), RangeError, "fall");
 });
