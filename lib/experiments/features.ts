@@ -503,3 +503,55 @@ export function meanImageL2Norm(ds: Dataset): number {
   }
   return n ? total / n : 0;
 }
+
+/**
+ * Whether the model trained on the two-class swapped set is clearly above the 50% of chance on the real
+ * test set (above 55%): the lecture's reading that it learned the classes from features a person cannot see.
+ */
+export function swappedLabelsLearned(fresh: { clean: number }): boolean {
+  return fresh.clean > 0.55;
+}
+
+/** Whether, on every task, the model trained on D_det is less accurate than the one trained on D_rand. */
+export function detHarderThanRand(
+  runs: readonly { sets: readonly { rule: TargetRule; fresh: { clean: number } }[] }[],
+): boolean {
+  const clean = (run: (typeof runs)[number], rule: TargetRule) => {
+    const set = run.sets.find((s) => s.rule === rule);
+    if (!set) throw new RangeError(`detHarderThanRand: a run has no D_${rule} set`);
+    return set.fresh.clean;
+  };
+  return runs.every((run) => clean(run, "det") < clean(run, "rand"));
+}
+
+/** What experiment 2's prose says about its four models, as numbers and the flags that pick the words. */
+export interface RobustFeaturesReading {
+  /** Robust accuracy gained by standard training on D_R over standard training on D. */
+  gain: number;
+  /** Clean accuracy lost by standard training on D_R against standard training on D. */
+  cost: number;
+  /** The gain is more than 5 points: robustness came from the data. */
+  moreRobust: boolean;
+  /** The cost is more than 0.1 points. */
+  costsClean: boolean;
+  /** Standard training on D_NR is no more robust than standard training on D. */
+  nonRobustAsBrittle: boolean;
+  /** The standard model on D keeps more than 10% robust accuracy (MNIST's, unlike CIFAR-10's). */
+  standardKeepsSome: boolean;
+}
+
+/** Reads experiment 2's models for its prose (see {@linkcode RobustFeaturesReading}). */
+export function readRobustFeatures(
+  run: Record<"standard" | "onRobust" | "onNonRobust", { clean: number; robust: number }>,
+): RobustFeaturesReading {
+  const gain = run.onRobust.robust - run.standard.robust;
+  const cost = run.standard.clean - run.onRobust.clean;
+  return {
+    gain,
+    cost,
+    moreRobust: gain > 0.05,
+    costsClean: cost > 0.001,
+    nonRobustAsBrittle: run.onNonRobust.robust <= run.standard.robust,
+    standardKeepsSome: run.standard.robust > 0.1,
+  };
+}

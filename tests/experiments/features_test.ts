@@ -1,18 +1,22 @@
-import { assert, assertAlmostEquals, assertEquals, assertRejects } from "@std/assert";
+import { assert, assertAlmostEquals, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { ConfigError, loadExperiment, SCALES } from "../../lib/config/mod.ts";
 import { makeDataset } from "../../lib/data/mod.ts";
 import {
   constructedDifferenceRow,
   constructedRow,
+  detHarderThanRand,
   featuresAdversarialJob,
   featuresAttack,
   featuresBars,
   featuresBinaryTask,
+  type FeatureScore,
   featuresTenClassTasks,
   meanImageL2Norm,
   type Notebook02Config,
   notebook02Schema,
+  readRobustFeatures,
   runNonRobust,
+  swappedLabelsLearned,
 } from "../../lib/experiments/mod.ts";
 import { setupBackend } from "../_helpers.ts";
 
@@ -133,4 +137,54 @@ Deno.test("runNonRobust() relabels D_det with (y + 1) mod C, caches the set, and
     Deno.env.delete("ADVEX_PROGRESS");
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("swappedLabelsLearned() asks for more than 55% on the two-class test set, not just above chance", () => {
+  assert(swappedLabelsLearned({ clean: 0.9 }));
+  assert(swappedLabelsLearned({ clean: 0.56 }));
+  assert(!swappedLabelsLearned({ clean: 0.55 }));
+  assert(!swappedLabelsLearned({ clean: 0.52 }));
+});
+
+Deno.test("detHarderThanRand() holds only when D_det's model is below D_rand's on every task", () => {
+  const run = (rand: number, det: number) => ({
+    sets: [{ rule: "rand" as const, fresh: { clean: rand } }, {
+      rule: "det" as const,
+      fresh: { clean: det },
+    }],
+  });
+  const runs = (pairs: [number, number][]) => pairs.map(([r, d]) => run(r, d));
+  assert(detHarderThanRand(runs([[0.6, 0.3], [0.5, 0.2]])));
+  assert(!detHarderThanRand(runs([[0.6, 0.3], [0.2, 0.5]])));
+  assert(!detHarderThanRand(runs([[0.4, 0.4]])));
+  assertThrows(() => detHarderThanRand([{ sets: [run(0.1, 0.2).sets[1]] }]), RangeError, "D_rand");
+});
+
+Deno.test("readRobustFeatures() measures gain and cost against standard training and flags each side of its thresholds", () => {
+  const score = (clean: number, robust: number) => ({ clean, robust });
+  const standard = score(0.99, 0.2);
+  const r = readRobustFeatures({ standard, onRobust: score(0.95, 0.4), onNonRobust: score(0.98, 0.1) });
+  assertAlmostEquals(r.gain, 0.2, 1e-12);
+  assertAlmostEquals(r.cost, 0.04, 1e-12);
+  assertEquals([r.moreRobust, r.costsClean, r.nonRobustAsBrittle, r.standardKeepsSome], [
+    true,
+    true,
+    true,
+    true,
+  ]);
+  const s = readRobustFeatures({
+    standard: score(0.9, 0.08),
+    onRobust: score(0.9, 0.12),
+    onNonRobust: score(0.9, 0.09),
+  });
+  assertEquals([s.moreRobust, s.costsClean, s.nonRobustAsBrittle, s.standardKeepsSome], [
+    false,
+    false,
+    false,
+    false,
+  ]);
+  // Equal robust accuracy on D_NR and D counts as "no more robust".
+  assert(
+    readRobustFeatures({ standard, onRobust: standard, onNonRobust: score(0.9, 0.2) }).nonRobustAsBrittle,
+  );
 });
