@@ -264,3 +264,28 @@ export function compareWeights(
   }
   return { relative: Math.sqrt(d / (nb || 1)), cosine: dot / (Math.sqrt(na * nb) || 1) };
 }
+
+/**
+ * Whether the adversarial term of the mixed objective did what it is trained for: the FGSM accuracy `to` of
+ * the last model of the alpha sweep (the smallest alpha, the most adversarial weight) is more than `by`
+ * (default 0.1, ten points) above the FGSM accuracy `from` of the first (alpha = 1 in the shipped config).
+ */
+export function fgsmAccuracyRises(from: number, to: number, by = 0.1): boolean {
+  if (!(by >= 0 && by <= 1)) throw new RangeError(`fgsmAccuracyRises: by must be in [0, 1], got ${by}`);
+  for (const [name, v] of [["from", from], ["to", to]] as const) {
+    if (!Number.isFinite(v)) throw new RangeError(`fgsmAccuracyRises: ${name} must be finite, got ${v}`);
+  }
+  return from < to - by;
+}
+
+/**
+ * Whether two weight vectors that should agree (FGSM adversarial training and the closed form (3)) differ by
+ * more than rounding: their relative distance ({@linkcode compareWeights}) is above `tolerance` (default 1e-3).
+ */
+export function weightsDiffer(relativeDistance: number, tolerance = 1e-3): boolean {
+  if (!(tolerance >= 0)) throw new RangeError(`weightsDiffer: tolerance must be >= 0, got ${tolerance}`);
+  if (!(relativeDistance >= 0)) {
+    throw new RangeError(`weightsDiffer: relativeDistance must be >= 0, got ${relativeDistance}`);
+  }
+  return relativeDistance > tolerance;
+}

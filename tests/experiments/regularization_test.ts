@@ -11,9 +11,11 @@ import { loadExperiment, SCALES } from "../../lib/config/mod.ts";
 import { loadDataset, stratifiedSubset, twoClassSubset } from "../../lib/data/mod.ts";
 import {
   compareWeights,
+  fgsmAccuracyRises,
   mixedObjectiveJob,
   notebook06Schema,
   trainLogisticClosedForm,
+  weightsDiffer,
   weightStats,
 } from "../../lib/experiments/regularization.ts";
 import { binaryLogistic, binaryWeights } from "../../lib/models/logistic_binary.ts";
@@ -104,4 +106,22 @@ Deno.test("weightStats() and compareWeights() summarise weight vectors", () => {
   assertAlmostEquals(compareWeights([0, 1], [1, 0]).cosine, 0, 1e-12);
   assertAlmostEquals(compareWeights([2, 0], [1, 0]).relative, 1, 1e-12);
   assertThrows(() => compareWeights([1], [1, 2]), RangeError, "differ");
+});
+
+Deno.test("fgsmAccuracyRises() needs the FGSM accuracy to rise by more than ten points", () => {
+  assert(fgsmAccuracyRises(0.1, 0.5));
+  assert(!fgsmAccuracyRises(0.1, 0.15), "five points");
+  assert(!fgsmAccuracyRises(0.5, 0.1), "a fall");
+  assert(fgsmAccuracyRises(0.1, 0.15, 0.01));
+  assertThrows(() => fgsmAccuracyRises(0.1, 0.5, 1.5), RangeError, "by");
+  assertThrows(() => fgsmAccuracyRises(Number.NaN, 0.5), RangeError, "from");
+});
+
+Deno.test("weightsDiffer() tells weights apart above a relative distance of 1e-3", () => {
+  assert(weightsDiffer(0.01));
+  assert(!weightsDiffer(1e-3), "exactly the tolerance");
+  assert(!weightsDiffer(0));
+  assert(weightsDiffer(1e-4, 1e-5));
+  assertThrows(() => weightsDiffer(-1), RangeError, "relativeDistance");
+  assertThrows(() => weightsDiffer(0.1, -1), RangeError, "tolerance");
 });
