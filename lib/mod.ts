@@ -1,6 +1,8 @@
 /**
  * advex: adversarial examples and the defences against them, as a tested TypeScript library behind the
- * course notebooks. Notebooks import everything from here.
+ * course notebooks: the library's core (data, models, attacks, training, evaluation, defences, ONNX,
+ * figures, reports). Each notebook imports this and its own chapter module from lib/experiments/; the
+ * backend's kernel switches and registries stay in lib/backend/mod.ts.
  *
  * @example
  * ```ts
@@ -29,7 +31,6 @@ export * from "./config/mod.ts";
 export * from "./data/mod.ts";
 export * from "./datasets/mod.ts";
 export * from "./eval/mod.ts";
-export * from "./experiments/mod.ts";
 export * from "./models/mod.ts";
 export * from "./onnx/mod.ts";
 export * from "./plot/mod.ts";
