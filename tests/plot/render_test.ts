@@ -1,4 +1,11 @@
-import { assert, assertEquals, assertGreater, assertRejects, assertStringIncludes } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertGreater,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
 import { checkSpec, PlotSpecError, renderSvg, type TopLevelSpec } from "../../lib/plot/render.ts";
 import { svgIds } from "../../lib/plot/svg_ids.ts";
 
@@ -93,8 +100,11 @@ Deno.test("renderSvg() scales the SVG's size by scale", async () => {
   assertEquals(size(await renderSvg(BARS, { scale: 2 })), 2 * size(await renderSvg(BARS)));
 });
 
-Deno.test("checkSpec() accepts a valid layered spec", () => {
-  checkSpec({ layer: [LINE, { mark: "rule", encoding: { x: { datum: 0.3, type: "quantitative" } } }] });
+Deno.test("checkSpec() accepts a valid layered spec and refuses one with a bad layer", () => {
+  const rule = { mark: "rule", encoding: { x: { datum: 0.3, type: "quantitative" } } };
+  checkSpec({ layer: [LINE, rule] });
+  assertThrows(() => checkSpec({ layer: [LINE, { ...rule, mark: 42 }] }), PlotSpecError);
+  assertThrows(() => checkSpec({ layer: "not a list" }), PlotSpecError);
 });
 
 Deno.test("renderSvg() leaves the caller's spec and data rows untouched", async () => {
