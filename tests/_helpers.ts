@@ -44,3 +44,13 @@ export function randomBatch(n: number, seed: number, classes = 10): { x: tf.Tens
     y: tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7 + seed) % classes), "int32"),
   }));
 }
+
+/** The largest absolute difference between two tensors of the same shape. */
+export function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+}
+
+/** The mean of 0/1 flags (e.g. an attack's per-example success). */
+export function mean(a: Uint8Array): number {
+  return a.reduce((s, v) => s + v, 0) / a.length;
+}

@@ -14,19 +14,12 @@ import {
 } from "../../lib/attacks/mod.ts";
 import { imagesTensor, labelsTensor } from "../../lib/data/mod.ts";
 import type { Classifier } from "../../lib/models/mod.ts";
-import { setupBackend, smallTrainedModel } from "../_helpers.ts";
+import { maxAbsDiff, mean, setupBackend, smallTrainedModel } from "../_helpers.ts";
 
 await setupBackend();
 const { classifier, test } = await smallTrainedModel();
 const x = imagesTensor(test, 0, 100);
 const y = labelsTensor(test, 0, 100);
-
-function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
-}
-function mean(a: Uint8Array): number {
-  return a.reduce((s, v) => s + v, 0) / a.length;
-}
 
 Deno.test("apgdCheckpoints() follows p_0 = 0, p_1 = 0.22, p_(j+1) = p_j + max(p_j - p_(j-1) - 0.03, 0.06)", () => {
   assertEquals(apgdCheckpoints(100), [22, 41, 57, 70, 80, 87, 93, 99]);

@@ -11,21 +11,15 @@ import { attackGradient, ball, crossEntropy, fgsm, makeAttack, pgd, rfgsm } from
 import { imagesTensor, labelsTensor } from "../../lib/data/mod.ts";
 import type { Classifier } from "../../lib/models/mod.ts";
 import { createPrng } from "../../lib/random/prng.ts";
-import { setupBackend, smallTrainedModel } from "../_helpers.ts";
+import { maxAbsDiff, mean, setupBackend, smallTrainedModel } from "../_helpers.ts";
 
 await setupBackend();
 const { classifier, test } = await smallTrainedModel();
 const x = imagesTensor(test, 0, 100);
 const y = labelsTensor(test, 0, 100);
 
-function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
-}
 function inRange(t: tf.Tensor): boolean {
   return tf.tidy(() => tf.min(t).dataSync()[0] >= 0 && tf.max(t).dataSync()[0] <= 1);
-}
-function mean(a: Uint8Array): number {
-  return a.reduce((s, v) => s + v, 0) / a.length;
 }
 
 Deno.test("fgsm(), pgd() and rfgsm() with eps = 0 return the input unchanged", () => {

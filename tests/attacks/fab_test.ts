@@ -3,19 +3,12 @@ import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/ass
 import { ball, fabTargeted, projectOntoHyperplaneInBox } from "../../lib/attacks/mod.ts";
 import { imagesTensor, labelsTensor } from "../../lib/data/mod.ts";
 import { createPrng } from "../../lib/random/prng.ts";
-import { setupBackend, smallTrainedModel } from "../_helpers.ts";
+import { maxAbsDiff, mean, setupBackend, smallTrainedModel } from "../_helpers.ts";
 
 await setupBackend();
 const { classifier, test } = await smallTrainedModel();
 const x = imagesTensor(test, 0, 40);
 const y = labelsTensor(test, 0, 40);
-
-function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
-}
-function mean(a: Uint8Array): number {
-  return a.reduce((s, v) => s + v, 0) / a.length;
-}
 
 Deno.test("projectOntoHyperplaneInBox() finds the minimal-norm point of the hyperplane inside the box", () => {
   const prng = createPrng(4);

@@ -4,19 +4,12 @@ import { ball, fgsm, pgd, square, squareSchedule } from "../../lib/attacks/mod.t
 import { imagesTensor, labelsTensor } from "../../lib/data/mod.ts";
 import { quantize } from "../../lib/defenses/mod.ts";
 import type { Classifier } from "../../lib/models/mod.ts";
-import { setupBackend, smallTrainedModel } from "../_helpers.ts";
+import { maxAbsDiff, mean, setupBackend, smallTrainedModel } from "../_helpers.ts";
 
 await setupBackend();
 const { classifier, test } = await smallTrainedModel();
 const x = imagesTensor(test, 0, 60);
 const y = labelsTensor(test, 0, 60);
-
-function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
-}
-function mean(a: Uint8Array): number {
-  return a.reduce((s, v) => s + v, 0) / a.length;
-}
 
 Deno.test("squareSchedule() halves p at the authors' query counts, rescaled to the budget", () => {
   assertEquals(squareSchedule(0.8, 5, 10000), 0.8);

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { assertLess } from "@std/assert";
 import { registerBatchNormGradient } from "../../lib/backend/mod.ts";
-import { setupBackend } from "../_helpers.ts";
+import { maxAbsDiff, setupBackend } from "../_helpers.ts";
 
 await setupBackend();
 registerBatchNormGradient();
@@ -16,10 +16,6 @@ function explicit(
   eps: number,
 ) {
   return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), scale), offset);
-}
-
-function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
 }
 
 for (const shape of [[4, 5, 6, 3], [7, 3]]) {

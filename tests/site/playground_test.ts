@@ -10,7 +10,8 @@
  * to check instead.
  */
 import { assert, assertEquals } from "@std/assert";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import type { Browser, Page } from "puppeteer-core";
+import { launchBrowser } from "./page_check.ts";
 import * as tf from "@tensorflow/tfjs";
 import {
   buildPlayground,
@@ -22,7 +23,6 @@ import {
 import type { PlaygroundData } from "../../tools/playground/data.ts";
 import type { PlaygroundApi, RunResult } from "../../tools/playground/main.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const PHONE_WIDTH = 390;
 
 /** The site folder with the playground: ADVEX_SITE_DIR, or a fresh smoke-scale build. */
@@ -44,30 +44,6 @@ async function readData(dir: string): Promise<PlaygroundData> {
   const prefix = "globalThis.ADVEX_PLAYGROUND = ";
   assert(text.startsWith(prefix), "data.js assigns globalThis.ADVEX_PLAYGROUND");
   return JSON.parse(text.slice(prefix.length).trim().replace(/;$/, "")) as PlaygroundData;
-}
-
-async function launch(): Promise<{ browser: Browser; profile: string }> {
-  try {
-    await Deno.stat(CHROMIUM);
-  } catch {
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (bash scripts/install.sh)`);
-  }
-  const profile = await Deno.makeTempDir({ prefix: "advex-chromium-" });
-  const browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      `--user-data-dir=${profile}`,
-    ],
-  });
-  return { browser, profile };
 }
 
 /** Opens the page, collecting console errors, uncaught exceptions and failed requests into `problems`. */
@@ -201,7 +177,7 @@ Deno.test("playgroundHtml() hands its styles and content to the site's frame, or
 
 Deno.test("playground page: attacks run in the browser and do what the course says", async () => {
   const { dir } = await playgroundSite();
-  const { browser, profile } = await launch();
+  const browser = await launchBrowser();
   const problems: string[] = [];
   try {
     const page = await openPlayground(browser, dir, problems);
@@ -283,13 +259,12 @@ Deno.test("playground page: attacks run in the browser and do what the course sa
     assertEquals(problems, []);
   } finally {
     await browser.close();
-    await Deno.remove(profile, { recursive: true }).catch(() => {});
   }
 });
 
 Deno.test("playground page: nothing wider than a phone's screen, and a drawn digit is attacked", async () => {
   const { dir } = await playgroundSite();
-  const { browser, profile } = await launch();
+  const browser = await launchBrowser();
   const problems: string[] = [];
   try {
     const page = await openPlayground(browser, dir, problems, PHONE_WIDTH);
@@ -322,7 +297,6 @@ Deno.test("playground page: nothing wider than a phone's screen, and a drawn dig
     assertEquals(problems, []);
   } finally {
     await browser.close();
-    await Deno.remove(profile, { recursive: true }).catch(() => {});
   }
 });
 
