@@ -14,7 +14,7 @@ usage() {
 usage: bash scripts/advex.sh <command> [arguments]
 
 commands:
-  site [--scale smoke|course|paper] [--only TEXT] [--out DIR] [--keep-ipynb] [--timeout SECONDS]
+  site [--scale smoke|course|paper] [--only TEXT] [--out DIR] [--export-only] [--timeout SECONDS]
         execute notebooks/*.ipynb and export the HTML course site (default scale: course, out: site/)
   test [deno test arguments]
         run the test suite
