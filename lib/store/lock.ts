@@ -85,7 +85,8 @@ export async function withLock<T>(path: string, options: LockOptions, fn: () => 
           holder,
         );
       }
-      if (performance.now() - lastNote >= notifyEvery) {
+      // The holder writes its name just after taking the lock: wait a moment for it before saying who it is.
+      if (performance.now() - lastNote >= notifyEvery && (holder || waited > 1000)) {
         onWait(`${options.what}: waiting, because ${describeHolder(holder, path)}`);
         lastNote = performance.now();
       }
