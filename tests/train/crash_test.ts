@@ -111,7 +111,7 @@ Deno.test("cached training killed 20+ times at random moments resumes to the sam
         `${overheadMs.toFixed(0)} ms of it before the first checkpoint`,
     );
 
-    // Kill at moments drawn so that, past each run's start-up, the 30 runs together cover about half of the
+    // Kill at moments drawn so that, past each run's start-up, the 30 runs together cover about a third of the
     // reference's training time.
     const prng = createPrng(20261202);
     const planned = 30;
@@ -121,7 +121,7 @@ Deno.test("cached training killed 20+ times at random moments resumes to the sam
     for (let i = 0; i < planned; i++) {
       const run = startChild(crashed);
       await run.ready;
-      const delay = overheadMs + prng.next() * (trainMs - overheadMs) / planned;
+      const delay = overheadMs + prng.next() * 0.6 * (trainMs - overheadMs) / planned;
       await new Promise((r) => setTimeout(r, delay));
       try {
         run.child.kill("SIGKILL");
