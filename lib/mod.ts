@@ -45,7 +45,6 @@ export {
   canonicalJson,
   commitArtifact,
   CorruptUnitError,
-  diskUsage,
   loadArtifact,
   LockTimeoutError,
   refOf,

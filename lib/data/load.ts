@@ -3,6 +3,7 @@
  * @module
  */
 import { join } from "node:path";
+import { sha256Hex } from "../store/key.ts";
 import { type Dataset, makeDataset } from "./dataset.ts";
 import { parseIdx } from "./idx.ts";
 import { type DataFile, type DatasetName, DATASETS } from "./sources.ts";
@@ -24,11 +25,6 @@ export interface LoadOptions {
 }
 
 const memo = new Map<string, Dataset>();
-
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
   const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(

@@ -15,27 +15,13 @@ import {
   commitArtifact,
   partialSlots,
   readArtifact,
+  readVerifiedUnit,
   type UnitSlots,
   unitSlots,
-  warn,
 } from "../store/store.ts";
-import {
-  commitUnit,
-  CorruptUnitError,
-  discardUnit,
-  type LoadedUnit,
-  loadUnit,
-  unitFile,
-  unitJson,
-} from "../store/unit.ts";
+import { commitUnit, type LoadedUnit, unitFile, unitJson } from "../store/unit.ts";
 import { createProgress, type ProgressMode } from "../util/progress.ts";
-import {
-  DATASET_FILE,
-  type DatasetFile,
-  DatasetFileError,
-  decodeDataset,
-  encodeDataset,
-} from "../data/file.ts";
+import { DATASET_FILE, type DatasetFile, decodeDataset, encodeDataset } from "../data/file.ts";
 
 /** What building one chunk produces. */
 export interface ChunkResult {
@@ -149,7 +135,12 @@ interface Target {
 
 function targetOf(options: ChunkedOptions): Target | undefined {
   if (options.artifact) return { dir: options.artifact.dir, partial: partialSlots(options.artifact) };
-  if (options.dir) return { dir: options.dir, partial: unitSlots(`${options.dir}.partial`, "chunk") };
+  if (options.dir) {
+    return {
+      dir: options.dir,
+      partial: unitSlots(`${options.dir}.partial`, "chunk", undefined, "it will be built again"),
+    };
+  }
   return undefined;
 }
 
@@ -170,16 +161,7 @@ async function loadAssembled(dir: string, artifact?: ArtifactRef): Promise<
     const seconds = file.meta.chunkSeconds;
     return { file, seconds: Array.isArray(seconds) ? seconds as number[] : [] };
   };
-  if (artifact) return await readArtifact(artifact, read);
-  try {
-    const unit = await loadUnit(dir);
-    return unit ? read(unit) : undefined;
-  } catch (e) {
-    if (!(e instanceof CorruptUnitError) && !(e instanceof DatasetFileError)) throw e;
-    warn(`dataset ${dir} cannot be used (${(e as Error).message}); removing it, it will be rebuilt`);
-    await discardUnit(dir);
-    return undefined;
-  }
+  return artifact ? await readArtifact(artifact, read) : await readVerifiedUnit(dir, "dataset", read);
 }
 
 /**

@@ -132,19 +132,41 @@ export function warn(message: string): void {
 }
 
 /**
+ * Loads and verifies the unit at `dir` (any folder) and reads it with `read` (default: the unit itself):
+ * undefined when there is none. One that is partial or corrupt, or that `read` cannot make sense of (a file
+ * inside does not parse), is reported as `what` with the reason, removed, and undefined returned.
+ */
+export async function readVerifiedUnit<T = LoadedUnit>(
+  dir: string,
+  what: string,
+  read: (unit: LoadedUnit) => T | Promise<T> = (unit) => unit as T,
+  then = "it will be rebuilt",
+): Promise<T | undefined> {
+  let problem: string;
+  try {
+    const unit = await loadUnit(dir);
+    if (!unit) return undefined;
+    try {
+      return await read(unit);
+    } catch (e) {
+      problem = `cannot be read (${(e as Error).message})`;
+    }
+  } catch (e) {
+    if (!(e instanceof CorruptUnitError)) throw e;
+    problem = `cannot be used (${e.message})`;
+  }
+  warn(`${what} ${dir} ${problem}; removing it, ${then}`);
+  await inCache(dir, () => discardUnit(dir));
+  return undefined;
+}
+
+/**
  * Loads and verifies the artifact `ref`: undefined when there is none. One that is partial or corrupt is
  * reported (with the bad file's path) and removed, and undefined returned, so that the caller rebuilds it.
  */
 export async function loadArtifact(ref: ArtifactRef): Promise<LoadedUnit | undefined> {
   await cleanStore();
-  try {
-    return await loadUnit(ref.dir);
-  } catch (e) {
-    if (!(e instanceof CorruptUnitError)) throw e;
-    warn(`${ref.kind} artifact ${ref.dir} cannot be used (${e.message}); removing it, it will be rebuilt`);
-    await inCache(ref.dir, () => discardUnit(ref.dir));
-    return undefined;
-  }
+  return await readVerifiedUnit(ref.dir, `${ref.kind} artifact`);
 }
 
 /**
@@ -155,19 +177,8 @@ export async function readArtifact<T>(
   ref: ArtifactRef,
   read: (unit: LoadedUnit) => T | Promise<T>,
 ): Promise<T | undefined> {
-  const unit = await loadArtifact(ref);
-  if (!unit) return undefined;
-  try {
-    return await read(unit);
-  } catch (e) {
-    warn(
-      `${ref.kind} artifact ${ref.dir} cannot be read (${
-        (e as Error).message
-      }); removing it, it will be rebuilt`,
-    );
-    await inCache(ref.dir, () => discardUnit(ref.dir));
-    return undefined;
-  }
+  await cleanStore();
+  return await readVerifiedUnit(ref.dir, `${ref.kind} artifact`, read);
 }
 
 /** Commits `files` as the artifact `ref` (replacing it when `replace`). Returns its folder. */
@@ -241,19 +252,18 @@ async function slotIndices(dir: string): Promise<number[]> {
   return found.sort((a, b) => a - b);
 }
 
-/** Numbered units in folder `dir` (any folder: the store's, or one a caller chose), of kind `kind`. */
-export function unitSlots(dir: string, kind: string, spec?: unknown): UnitSlots {
-  const verified = async (index: number): Promise<LoadedUnit | undefined> => {
-    const path = join(dir, slotName(index));
-    try {
-      return await loadUnit(path);
-    } catch (e) {
-      if (!(e instanceof CorruptUnitError)) throw e;
-      warn(`${kind} ${path} cannot be used (${e.message}); removing it`);
-      await inCache(path, () => discardUnit(path));
-      return undefined;
-    }
-  };
+/**
+ * Numbered units in folder `dir` (any folder: the store's, or one a caller chose), of kind `kind`; `then`
+ * says, when a corrupt one is removed, what happens instead.
+ */
+export function unitSlots(
+  dir: string,
+  kind: string,
+  spec?: unknown,
+  then = "it will be rebuilt",
+): UnitSlots {
+  const verified = (index: number): Promise<LoadedUnit | undefined> =>
+    readVerifiedUnit(join(dir, slotName(index)), kind, undefined, then);
   return {
     dir,
     async latest() {
@@ -283,25 +293,20 @@ export function unitSlots(dir: string, kind: string, spec?: unknown): UnitSlots 
 
 /** The checkpoint units of the job that builds `ref` (`<root>/checkpoints/<kind>-<key>/`). */
 export function checkpointSlots(ref: ArtifactRef): UnitSlots {
-  return unitSlots(join(kindDir("checkpoints"), `${ref.kind}-${ref.key}`), "checkpoint", { of: ref.dir });
+  return unitSlots(
+    join(kindDir("checkpoints"), `${ref.kind}-${ref.key}`),
+    "checkpoint",
+    { of: ref.dir },
+    "an earlier checkpoint is used",
+  );
 }
 
 /** The partial units (e.g. dataset chunks) of the job that builds `ref` (`<root>/partial/<kind>-<key>/`). */
 export function partialSlots(ref: ArtifactRef): UnitSlots {
-  return unitSlots(join(kindDir("partial"), `${ref.kind}-${ref.key}`), "partial", { of: ref.dir });
-}
-
-/** How much disk `path` (a file or folder) takes, in bytes (0 when absent). */
-export async function diskUsage(path: string): Promise<number> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return 0;
-    throw e;
-  }
-  if (!info.isDirectory) return info.size;
-  let total = 0;
-  for await (const e of Deno.readDir(path)) total += await diskUsage(join(path, e.name));
-  return total;
+  return unitSlots(
+    join(kindDir("partial"), `${ref.kind}-${ref.key}`),
+    "chunk",
+    { of: ref.dir },
+    "it will be built again",
+  );
 }

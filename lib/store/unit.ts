@@ -10,7 +10,7 @@
  * @module
  */
 import { basename, dirname, join } from "node:path";
-import { canonicalJson, sha256Hex } from "./key.ts";
+import { sha256Hex } from "./key.ts";
 
 /** The manifest's file name inside a unit. */
 export const MANIFEST = "manifest.json";
@@ -305,9 +305,4 @@ export async function removeStaleTemps(parent: string): Promise<string[]> {
     removed.push(join(parent, entry.name));
   }
   return removed;
-}
-
-/** Canonical JSON of a spec, for comparing recorded specs. */
-export function sameSpec(a: unknown, b: unknown): boolean {
-  return canonicalJson(a) === canonicalJson(b);
 }

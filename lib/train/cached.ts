@@ -28,7 +28,7 @@ import {
   readArtifact,
   withArtifactLock,
 } from "../store/store.ts";
-import { CorruptUnitError, type LoadedUnit, unitFile, unitJson } from "../store/unit.ts";
+import { CorruptUnitError, type LoadedUnit, unitExists, unitFile, unitJson } from "../store/unit.ts";
 import type { ProgressMode } from "../util/progress.ts";
 import { train, type TrainOptions, type TrainReport } from "./train.ts";
 
@@ -197,6 +197,8 @@ export async function trainCached(
     dir: ref.dir,
   });
   const loaded = async (): Promise<TrainedModel | undefined> => {
+    // No model is built (nor data resolved) to find out that nothing is committed yet.
+    if (!await unitExists(ref.dir)) return undefined;
     const model = await fresh();
     const report = await loadCommitted(ref, model);
     if (report) return done(model, report, true);

@@ -269,7 +269,9 @@ export async function train(
   const optimizer = createOptimizer(options.optimizer, vars);
   const step = stepFunction(model, vars, optimizer, data, options, plan);
   const slots = options.checkpoints ??
-    (options.checkpointDir ? unitSlots(options.checkpointDir, "checkpoint") : undefined);
+    (options.checkpointDir
+      ? unitSlots(options.checkpointDir, "checkpoint", undefined, "an earlier checkpoint is used")
+      : undefined);
   const label = options.label ?? `train ${model.name}`;
   const start = performance.now();
   let meta: CheckpointMeta = freshMeta(totalSteps, options.seed);

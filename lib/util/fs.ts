@@ -34,13 +34,3 @@ export async function exists(path: string): Promise<boolean> {
     throw e;
   }
 }
-
-/** Reads `path` as JSON, or returns `undefined` when it does not exist. */
-export async function readJsonIfExists<T>(path: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path)) as T;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
-    throw e;
-  }
-}

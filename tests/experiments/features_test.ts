@@ -9,7 +9,6 @@ import {
   featuresAttack,
   featuresBars,
   featuresBinaryTask,
-  type FeatureScore,
   featuresTenClassTasks,
   meanImageL2Norm,
   type Notebook02Config,
