@@ -14,7 +14,7 @@ import { int, num, optional, str } from "../util/schema.ts";
 import { inputGradientsOnly } from "../util/gradient_scope.ts";
 import type { Classifier } from "../models/classifier.ts";
 import { seedFrom } from "../random/prng.ts";
-import { defineAttack, finish, normField, prngFrom, rangeFields, threatFrom } from "./common.ts";
+import { defineAttack, finish, normField, prngFrom, rangeFields, resultOf, threatFrom } from "./common.ts";
 import { dlrLoss, targetedDlrLoss } from "./dlr.ts";
 import { crossEntropy } from "./loss.ts";
 import type { ThreatModel } from "./threat.ts";
@@ -135,9 +135,18 @@ interface RunSettings {
   seed: number;
 }
 
+/** What one APGD run found, per example of its batch. */
+interface RunResult {
+  /** The last point that `hit` counted as broken where `fooled` is set, else the point of highest loss. */
+  adversarial: tf.Tensor4D;
+  fooled: Uint8Array;
+  /** The model's predictions at those points, from the search's own forward passes. */
+  predictions: Int32Array;
+}
+
 /**
  * One APGD run on the batch. Returns per example the last point found that `hit(logits)` counts as broken
- * (`fooled` set), or else the point of highest loss.
+ * (`fooled` set), or else the point of highest loss, with the predictions there.
  */
 function apgdRun(
   model: Classifier,
@@ -145,7 +154,7 @@ function apgdRun(
   loss: LossFn,
   hit: (logits: tf.Tensor2D) => tf.Tensor1D,
   s: RunSettings,
-): { adversarial: tf.Tensor4D; fooled: Uint8Array } {
+): RunResult {
   const n = x.shape[0];
   // The l-inf ball within the pixel range is a box: clamp to its corners, computed once.
   const box = s.threat.norm === "linf"
@@ -159,6 +168,9 @@ function apgdRun(
   let xAdv = apgdStart(x, s.threat, s.seed);
   let { loss: lossNow, logits, grad } = lossAndGradient(model, xAdv, loss, s.eot);
   let fooled: tf.Tensor = tf.tidy(() => tf.cast(hit(logits), "bool"));
+  // Predictions at the last hit and at the point of highest loss, so that no forward pass judges the result.
+  let predHit = tf.tidy(() => tf.argMax(logits, 1)) as tf.Tensor1D;
+  let predBest = tf.clone(predHit);
   logits.dispose();
   let xBestAdv = tf.clone(xAdv);
   let xBest = tf.clone(xAdv);
@@ -181,9 +193,10 @@ function apgdRun(
       return project(mixed as tf.Tensor4D);
     });
     const r = lossAndGradient(model, next, loss, s.eot);
-    const [nFooled, nBestAdv, nBest, nGradBest, nLossBest, nRises] = tf.tidy(() => {
+    const updated = tf.tidy(() => {
       const h = tf.cast(hit(r.logits), "bool");
       const better = tf.greater(r.loss, lossBest);
+      const pred = tf.argMax(r.logits, 1);
       return [
         tf.logicalOr(fooled, h),
         pick(h, next, xBestAdv),
@@ -191,21 +204,19 @@ function apgdRun(
         pick(better, r.grad, gradBest),
         tf.where(better, r.loss, lossBest),
         tf.add(rises, tf.cast(tf.greater(r.loss, lossNow), "float32")),
+        tf.where(h, pred, predHit),
+        tf.where(better, pred, predBest),
       ];
     });
-    tf.dispose([fooled, xBestAdv, xBest, gradBest, lossBest, rises, r.logits, xOld, lossNow, grad]);
-    [fooled, xBestAdv, xBest, gradBest, lossBest, rises] = [
-      nFooled,
-      nBestAdv,
-      nBest,
-      nGradBest,
-      nLossBest,
-      nRises,
-    ] as [
+    tf.dispose([fooled, xBestAdv, xBest, gradBest, lossBest, rises, predHit, predBest]);
+    tf.dispose([r.logits, xOld, lossNow, grad]);
+    [fooled, xBestAdv, xBest, gradBest, lossBest, rises, predHit, predBest] = updated as [
       tf.Tensor,
       tf.Tensor4D,
       tf.Tensor4D,
       tf.Tensor4D,
+      tf.Tensor1D,
+      tf.Tensor1D,
       tf.Tensor1D,
       tf.Tensor1D,
     ];
@@ -245,9 +256,30 @@ function apgdRun(
   }
   const adversarial = pick(fooled, xBestAdv, xBest);
   const fooledBits = Uint8Array.from(fooled.dataSync());
+  const predictions = tf.tidy(() => tf.where(fooled, predHit, predBest));
+  const predicted = Int32Array.from(predictions.dataSync());
   tf.dispose([xAdv, xOld, grad, lossNow, fooled, xBestAdv, xBest, gradBest, lossBest, stepSize, rises]);
+  tf.dispose([predHit, predBest, predictions]);
   if (box) tf.dispose(box);
-  return { adversarial, fooled: fooledBits };
+  return { adversarial, fooled: fooledBits, predictions: predicted };
+}
+
+/**
+ * The attack's result. The search's own predictions judge it, with no further forward pass, unless its
+ * gradients were averaged over draws of a randomised model (EOT), whose averaged logits are not what one
+ * query returns: then the model classifies the final points once more, as AutoAttack does.
+ */
+function searchResult(
+  model: Classifier,
+  adversarial: tf.Tensor4D,
+  predictions: Int32Array,
+  y: tf.Tensor1D,
+  targeted: boolean,
+  gradients: number,
+  eot: number,
+): AttackResult {
+  if (eot > 1) return finish(model, adversarial, y, targeted, gradients);
+  return resultOf(adversarial, predictions, y, targeted, gradients);
 }
 
 function checkCommon(options: ApgdOptions, name: string): RunSettings & { restarts: number } {
@@ -273,16 +305,17 @@ function checkCommon(options: ApgdOptions, name: string): RunSettings & { restar
 }
 
 /**
- * Runs `run` on the examples not yet broken, `rounds` times, merging each round's adversarial points into the
- * batch result (a broken example keeps the first point that broke it).
+ * Runs `run` on the examples not yet broken, `rounds` times, merging each round's adversarial points and
+ * predictions into the batch result (a broken example keeps the first point that broke it).
  */
 function onRemaining(
   x: tf.Tensor4D,
   rounds: number,
-  run: (xs: tf.Tensor4D, idx: Int32Array, round: number) => { adversarial: tf.Tensor4D; fooled: Uint8Array },
-): tf.Tensor4D {
+  run: (xs: tf.Tensor4D, idx: Int32Array, round: number) => RunResult,
+): { adversarial: tf.Tensor4D; predictions: Int32Array } {
   const n = x.shape[0];
   const broken = new Uint8Array(n);
+  const predictions = new Int32Array(n);
   let result: tf.Tensor4D | undefined;
   for (let r = 0; r < rounds; r++) {
     const idx = Int32Array.from([...broken.keys()].filter((j) => !broken[j]));
@@ -293,8 +326,11 @@ function onRemaining(
     if (!all) xs.dispose();
     // Replace an example's point when this round broke it, or when no earlier round produced one.
     const take = new Uint8Array(n);
-    idx.forEach((j, k) => (take[j] = out.fooled[k] || !result ? 1 : 0));
-    idx.forEach((j, k) => (broken[j] = out.fooled[k] ? 1 : broken[j]));
+    idx.forEach((j, k) => {
+      take[j] = out.fooled[k] || !result ? 1 : 0;
+      if (take[j]) predictions[j] = out.predictions[k];
+      if (out.fooled[k]) broken[j] = 1;
+    });
     const merged = tf.tidy(() => {
       const full = all
         ? out.adversarial
@@ -305,7 +341,7 @@ function onRemaining(
     result?.dispose();
     result = merged;
   }
-  return result ?? tf.clone(x);
+  return { adversarial: result ?? tf.clone(x), predictions };
 }
 
 /**
@@ -345,8 +381,9 @@ export function apgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options:
   const prng = prngFrom(options);
   const labels = y.dataSync();
   // One scope around the whole search: if the model throws midway, every tensor of the search is disposed.
-  const adversarial = tf.tidy(() =>
-    onRemaining(x, settings.restarts, (xs, idx) => {
+  let predictions: Int32Array = new Int32Array(0);
+  const adversarial = tf.tidy(() => {
+    const found = onRemaining(x, settings.restarts, (xs, idx) => {
       const ys = tf.tensor1d(Int32Array.from(idx, (j) => labels[j]), "int32");
       try {
         const loss: LossFn = (logits) =>
@@ -365,9 +402,12 @@ export function apgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options:
       } finally {
         ys.dispose();
       }
-    })
-  );
-  return finish(model, adversarial, y, targeted, (settings.steps + 1) * settings.eot * settings.restarts);
+    });
+    predictions = found.predictions;
+    return found.adversarial;
+  });
+  const gradients = (settings.steps + 1) * settings.eot * settings.restarts;
+  return searchResult(model, adversarial, predictions, y, targeted, gradients, settings.eot);
 }
 
 /**
@@ -415,8 +455,9 @@ export function apgdTargeted(
   const labels = y.dataSync();
   const prng = prngFrom(options);
   const rounds = targetClasses * settings.restarts;
-  const adversarial = tf.tidy(() =>
-    onRemaining(x, rounds, (xs, idx, r) => {
+  let predictions: Int32Array = new Int32Array(0);
+  const adversarial = tf.tidy(() => {
+    const found = onRemaining(x, rounds, (xs, idx, r) => {
       const rank = 1 + Math.floor(r / settings.restarts);
       const ys = tf.tensor1d(Int32Array.from(idx, (j) => labels[j]), "int32");
       const ts = tf.tensor1d(Int32Array.from(idx, (j) => order[j][rank]), "int32");
@@ -428,9 +469,12 @@ export function apgdTargeted(
       } finally {
         tf.dispose([ys, ts]);
       }
-    })
-  );
-  return finish(model, adversarial, y, false, (settings.steps + 1) * settings.eot * rounds);
+    });
+    predictions = found.predictions;
+    return found.adversarial;
+  });
+  const gradients = (settings.steps + 1) * settings.eot * rounds;
+  return searchResult(model, adversarial, predictions, y, false, gradients, settings.eot);
 }
 
 const apgdFields = {

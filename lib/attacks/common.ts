@@ -62,6 +62,20 @@ export function finish(
     adversarial.dispose();
     throw e;
   }
+  return resultOf(adversarial, predictions, y, targeted, gradientSteps);
+}
+
+/**
+ * Packages an attack's result from predictions it already has (the logits of the search's own forward
+ * passes), without running the model again: success is judged from `predictions` against `y`.
+ */
+export function resultOf(
+  adversarial: tf.Tensor4D,
+  predictions: Int32Array,
+  y: tf.Tensor1D,
+  targeted: boolean,
+  gradientSteps: number,
+): AttackResult {
   const labels = y.dataSync();
   const success = new Uint8Array(predictions.length);
   for (let i = 0; i < predictions.length; i++) {

@@ -138,6 +138,35 @@ Deno.test("apgd() and apgdTargeted() leak no tensors, on success and on error", 
   assertEquals(tf.memory().numTensors, before);
 });
 
+Deno.test("apgd() and apgdTargeted() report the model's own predictions on the points they return", () => {
+  // The search judges its result from its own forward passes (no extra one): they must be what the model says.
+  const targets = tf.tidy(() => tf.mod(tf.add(y, 3), 10) as tf.Tensor1D);
+  const runs = [
+    { r: apgd(classifier, x, y, { eps: 0.08, steps: 6, restarts: 2, seed: 4 }), labels: y, targeted: false },
+    {
+      r: apgd(classifier, x, targets, { eps: 0.1, steps: 6, targeted: true }),
+      labels: targets,
+      targeted: true,
+    },
+    {
+      r: apgdTargeted(classifier, x, y, { eps: 0.08, steps: 6, targetClasses: 3 }),
+      labels: y,
+      targeted: false,
+    },
+  ];
+  for (const { r, labels, targeted } of runs) {
+    const fresh = tf.tidy(() => tf.argMax(classifier(r.adversarial), 1)).dataSync();
+    assertEquals(Array.from(r.predictions), Array.from(fresh));
+    const l = labels.dataSync();
+    const success = Array.from(fresh, (p, i) => (targeted ? p === l[i] : p !== l[i]) ? 1 : 0);
+    assertEquals(Array.from(r.success), success);
+    const share = mean(r.success);
+    assert(share > 0 && share < 1, `the check needs both outcomes, got success ${share}`);
+    r.adversarial.dispose();
+  }
+  targets.dispose();
+});
+
 Deno.test("apgd() with targeted cross-entropy reaches the targets", () => {
   const targets = tf.tidy(() => tf.mod(tf.add(y, 1), 10) as tf.Tensor1D);
   const r = apgd(classifier, x, targets, { eps: 0.2, targeted: true, steps: 20 });
