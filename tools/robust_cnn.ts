@@ -26,6 +26,7 @@ import {
   type AutoAttackBesidePgd,
   autoAttackBesidePgd,
   gapPoints,
+  robustCnnJob,
 } from "../lib/experiments/adversarial_training.ts";
 import type { Classifier } from "../lib/models/mod.ts";
 import { saveResults } from "../lib/report/mod.ts";
@@ -87,26 +88,9 @@ export function parseRobustArgs(args: string[]): RobustCnnOptions {
   };
 }
 
-/** The training job (and cache key) of a run. */
+/** The training job (and cache key) of a run: {@linkcode robustCnnJob} with the run's epochs and PGD steps. */
 export function robustJob(opts: RobustCnnOptions): TrainJob<SubsetDataSpec> {
-  const steps = opts.pgdTrainSteps;
-  return {
-    data: { dataset: "mnist", trainSize: 0, seed: 0 },
-    model: { kind: "madry-cnn", scale: 16 },
-    initSeed: 1,
-    train: {
-      epochs: opts.epochs,
-      batchSize: 100,
-      optimizer: { name: "adam", learningRate: 0.001 },
-      schedule: "cosine",
-      seed: 1,
-      adversarial: {
-        attack: { kind: "pgd", eps: 0.3, steps, stepSize: Math.min(0.1, 0.5 / steps) },
-        alpha: 0,
-        warmup: 0.1,
-      },
-    },
-  } as TrainJob<SubsetDataSpec>;
+  return robustCnnJob(opts.epochs, opts.pgdTrainSteps);
 }
 
 /** Budget overrides of {@linkcode measureRobust}, for quick runs and tests (defaults: the evaluation's). */
