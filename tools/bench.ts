@@ -2,13 +2,22 @@
  * Throughput benchmark of the library's hot paths: for each model and batch size, images per second of one
  * training step (Adam, cross-entropy), one FGSM attack, one PGD step and one inference pass, on the backend
  * `initBackend()` picks (or `--backend`). Each figure is the median of `--runs` timed repetitions after
- * `--warmup` untimed ones; "apgd-step" is an APGD-CE run of 10 gradient steps, timed per step; "ort-inference" runs the model's ONNX export in onnxruntime. Every measurement is printed as one JSON line on stdout (machine-readable), and a
- * readable table follows on stderr.
+ * `--warmup` untimed ones; the tasks of a batch take turns within each repetition, so that a change in the
+ * machine's load touches them alike and their ratios hold. "apgd-step" is an APGD-CE run of 10 gradient
+ * steps, timed per step, and its record gives its time per PGD step ("perPgdStep") when "pgd-step" ran
+ * beside it; "ort-inference" runs the model's ONNX export in onnxruntime. Every measurement is printed as one
+ * JSON line on stdout (machine-readable), and a readable table follows on stderr.
+ *
+ * The task "autoattack" (not run by default) times AutoAttack `standard` (APGD-CE, APGD-T, FAB-T, Square
+ * 5,000; l-inf, eps 0.3) on the first `--autoattack-size` (default 1,000) images of the stratified MNIST test
+ * subset of `deno task robust`, against that tool's PGD-trained scale-16 Madry CNN: the same cached model,
+ * trained first (about 40 minutes on 2 cores, resumable) when it is not in the cache.
  *
  * ```
  * deno task bench [--models mlp,madry-cnn,resnet,resnet50] [--batches 128,512] [--runs 5] [--warmup 2]
  *                 [--backend auto|webgpu|wasm|cpu] [--tasks train,fgsm,pgd-step,apgd-step,inference,ort-inference]
  *                 [--ort-provider auto|cuda|webgpu|cpu]
+ * deno task bench --tasks autoattack [--autoattack-size 1000]
  * ADVEX_NATIVE=0 deno task bench ...   # the same without the native kernels
  * ```
  *
@@ -30,6 +39,9 @@ import {
 import { exportOnnx, loadOrtModel, type OrtModel, type OrtProviderRequest } from "../lib/onnx/mod.ts";
 import { asClassifier, buildModel, describeModel, type ModelSpec } from "../lib/models/mod.ts";
 import { createOptimizer } from "../lib/train/optimizers.ts";
+import { testData, trainCached } from "../lib/train/mod.ts";
+import { autoAttack } from "../lib/eval/autoattack.ts";
+import { robustCnnJob } from "../lib/experiments/adversarial_training.ts";
 
 /** The models the benchmark knows, by short name. */
 export const BENCH_MODELS: Record<string, ModelSpec> = {
@@ -39,10 +51,12 @@ export const BENCH_MODELS: Record<string, ModelSpec> = {
   "resnet50": { kind: "resnet50", baseWidth: 4, stem: "small", stemStride: 2, zeroInitResidual: true },
 };
 
-/** The timed tasks. */
+/** The timed tasks per model and batch, run by default. */
 export const BENCH_TASKS = ["train", "fgsm", "pgd-step", "apgd-step", "inference", "ort-inference"] as const;
 /** One of {@linkcode BENCH_TASKS}. */
 export type BenchTask = typeof BENCH_TASKS[number];
+/** The tasks `--tasks` accepts: {@linkcode BENCH_TASKS} and "autoattack", which runs only when asked for. */
+export const ALL_BENCH_TASKS = [...BENCH_TASKS, "autoattack"] as const;
 
 /** One measurement, as printed. */
 export interface BenchRecord {
@@ -61,7 +75,26 @@ export interface BenchRecord {
   msPerStep: number;
   /** Images per second at the median. */
   imagesPerSecond: number;
+  /** For "apgd-step" timed beside "pgd-step": its median time over the PGD step's. */
+  perPgdStep?: number;
   runs: number;
+  machine: { cpu: string; cores: number; os: string };
+}
+
+/** The record of the "autoattack" task. */
+export interface AutoAttackBenchRecord {
+  task: "autoattack";
+  model: string;
+  /** Test images attacked. */
+  n: number;
+  backend: string;
+  kernels: string;
+  /** Wall time of AutoAttack, model training and loading excluded. */
+  seconds: number;
+  imagesPerSecond: number;
+  cleanAccuracy: number;
+  robustAccuracy: number;
+  perAttack: { name: string; attacked: number; robustAccuracy: number; seconds: number }[];
   machine: { cpu: string; cores: number; os: string };
 }
 
@@ -70,6 +103,10 @@ export interface BenchOptions {
   models: string[];
   batches: number[];
   tasks: BenchTask[];
+  /** Run the "autoattack" task. */
+  autoAttack: boolean;
+  /** Images the "autoattack" task attacks. Default 1000. */
+  autoAttackSize: number;
   runs: number;
   warmup: number;
   backend?: BackendRequest;
@@ -83,6 +120,8 @@ export function parseBenchArgs(args: string[]): BenchOptions {
     models: Object.keys(BENCH_MODELS),
     batches: [128, 512],
     tasks: [...BENCH_TASKS],
+    autoAttack: false,
+    autoAttackSize: 1000,
     runs: 5,
     warmup: 2,
   };
@@ -108,14 +147,27 @@ export function parseBenchArgs(args: string[]): BenchOptions {
           throw new Error("--batches takes positive integers");
         }
         break;
-      case "--tasks":
-        opts.tasks = value().split(",") as BenchTask[];
-        for (const t of opts.tasks) {
-          if (!BENCH_TASKS.includes(t)) {
-            throw new Error(`unknown task ${t}; known: ${BENCH_TASKS.join(", ")}`);
+      case "--tasks": {
+        const tasks = value().split(",");
+        for (const t of tasks) {
+          if (!(ALL_BENCH_TASKS as readonly string[]).includes(t)) {
+            throw new Error(`unknown task ${t}; known: ${ALL_BENCH_TASKS.join(", ")}`);
           }
         }
+        opts.autoAttack = tasks.includes("autoattack");
+        opts.tasks = tasks.filter((t) => t !== "autoattack") as BenchTask[];
         break;
+      }
+      case "--autoattack-size": {
+        const text = value();
+        opts.autoAttackSize = Number(text);
+        if (
+          !Number.isInteger(opts.autoAttackSize) || opts.autoAttackSize < 10 || opts.autoAttackSize > 10000
+        ) {
+          throw new Error(`--autoattack-size must be an integer from 10 to 10000, got '${text}'`);
+        }
+        break;
+      }
       case "--runs":
         opts.runs = Number(value());
         break;
@@ -150,33 +202,48 @@ function median(values: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-/** Times `step` (which must finish its work, e.g. by reading a result) and returns the median in ms. */
-async function timeStep(step: () => Promise<void>, warmup: number, runs: number): Promise<number> {
-  for (let i = 0; i < warmup; i++) await step();
-  const times: number[] = [];
+/**
+ * Times each of `steps` (each must finish its work, e.g. by reading a result) and returns their medians in
+ * ms. The steps take turns within each repetition, so that a change in the machine's load touches all alike.
+ */
+export async function timeSteps(
+  steps: (() => Promise<void>)[],
+  warmup: number,
+  runs: number,
+): Promise<number[]> {
+  for (const step of steps) for (let i = 0; i < warmup; i++) await step();
+  const times = steps.map(() => [] as number[]);
   for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await step();
-    times.push(performance.now() - t0);
+    for (const [k, step] of steps.entries()) {
+      const t0 = performance.now();
+      await step();
+      times[k].push(performance.now() - t0);
+    }
   }
-  return median(times);
+  return times.map(median);
 }
 
-/** Runs the benchmark and returns its records. */
-export async function runBench(
-  opts: BenchOptions,
-  emit: (r: BenchRecord) => void = () => {},
-): Promise<BenchRecord[]> {
+/** The backend, its kernels and the machine, as every record states them. */
+async function benchSetting(opts: BenchOptions) {
   const report = await initBackend({ backend: opts.backend });
-  console.error(`bench: ${describeBackend(report)}`);
-  const host = machine();
   const native = await loadNative();
   const kernels = report.name !== "wasm" || !nativeKernelsRegistered()
     ? report.name
     : native.ok && native.library.directThreads > 0
     ? "native-direct"
     : "native-blas";
+  return { report, kernels, host: machine() };
+}
+
+/** Runs the benchmark's per-model tasks and returns their records. */
+export async function runBench(
+  opts: BenchOptions,
+  emit: (r: BenchRecord) => void = () => {},
+): Promise<BenchRecord[]> {
+  const { report, kernels, host } = await benchSetting(opts);
+  console.error(`bench: ${describeBackend(report)}`);
   const records: BenchRecord[] = [];
+  if (opts.tasks.length === 0) return records;
   for (const name of opts.models) {
     const spec = BENCH_MODELS[name];
     const model = buildModel(spec, { inputShape: [28, 28, 1], classes: 10 }, 1);
@@ -228,8 +295,13 @@ export async function runBench(
           await ort.predict(xData);
         },
       };
+      const medians = await timeSteps(opts.tasks.map((t) => steps[t]), opts.warmup, opts.runs);
+      const msOf = (task: BenchTask) => medians[opts.tasks.indexOf(task)] / (task === "apgd-step" ? 10 : 1);
       for (const task of opts.tasks) {
-        const ms = await timeStep(steps[task], opts.warmup, opts.runs) / (task === "apgd-step" ? 10 : 1);
+        const ms = msOf(task);
+        const ratio = task === "apgd-step" && opts.tasks.includes("pgd-step")
+          ? ms / msOf("pgd-step")
+          : undefined;
         const record: BenchRecord = {
           task,
           model: describeModel(spec),
@@ -239,6 +311,7 @@ export async function runBench(
           ...(task === "ort-inference" && ort ? { ortProvider: ort.provider.name } : {}),
           msPerStep: Math.round(ms * 100) / 100,
           imagesPerSecond: Math.round(batch / (ms / 1000)),
+          ...(ratio !== undefined ? { perPgdStep: Math.round(ratio * 1000) / 1000 } : {}),
           runs: opts.runs,
           machine: host,
         };
@@ -252,6 +325,49 @@ export async function runBench(
     model.dispose();
   }
   return records;
+}
+
+/**
+ * The "autoattack" task: AutoAttack `standard` at eps 0.3 on the first `opts.autoAttackSize` images of
+ * `deno task robust`'s evaluation subset, against its PGD-trained network (loaded from the cache, or trained).
+ */
+export async function benchAutoAttack(opts: BenchOptions): Promise<AutoAttackBenchRecord> {
+  const { report, kernels, host } = await benchSetting(opts);
+  const job = robustCnnJob();
+  const trained = await trainCached(job, { progress: "auto" });
+  if (!trained.fromCache) {
+    console.error("bench: the network was trained; AutoAttack's time below excludes it");
+  }
+  const images = await testData({ dataset: "mnist", testSize: opts.autoAttackSize, seed: 0 });
+  const t0 = performance.now();
+  const r = await autoAttack(trained.classifier, images, {
+    norm: "linf",
+    eps: 0.3,
+    version: "standard",
+    seed: 13,
+    label: "AutoAttack",
+    progress: "auto",
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  trained.model.dispose();
+  return {
+    task: "autoattack",
+    model: `${describeModel(job.model)}, PGD-trained (deno task robust)`,
+    n: r.n,
+    backend: report.name,
+    kernels,
+    seconds: Math.round(seconds * 10) / 10,
+    imagesPerSecond: Math.round((r.n / seconds) * 100) / 100,
+    cleanAccuracy: r.cleanAccuracy,
+    robustAccuracy: r.robustAccuracy,
+    perAttack: r.perAttack.map((a) => ({
+      name: a.name,
+      attacked: a.attacked,
+      robustAccuracy: a.robustAccuracy,
+      seconds: Math.round(a.seconds * 10) / 10,
+    })),
+    machine: host,
+  };
 }
 
 /** The records as an aligned table. */
@@ -270,11 +386,26 @@ if (import.meta.main) {
   try {
     const opts = parseBenchArgs(Deno.args);
     const records = await runBench(opts, (r) => console.log(JSON.stringify(r)));
-    console.error(
-      `\n${benchTable(records)}\n(backend ${records[0]?.backend}, ${records[0]?.kernels} kernels; ${
-        records[0]?.machine.cpu
-      }, ${records[0]?.machine.cores} cores)`,
-    );
+    if (records.length) {
+      console.error(
+        `\n${benchTable(records)}\n(backend ${records[0].backend}, ${records[0].kernels} kernels; ${
+          records[0].machine.cpu
+        }, ${records[0].machine.cores} cores)`,
+      );
+    }
+    if (opts.autoAttack) {
+      const r = await benchAutoAttack(opts);
+      console.log(JSON.stringify(r));
+      const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+      console.error(
+        `\nAutoAttack standard on ${r.n} images: ${(r.seconds / 60).toFixed(1)} min, ${
+          pct(r.cleanAccuracy)
+        } ` +
+          `clean, ${pct(r.robustAccuracy)} robust (` +
+          r.perAttack.map((a) => `${a.name} ${Math.round(a.seconds)} s`).join(", ") +
+          `; backend ${r.backend}, ${r.kernels} kernels; ${r.machine.cpu}, ${r.machine.cores} cores)`,
+      );
+    }
   } catch (error) {
     console.error(`bench: ${(error as Error).message}`);
     Deno.exit(2);
