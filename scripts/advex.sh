@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The two everyday commands of the project. Each first runs scripts/install.sh (quick when
 # everything is in place), then:
-#   bash scripts/advex.sh site [--scale smoke|course|paper] [--only TEXT] [--out DIR] ...
+#   bash scripts/advex.sh site [--scale smoke|course|full|paper] [--only TEXT] [--out DIR] ...
 #       executes the notebooks and writes the HTML course site (default: site/, scale course)
 #   bash scripts/advex.sh test [deno test arguments]
 #       runs the test suite, including the headless-browser check of the exported site
@@ -14,7 +14,7 @@ usage() {
 usage: bash scripts/advex.sh <command> [arguments]
 
 commands:
-  site [--scale smoke|course|paper] [--only TEXT] [--out DIR] [--export-only] [--timeout SECONDS]
+  site [--scale smoke|course|full|paper] [--only TEXT] [--out DIR] [--export-only] [--timeout SECONDS]
         execute notebooks/*.ipynb and export the HTML course site (default scale: course, out: site/)
   test [deno test arguments]
         run the test suite

@@ -3,7 +3,7 @@
  * caches it under a key made of its configuration, exports it to ONNX, and checks the export.
  *
  * ```
- * deno task pretrain [--scale smoke|course|paper] [--config configs/pretrain-resnet50.yaml]
+ * deno task pretrain [--scale smoke|course|full|paper] [--config configs/pretrain-resnet50.yaml]
  *                    [--provider auto|cuda|webgpu|cpu] [--progress auto|terminal|silent]
  * ```
  *
@@ -149,7 +149,7 @@ if (import.meta.main) {
   });
   if (values.help) {
     console.log(
-      "deno task pretrain [--scale smoke|course|paper] [--config FILE] [--provider auto|cuda|webgpu|cpu] [--progress MODE]",
+      "deno task pretrain [--scale smoke|course|full|paper] [--config FILE] [--provider auto|cuda|webgpu|cpu] [--progress MODE]",
     );
     Deno.exit(0);
   }

@@ -6,7 +6,7 @@
  * downloads, search built with MiniSearch in tools/site_search.ts).
  *
  * ```
- * deno task site [--scale smoke|course|paper] [--only TEXT] [--out DIR] [--notebooks DIR]
+ * deno task site [--scale smoke|course|full|paper] [--only TEXT] [--out DIR] [--notebooks DIR]
  *                [--export-only] [--timeout SECONDS]
  * ```
  *
@@ -20,6 +20,7 @@
  * @module
  */
 
+import { type Scale, SCALES } from "../lib/config/load.ts";
 import { exists, writeFileAtomic } from "../lib/util/fs.ts";
 import {
   type ChapterEntry,
@@ -49,11 +50,8 @@ import {
 
 export type { ChapterEntry, NavPage, SiteManifest } from "./site_index.ts";
 
-/** Workload sizes a notebook can run at, read by the notebooks from `ADVEX_SCALE`. */
-export const SCALES = ["smoke", "course", "paper"] as const;
-
-/** One of {@link SCALES}. */
-export type Scale = typeof SCALES[number];
+/** Workload sizes a notebook can run at (the configs' scales), read by the notebooks from `ADVEX_SCALE`. */
+export { type Scale, SCALES };
 
 /** Absolute path of the project root (the folder holding `deno.json`). */
 export const PROJECT_ROOT: string = dirName(import.meta.dirname!);
@@ -207,7 +205,7 @@ export interface CliOptions {
 
 const USAGE = `usage: deno task site [options]
 
-  --scale smoke|course|paper  workload size passed to the notebooks as ADVEX_SCALE (default: course)
+  --scale smoke|course|full|paper  workload size passed to the notebooks as ADVEX_SCALE (default: course)
   --only TEXT                 execute only notebooks whose file name contains TEXT
   --out DIR                   output folder (default: site/ in the project)
   --notebooks DIR             folder with the notebooks (default: notebooks/ in the project)

@@ -14,12 +14,12 @@
  *   binaries, also as `playground/wasm.js` for `file://`, and writes `playground.html`.
  *
  * ```
- * deno run -A --cached-only tools/site_playground.ts [--scale smoke|course|paper] [--out DIR]
+ * deno run -A --cached-only tools/site_playground.ts [--scale smoke|course|full|paper] [--out DIR]
  * ```
  * @module
  */
 import type * as tfTypes from "@tensorflow/tfjs";
-import type { Scale } from "../lib/config/load.ts";
+import { type Scale, SCALES } from "../lib/config/load.ts";
 import type { CapacityScale } from "../lib/experiments/adversarial_training.ts";
 import type { TrainJob } from "../lib/train/cached.ts";
 import type { ProgressMode } from "../lib/util/progress.ts";
@@ -413,8 +413,8 @@ if (import.meta.main) {
     return i >= 0 ? args[i + 1] : undefined;
   };
   const scale = (value("--scale") ?? "course") as Scale;
-  if (!["smoke", "course", "paper"].includes(scale)) {
-    console.error(`site_playground: --scale must be smoke, course or paper, not '${scale}'`);
+  if (!(SCALES as readonly string[]).includes(scale)) {
+    console.error(`site_playground: --scale must be one of ${SCALES.join(", ")}, not '${scale}'`);
     Deno.exit(2);
   }
   const report = await buildPlayground({

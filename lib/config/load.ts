@@ -1,15 +1,16 @@
 /**
  * Experiment configs in YAML. Each file holds one section per scale — `smoke` (seconds, CI), `course`
- * (default, minutes on a laptop CPU) and `paper` (the papers' settings, for a GPU) — and may hold a
- * `common` section merged under each of them.
+ * (default, minutes on a laptop CPU), `full` (the papers' figures on 2 CPU cores, hours) and `paper` (the
+ * papers' settings, for a GPU) — and may hold a `common` section merged under each of them. A section that
+ * is the name of another scale (`full: course`) runs that scale's settings.
  * @module
  */
 import { parse } from "@std/yaml";
 import { ConfigError, type Schema } from "./schema.ts";
 import { readEnv } from "../util/env.ts";
 
-/** The three scales every experiment is described at. */
-export const SCALES = ["smoke", "course", "paper"] as const;
+/** The scales every experiment is described at, from the cheapest. */
+export const SCALES = ["smoke", "course", "full", "paper"] as const;
 /** One of {@linkcode SCALES}. */
 export type Scale = typeof SCALES[number];
 
@@ -43,7 +44,29 @@ export function deepMerge(base: unknown, over: unknown): unknown {
 }
 
 /**
- * Validates the parsed YAML text `text` (named `source` in errors) at `scale` against `schema`.
+ * The settings of `scale` in a parsed config. A section that is the name of another scale (`full: course`)
+ * stands for that scale's settings, which must be a mapping.
+ */
+function sectionOf(doc: Record<string, unknown>, scale: Scale, source: string): unknown {
+  const section = doc[scale];
+  if (typeof section !== "string") return section;
+  if (!(SCALES as readonly string[]).includes(section) || section === scale) {
+    throw new ConfigError(
+      `${source}: ${scale}: a section given by name must name another scale (${
+        SCALES.filter((s) => s !== scale).join(", ")
+      }), got "${section}"`,
+    );
+  }
+  const named = doc[section];
+  if (!isPlainObject(named)) {
+    throw new ConfigError(`${source}: ${scale}: stands for "${section}", which is not a section of settings`);
+  }
+  return named;
+}
+
+/**
+ * Validates the parsed YAML text `text` (named `source` in errors) at `scale` against `schema`. A scale's
+ * section may be the name of another scale (`full: course`): that scale's settings.
  */
 export function parseExperiment<T>(text: string, schema: Schema<T>, scale: Scale, source = "config"): T {
   let doc: unknown;
@@ -63,7 +86,7 @@ export function parseExperiment<T>(text: string, schema: Schema<T>, scale: Scale
     }
   }
   if (!(scale in doc)) throw new ConfigError(`${source}: has no "${scale}" section`);
-  const merged = deepMerge(doc.common ?? {}, doc[scale]);
+  const merged = deepMerge(doc.common ?? {}, sectionOf(doc, scale, source));
   try {
     return schema.validate(merged, scale);
   } catch (e) {

@@ -41,6 +41,15 @@ Deno.test("parseExperiment() merges common settings under the chosen scale and f
   assertEquals(parseExperiment(yaml, schema, "course").data.trainSize, 1000);
 });
 
+Deno.test("parseExperiment() reads a section given as another scale's name as that scale's settings", () => {
+  const named = yaml + "full: course\n";
+  assertEquals(parseExperiment(named, schema, "full"), parseExperiment(yaml, schema, "course"));
+  assertThrows(() => parseExperiment(yaml + "full: huge\n", schema, "full"), ConfigError, 'got "huge"');
+  assertThrows(() => parseExperiment(yaml + "full: full\n", schema, "full"), ConfigError, "another scale");
+  const dangling = yaml.replace(/paper:\n.*\n/, "") + "full: paper\n";
+  assertThrows(() => parseExperiment(dangling, schema, "full"), ConfigError, 'stands for "paper"');
+});
+
 Deno.test("parseExperiment() names an unknown key, its path and the likely intended key", () => {
   const bad = yaml.replace("epochs: 3", "epoch: 3");
   const err = assertThrows(() => parseExperiment(bad, schema, "course", "exp.yaml"), ConfigError);

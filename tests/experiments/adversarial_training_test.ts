@@ -28,11 +28,14 @@ import {
   PAPER_LARGEST_SCALE,
   pgdTrainingVerdict,
   reachesPaperScale,
+  robustCnnJob,
   sweepAttack,
   sweepShape,
   sweptScale,
 } from "../../lib/experiments/adversarial_training.ts";
 import { relativeTrainingCost } from "../../lib/train/adversarial.ts";
+import { trainCacheConfig } from "../../lib/train/cached.ts";
+import { artifactRef } from "../../lib/store/mod.ts";
 import { smallTrainedModel } from "../_helpers.ts";
 
 const CONFIG = new URL("../../configs/05-adversarial-training.yaml", import.meta.url);
@@ -288,4 +291,19 @@ Deno.test("nearestPoint(), halvingPoint() and sweepShape() read the accuracy-aga
     robustAtRadius: true,
   });
   assertThrows(() => sweepShape(point(0.3, 0.9), point(0.4, 0.6), 2), RangeError, "fall");
+});
+
+Deno.test("chapter 5's PGD-trained scale-16 network at full scale is deno task robust's job: one cached model", async () => {
+  const cfg = await loadExperiment(CONFIG, notebook05Schema, "full");
+  const pgd = cfg.modes.find((m) => m.attack?.kind === "pgd")!;
+  const largest = cfg.scales.find((s) => s.scale === 16)!;
+  const job = capacityJob(cfg, pgd, largest);
+  assertEquals(job, robustCnnJob());
+  assertEquals(
+    (await artifactRef("models", trainCacheConfig(job))).key,
+    (await artifactRef("models", trainCacheConfig(robustCnnJob()))).key,
+  );
+  assertEquals(cfg.scales.map((s) => s.scale), [1, 2, 4, 8, 16]);
+  assertEquals([cfg.eval.pgdSteps, cfg.eval.pgdStepSize, cfg.eval.restarts], [100, 0.01, 20]);
+  assertEquals(cfg.data.testSize, 1000);
 });
