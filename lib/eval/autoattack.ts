@@ -21,6 +21,7 @@ import { ball, type Norm } from "../attacks/threat.ts";
 import type { AttackResult } from "../attacks/types.ts";
 import { inputGradientsOnly } from "../util/gradient_scope.ts";
 import { type Dataset, imagesTensor, labelsTensor, size, take } from "../data/dataset.ts";
+import { forEachBatch, forEachRange } from "../data/batches.ts";
 import type { Classifier } from "../models/classifier.ts";
 import { createPrng, type Prng } from "../random/prng.ts";
 import { createProgress, type ProgressMode } from "../util/progress.ts";
@@ -261,6 +262,62 @@ export async function autoAttack(
 ): Promise<AutoAttackResult> {
   const t0 = performance.now();
   const ds = asDataset(data);
+  const plan = planOf(options);
+  const n = size(ds);
+  const clean = await cleanPass(model, ds, plan.batchSize);
+  const settings = {
+    norm: plan.norm,
+    eps: plan.eps,
+    clipMin: plan.threat.clipMin,
+    clipMax: plan.threat.clipMax,
+    steps: options.steps ?? 100,
+    targetClasses: options.targetClasses ?? Math.min(9, Math.max(1, clean.classes - 1)),
+    squareQueries: options.squareQueries ?? 5000,
+    eot: options.eot ?? (plan.version === "rand" ? 20 : 1),
+  };
+  const state: WorstCase = {
+    robust: Uint8Array.from(clean.correct),
+    brokenBy: Array.from(clean.correct, (c) => (c ? null : "clean")),
+    adversarial: Float32Array.from(ds.images),
+  };
+  const perAttack: AutoAttackStage[] = [];
+  for (const [i, attack] of plan.attacks.entries()) {
+    const onProgress = options.onProgress &&
+      ((share: number, note: string) =>
+        options.onProgress!(Math.round(n * (i + share) / plan.attacks.length), note));
+    perAttack.push(
+      await runStage(model, ds, state, attack, { ...settings, prng: createPrng(plan.seed + i) }, {
+        threat: plan.threat,
+        batchSize: plan.batchSize,
+        progress: plan.showProgress ? { label: plan.label, mode: options.progress } : undefined,
+        onProgress,
+      }),
+    );
+  }
+  const checks = judgeChecks(clean.checked, perAttack, {
+    n,
+    version: plan.version,
+    squareTolerance: plan.squareTolerance,
+  });
+  const flags = checks.filter((c) => c.fired);
+  return {
+    n,
+    version: plan.version,
+    norm: plan.norm,
+    eps: plan.eps,
+    cleanAccuracy: n ? clean.correct.reduce((a, b) => a + b, 0) / n : 0,
+    robustAccuracy: n ? countOf(state.robust) / n : 0,
+    perAttack,
+    ...state,
+    checks,
+    flags,
+    flagged: flags.length > 0,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** The run's settings from the options, each checked: a bad one is a RangeError naming it. */
+function planOf(options: AutoAttackOptions) {
   const norm = options.norm ?? "linf";
   const eps = options.eps ?? 0.3;
   const version = options.version ?? (options.attacks ? "custom" : "standard");
@@ -285,125 +342,114 @@ export async function autoAttack(
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`autoAttack: batchSize must be an integer >= 1, got ${batchSize}`);
   }
-  const seed = options.seed ?? 0;
-  const squareTolerance = options.squareTolerance ?? 0.01;
-  const n = size(ds);
-  const per = ds.shape[0] * ds.shape[1] * ds.shape[2];
-  const showProgress = options.label !== undefined ||
-    (options.progress !== undefined && options.progress !== "silent");
-  const label = options.label ?? "AutoAttack";
+  return {
+    norm,
+    eps,
+    version: version as AutoAttackVersion,
+    attacks,
+    threat,
+    batchSize,
+    seed: options.seed ?? 0,
+    squareTolerance: options.squareTolerance ?? 0.01,
+    showProgress: options.label !== undefined ||
+      (options.progress !== undefined && options.progress !== "silent"),
+    label: options.label ?? "AutoAttack",
+  };
+}
 
-  // Clean pass and the model checks (on the first batch).
-  const correct = new Uint8Array(n);
+/** The clean pass: which examples are classified correctly, the number of classes, the model checks. */
+async function cleanPass(model: Classifier, ds: Dataset, batchSize: number) {
+  const correct = new Uint8Array(size(ds));
   let classes = 0;
   let checked: ReturnType<typeof modelChecks> | undefined;
-  for (let start = 0; start < n; start += batchSize) {
-    const end = Math.min(n, start + batchSize);
-    const x = imagesTensor(ds, start, end), y = labelsTensor(ds, start, end);
+  await forEachBatch(ds, { batchSize }, ({ x, y, start, end }) => {
+    // The model checks run on the first batch.
+    if (!checked) checked = modelChecks(model, x, y);
+    const pred = tf.tidy(() => {
+      const logits = model(x);
+      classes = logits.shape[1];
+      return tf.argMax(logits, 1);
+    });
+    const p = pred.dataSync();
+    pred.dispose();
+    for (let i = 0; i < end - start; i++) correct[start + i] = p[i] === ds.labels[start + i] ? 1 : 0;
+  });
+  return { correct, classes, checked };
+}
+
+/** The worst case per example so far: whether it is still robust, what broke it, its adversarial image. */
+interface WorstCase {
+  robust: Uint8Array;
+  brokenBy: (AutoAttackName | "clean" | null)[];
+  adversarial: Float32Array;
+}
+
+const countOf = (bits: Uint8Array) => bits.reduce((a, b) => a + b, 0);
+
+/**
+ * One attack of the sequence on the examples still robust, in batches: a point counts as broken only if the
+ * attack's image is misclassified and inside the ball, and then its image becomes the worst case.
+ */
+async function runStage(
+  model: Classifier,
+  ds: Dataset,
+  state: WorstCase,
+  attack: AutoAttackName,
+  settings: Parameters<typeof runAttack>[4],
+  run: {
+    threat: ReturnType<typeof ball>;
+    batchSize: number;
+    progress?: { label: string; mode?: ProgressMode };
+    onProgress?: (share: number, note: string) => void;
+  },
+): Promise<AutoAttackStage> {
+  const ts = performance.now();
+  const n = size(ds);
+  const per = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  const alive: number[] = [];
+  for (let j = 0; j < n; j++) if (state.robust[j]) alive.push(j);
+  const bar = run.progress
+    ? createProgress({
+      label: `${run.progress.label}: ${attackNames[attack]}`,
+      total: alive.length,
+      unit: "examples",
+      mode: run.progress.mode,
+    })
+    : undefined;
+  let broken = 0;
+  await forEachRange(0, alive.length, { batchSize: run.batchSize }, (start, end) => {
+    const idx = alive.slice(start, end);
+    const part = take(ds, idx);
+    const x = imagesTensor(part), y = labelsTensor(part);
+    let result: AttackResult | undefined;
     try {
-      if (!checked) checked = modelChecks(model, x, y);
-      const pred = tf.tidy(() => {
-        const logits = model(x);
-        classes = logits.shape[1];
-        return tf.argMax(logits, 1);
+      result = runAttack(attack, model, x, y, settings);
+      const dist = tf.tidy(() => run.threat.distance(result!.adversarial, x).dataSync());
+      const advImages = result.adversarial.dataSync();
+      idx.forEach((j, k) => {
+        const inside = dist[k] <= settings.eps * (1 + 1e-5) + 1e-7;
+        if (result!.predictions[k] !== ds.labels[j] && inside) {
+          state.robust[j] = 0;
+          state.brokenBy[j] = attack;
+          broken++;
+          state.adversarial.set(advImages.subarray(k * per, (k + 1) * per), j * per);
+        }
       });
-      const p = pred.dataSync();
-      pred.dispose();
-      for (let i = 0; i < end - start; i++) correct[start + i] = p[i] === ds.labels[start + i] ? 1 : 0;
     } finally {
       tf.dispose([x, y]);
+      result?.adversarial.dispose();
     }
-  }
-  const settings = {
-    norm,
-    eps,
-    clipMin: threat.clipMin,
-    clipMax: threat.clipMax,
-    steps: options.steps ?? 100,
-    targetClasses: options.targetClasses ?? Math.min(9, Math.max(1, classes - 1)),
-    squareQueries: options.squareQueries ?? 5000,
-    eot: options.eot ?? (version === "rand" ? 20 : 1),
-  };
-
-  const robust = Uint8Array.from(correct);
-  const brokenBy: (AutoAttackName | "clean" | null)[] = Array.from(correct, (c) => (c ? null : "clean"));
-  const adversarial = Float32Array.from(ds.images);
-  const cleanAccuracy = n ? correct.reduce((a, b) => a + b, 0) / n : 0;
-  const perAttack: AutoAttackStage[] = [];
-  const countRobust = () => robust.reduce((a, b) => a + b, 0);
-  for (const [i, attack] of attacks.entries()) {
-    const ts = performance.now();
-    const alive: number[] = [];
-    for (let j = 0; j < n; j++) if (robust[j]) alive.push(j);
-    const prng = createPrng(seed + i);
-    const bar = showProgress
-      ? createProgress({
-        label: `${label}: ${attackNames[attack]}`,
-        total: alive.length,
-        unit: "examples",
-        mode: options.progress,
-      })
-      : undefined;
-    let broken = 0;
-    for (let start = 0; start < alive.length; start += batchSize) {
-      const idx = alive.slice(start, start + batchSize);
-      const part = take(ds, idx);
-      const x = imagesTensor(part), y = labelsTensor(part);
-      let result: AttackResult | undefined;
-      try {
-        result = runAttack(attack, model, x, y, { ...settings, prng });
-        // Count a point as broken only if the attack's image is misclassified and inside the ball.
-        const dist = tf.tidy(() => threat.distance(result!.adversarial, x).dataSync());
-        const advImages = result.adversarial.dataSync();
-        idx.forEach((j, k) => {
-          const inside = dist[k] <= eps * (1 + 1e-5) + 1e-7;
-          if (result!.predictions[k] !== ds.labels[j] && inside) {
-            robust[j] = 0;
-            brokenBy[j] = attack;
-            broken++;
-            adversarial.set(advImages.subarray(k * per, (k + 1) * per), j * per);
-          }
-        });
-      } finally {
-        tf.dispose([x, y]);
-        result?.adversarial.dispose();
-      }
-      const done = Math.min(alive.length, start + batchSize);
-      bar?.update(done, `robust ${pct(countRobust() / n)}`);
-      options.onProgress?.(
-        Math.round(n * (i + (alive.length ? done / alive.length : 1)) / attacks.length),
-        `${attackNames[attack]} ${done}/${alive.length}`,
-      );
-      await new Promise((r) => setTimeout(r, 0));
-    }
-    await bar?.finish(`robust ${pct(countRobust() / n)}`);
-    perAttack.push({
-      attack,
-      name: attackNames[attack],
-      attacked: alive.length,
-      broken,
-      robustAccuracy: n ? countRobust() / n : 0,
-      seconds: (performance.now() - ts) / 1000,
-    });
-  }
-
-  const checks = judgeChecks(checked, perAttack, { n, version, squareTolerance });
-  const flags = checks.filter((c) => c.fired);
+    bar?.update(end, `robust ${pct(countOf(state.robust) / n)}`);
+    run.onProgress?.(alive.length ? end / alive.length : 1, `${attackNames[attack]} ${end}/${alive.length}`);
+  });
+  await bar?.finish(`robust ${pct(countOf(state.robust) / n)}`);
   return {
-    n,
-    version,
-    norm,
-    eps,
-    cleanAccuracy,
-    robustAccuracy: n ? countRobust() / n : 0,
-    perAttack,
-    robust,
-    brokenBy,
-    adversarial,
-    checks,
-    flags,
-    flagged: flags.length > 0,
-    seconds: (performance.now() - t0) / 1000,
+    attack,
+    name: attackNames[attack],
+    attacked: alive.length,
+    broken,
+    robustAccuracy: n ? countOf(state.robust) / n : 0,
+    seconds: (performance.now() - ts) / 1000,
   };
 }
 
