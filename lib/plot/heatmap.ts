@@ -102,23 +102,14 @@ function interpolator(scheme: string): (t: number) => [number, number, number] {
 }
 
 /**
- * A heatmap of `values` on the grid `xs` x `ys`, with numeric axes and a colour legend. The cells are
- * drawn as one embedded PNG image (compact even for fine grids), centred on the grid points.
- *
- * @example
- * ```ts
- * import { heatmap } from "./heatmap.ts";
- * const xs = [-1, 0, 1], ys = [-1, 0, 1];
- * const spec = await heatmap({
- *   values: ys.map((b) => xs.map((a) => a * a + b * b)), xs, ys,
- *   colorTitle: "loss", marker: { x: 0, y: 0, label: "x" },
- * });
- * ```
+ * Checks that `values` has one row of `xs.length` entries per y and returns the smallest and largest
+ * finite value, and whether any value is not finite.
  */
-export async function heatmap(options: HeatmapOptions): Promise<TopLevelSpec> {
-  const { values, xs, ys, width = 300, height = 300, domainMid } = options;
-  checkAxis("xs", xs);
-  checkAxis("ys", ys);
+function valueRange(
+  values: HeatmapOptions["values"],
+  xs: readonly number[],
+  ys: readonly number[],
+): { lo: number; hi: number; holes: boolean } {
   if (!Array.isArray(values) || values.length !== ys.length) {
     throw new Error(`heatmap(): values must have ys.length = ${ys.length} rows, got ${values?.length}`);
   }
@@ -142,14 +133,23 @@ export async function heatmap(options: HeatmapOptions): Promise<TopLevelSpec> {
     }
   }
   if (lo > hi) throw new Error("heatmap(): values has no finite number");
-  if (options.domain) [lo, hi] = options.domain;
+  return { lo, hi, holes };
+}
+
+/** The colour domain: `options.domain` or the finite values' range, widened when empty; checks `domainMid`. */
+function colourDomain(options: HeatmapOptions, finiteLo: number, finiteHi: number): [number, number] {
+  const { domainMid } = options;
+  let [lo, hi] = options.domain ?? [finiteLo, finiteHi];
   if (lo === hi) [lo, hi] = [lo - 0.5, hi + 0.5];
   if (domainMid !== undefined && !(lo < domainMid && domainMid < hi)) {
     throw new Error(`heatmap(): domainMid ${domainMid} must lie inside the colour domain [${lo}, ${hi}]`);
   }
-  const scheme = options.scheme ?? (domainMid === undefined ? "viridis" : "blueorange");
-  const color = interpolator(scheme);
-  const position = (v: number) => {
+  return [lo, hi];
+}
+
+/** Maps a value to its position 0..1 on the colour scale, linear on each side of `domainMid` when set. */
+function scalePosition(lo: number, hi: number, domainMid: number | undefined): (v: number) => number {
+  return (v: number) => {
     const t = domainMid === undefined
       ? (v - lo) / (hi - lo)
       : v < domainMid
@@ -157,25 +157,42 @@ export async function heatmap(options: HeatmapOptions): Promise<TopLevelSpec> {
       : 0.5 + 0.5 * (v - domainMid) / (hi - domainMid);
     return Math.max(0, Math.min(1, t));
   };
+}
 
-  // The image covers the plot area exactly; each cell gets the pixels between its edges, so uneven grids
-  // line up with the axes too. The top image row is the largest y.
-  const nx = xs.length;
-  const ny = ys.length;
-  const xe = edges(xs);
-  const ye = edges(ys);
-  const pw = width * Math.ceil(nx / width);
-  const ph = height * Math.ceil(ny / height);
+/** The colour of each cell, row by row; `undefined` for non-finite values. */
+function cellColors(
+  values: HeatmapOptions["values"],
+  nx: number,
+  colorOf: (v: number) => readonly number[],
+): (readonly number[] | undefined)[][] {
+  const cellColor: (readonly number[] | undefined)[][] = [];
+  for (let i = 0; i < values.length; i++) {
+    const row: ArrayLike<number> = values[i];
+    cellColor.push(
+      Array.from({ length: nx }, (_, j) => (Number.isFinite(row[j]) ? colorOf(row[j]) : undefined)),
+    );
+  }
+  return cellColor;
+}
+
+/**
+ * The cells as a PNG data URL of whole multiples of `width` x `height` pixels: each cell gets the pixels
+ * between its edges `xe`, `ye`, so uneven grids line up with the axes too; the top image row is the
+ * largest y. With `holes`, the image has an alpha channel and non-finite cells are transparent.
+ */
+function cellImage(
+  cellColor: (readonly number[] | undefined)[][],
+  xe: readonly number[],
+  ye: readonly number[],
+  width: number,
+  height: number,
+  holes: boolean,
+): Promise<string> {
+  const pw = width * Math.ceil((xe.length - 1) / width);
+  const ph = height * Math.ceil((ye.length - 1) / height);
   const columnOf = pixelCells(xe, pw, false);
   const rowOf = pixelCells(ye, ph, true);
   const channels = holes ? 4 : 3;
-  const cellColor: (readonly number[] | undefined)[][] = [];
-  for (let i = 0; i < ny; i++) {
-    const row: ArrayLike<number> = values[i];
-    cellColor.push(
-      Array.from({ length: nx }, (_, j) => (Number.isFinite(row[j]) ? color(position(row[j])) : undefined)),
-    );
-  }
   const pixels = new Uint8Array(pw * ph * channels);
   for (let py = 0; py < ph; py++) {
     const row = cellColor[rowOf[py]];
@@ -187,73 +204,123 @@ export async function heatmap(options: HeatmapOptions): Promise<TopLevelSpec> {
       if (channels === 4) pixels[at + 3] = 255;
     }
   }
-  const url = await pngDataUrl(pixels, pw, ph, channels);
+  return pngDataUrl(pixels, pw, ph, channels);
+}
 
+/** The layer that draws the image `url` over the plot area, with the numeric x and y axes. */
+function imageLayer(
+  url: string,
+  xe: readonly number[],
+  ye: readonly number[],
+  options: HeatmapOptions,
+  width: number,
+  height: number,
+): Spec {
+  const nx = xe.length - 1;
+  const ny = ye.length - 1;
   const xTitle = options.xTitle ?? "x";
   const yTitle = options.yTitle ?? "y";
   const xScale = { domain: [xe[0], xe[nx]], nice: false, zero: false };
   const yScale = { domain: [ye[0], ye[ny]], nice: false, zero: false };
-  const layer: Spec[] = [
-    {
-      data: { values: [{ url, x: xe[0], y: ye[ny] }] },
-      mark: { type: "image", width, height, align: "left", baseline: "top", aspect: false, aria: false },
-      encoding: {
-        x: { field: "x", type: "quantitative", title: xTitle, scale: xScale },
-        y: { field: "y", type: "quantitative", title: yTitle, scale: yScale },
-        url: { field: "url", type: "nominal" },
+  return {
+    data: { values: [{ url, x: xe[0], y: ye[ny] }] },
+    mark: { type: "image", width, height, align: "left", baseline: "top", aspect: false, aria: false },
+    encoding: {
+      x: { field: "x", type: "quantitative", title: xTitle, scale: xScale },
+      y: { field: "y", type: "quantitative", title: yTitle, scale: yScale },
+      url: { field: "url", type: "nominal" },
+    },
+  };
+}
+
+/** Invisible marks that carry the colour scale, so that the legend matches the image. */
+function legendLayer(options: HeatmapOptions, scheme: string, lo: number, hi: number): Spec {
+  const { domainMid } = options;
+  return {
+    data: { values: [{ v: lo }, { v: hi }] },
+    mark: { type: "point", opacity: 0, aria: false },
+    encoding: {
+      x: { datum: options.xs[0], type: "quantitative" },
+      y: { datum: options.ys[0], type: "quantitative" },
+      color: {
+        field: "v",
+        type: "quantitative",
+        title: options.colorTitle ?? "value",
+        scale: domainMid === undefined
+          ? { scheme, domain: [lo, hi] }
+          : { scheme, domain: [lo, hi], domainMid },
       },
     },
-    {
-      // Invisible marks that carry the colour scale, so that the legend matches the image.
-      data: { values: [{ v: lo }, { v: hi }] },
-      mark: { type: "point", opacity: 0, aria: false },
-      encoding: {
-        x: { datum: xs[0], type: "quantitative" },
-        y: { datum: ys[0], type: "quantitative" },
-        color: {
-          field: "v",
-          type: "quantitative",
-          title: options.colorTitle ?? "value",
-          scale: domainMid === undefined
-            ? { scheme, domain: [lo, hi] }
-            : { scheme, domain: [lo, hi], domainMid },
-        },
-      },
+  };
+}
+
+/** The layers that draw `marker` as a cross, and its label beside it when it has one. */
+function markerLayers(m: NonNullable<HeatmapOptions["marker"]>): Spec[] {
+  const markerRow = [{ x: m.x, y: m.y, label: m.label ?? "" }];
+  const at = { x: { field: "x", type: "quantitative" }, y: { field: "y", type: "quantitative" } };
+  const layers: Spec[] = [{
+    data: { values: markerRow },
+    mark: {
+      type: "point",
+      shape: "cross",
+      filled: true,
+      size: 90,
+      color: "white",
+      stroke: "black",
+      strokeWidth: 1,
     },
-  ];
-  const m = options.marker;
-  if (m) {
-    const markerRow = [{ x: m.x, y: m.y, label: m.label ?? "" }];
-    const at = { x: { field: "x", type: "quantitative" }, y: { field: "y", type: "quantitative" } };
-    layer.push({
+    encoding: at,
+  }];
+  if (m.label) {
+    layers.push({
       data: { values: markerRow },
       mark: {
-        type: "point",
-        shape: "cross",
-        filled: true,
-        size: 90,
-        color: "white",
-        stroke: "black",
-        strokeWidth: 1,
+        type: "text",
+        align: "left",
+        baseline: "bottom",
+        dx: 6,
+        dy: -4,
+        fontSize: 12,
+        fontWeight: "bold",
       },
-      encoding: at,
+      encoding: { ...at, text: { field: "label", type: "nominal" }, color: { value: "white" } },
     });
-    if (m.label) {
-      layer.push({
-        data: { values: markerRow },
-        mark: {
-          type: "text",
-          align: "left",
-          baseline: "bottom",
-          dx: 6,
-          dy: -4,
-          fontSize: 12,
-          fontWeight: "bold",
-        },
-        encoding: { ...at, text: { field: "label", type: "nominal" }, color: { value: "white" } },
-      });
-    }
   }
+  return layers;
+}
+
+/**
+ * A heatmap of `values` on the grid `xs` x `ys`, with numeric axes and a colour legend. The cells are
+ * drawn as one embedded PNG image (compact even for fine grids), centred on the grid points.
+ *
+ * @example
+ * ```ts
+ * import { heatmap } from "./heatmap.ts";
+ * const xs = [-1, 0, 1], ys = [-1, 0, 1];
+ * const spec = await heatmap({
+ *   values: ys.map((b) => xs.map((a) => a * a + b * b)), xs, ys,
+ *   colorTitle: "loss", marker: { x: 0, y: 0, label: "x" },
+ * });
+ * ```
+ */
+export async function heatmap(options: HeatmapOptions): Promise<TopLevelSpec> {
+  const { values, xs, ys, width = 300, height = 300, domainMid } = options;
+  checkAxis("xs", xs);
+  checkAxis("ys", ys);
+  const range = valueRange(values, xs, ys);
+  const [lo, hi] = colourDomain(options, range.lo, range.hi);
+  const scheme = options.scheme ?? (domainMid === undefined ? "viridis" : "blueorange");
+  const color = interpolator(scheme);
+  const position = scalePosition(lo, hi, domainMid);
+  const xe = edges(xs);
+  const ye = edges(ys);
+  const cellColor = cellColors(values, xs.length, (v) => color(position(v)));
+  const url = await cellImage(cellColor, xe, ye, width, height, range.holes);
+  const layer: Spec[] = [
+    imageLayer(url, xe, ye, options, width, height),
+    legendLayer(options, scheme, lo, hi),
+  ];
+  if (options.marker) layer.push(...markerLayers(options.marker));
   const spec: Spec = { config: chartConfig(), width, height, layer };
   if (options.title !== undefined) spec.title = options.title;
   return spec as unknown as TopLevelSpec;

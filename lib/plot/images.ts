@@ -122,31 +122,8 @@ function formatScale(v: number): string {
   return `±${Number(v.toPrecision(2))}`;
 }
 
-/**
- * A figure showing rows of small images, e.g. clean inputs, their adversarial versions and the
- * perturbations. "image" rows are grayscale (or RGB) over `range`; perturbation rows use a
- * blue-white-red map centred at 0 and scaled to ±eps (or the row's max |value|), which is written
- * under the row label.
- *
- * @example
- * ```ts
- * import { imageGrid } from "./images.ts";
- * const clean = [new Float32Array(28 * 28).fill(0.2)];
- * const adv = [clean[0].map((v, i) => v + (i % 2 ? 0.1 : -0.1))];
- * const delta = [adv[0].map((v, i) => v - clean[0][i])];
- * const fig = await imageGrid([
- *   { label: "clean", images: clean, captions: ["7"] },
- *   { label: "adversarial", images: adv, captions: ["7 → 3"] },
- *   { label: "perturbation", images: delta },
- * ], { eps: 0.1 });
- * ```
- */
-export async function imageGrid(rows: readonly ImageRow[], options: ImageGridOptions = {}): Promise<Figure> {
-  if (!Array.isArray(rows) || rows.length === 0) {
-    throw new Error("imageGrid(): rows must be a non-empty array");
-  }
-  const { width: target = 84, gap = 6, range = [0, 1], titles } = options;
-  const unpacked = await Promise.all(rows.map((r) => unpack(r, options.shape)));
+/** The images' shape, common to all rows that have images; checks that it has 1 or 3 channels. */
+function commonShape(rows: readonly ImageRow[], unpacked: { shape: Shape | undefined }[]): Shape {
   const shape = unpacked.find((u) => u.shape)?.shape;
   if (!shape) throw new Error("imageGrid(): no row has any image");
   for (const [i, u] of unpacked.entries()) {
@@ -160,16 +137,63 @@ export async function imageGrid(rows: readonly ImageRow[], options: ImageGridOpt
   if (shape.c !== 1 && shape.c !== 3) {
     throw new Error(`imageGrid(): images must have 1 or 3 channels, got ${shape.c}`);
   }
-  const factor = Math.max(1, Math.round(target / shape.w));
-  const dw = shape.w * factor;
-  const dh = shape.h * factor;
+  return shape;
+}
 
-  const labels = rows.map((r, i) => {
+/** A row's label, whether it is coloured blue-white-red, its scale, and the scale written under the label. */
+interface RowLabel {
+  text: string;
+  diverging: boolean;
+  scale: number | undefined;
+  sub: string;
+}
+
+/** Each row's label and colouring. */
+function rowLabels(
+  rows: readonly ImageRow[],
+  unpacked: { images: ArrayLike<number>[] }[],
+  options: ImageGridOptions,
+): RowLabel[] {
+  return rows.map((r, i) => {
     const kind = r.kind ?? options.kind ?? "auto";
     const diverging = kind === "diverging" || (kind === "auto" && DIVERGING_LABEL.test(r.label));
     const scale = diverging ? (r.scale ?? options.eps ?? (maxAbs(unpacked[i].images) || 1)) : undefined;
     return { text: r.label, diverging, scale, sub: scale === undefined ? "" : formatScale(scale) };
   });
+}
+
+/** Sizes and positions in the figure, in pixels. */
+interface Layout {
+  /** How many times each image is enlarged. */
+  factor: number;
+  /** Width of one image on screen. */
+  dw: number;
+  /** Height of one image on screen. */
+  dh: number;
+  /** Space between images. */
+  gap: number;
+  /** Width of the row labels' column. */
+  labelWidth: number;
+  /** Height of the column titles' row. */
+  titleHeight: number;
+  /** Height of a row: an image and its caption. */
+  rowHeight: number;
+  /** Number of image columns. */
+  columns: number;
+}
+
+/** Where the images, labels, captions and titles go. */
+function gridLayout(
+  rows: readonly ImageRow[],
+  unpacked: { images: ArrayLike<number>[] }[],
+  labels: RowLabel[],
+  shape: Shape,
+  options: ImageGridOptions,
+): Layout {
+  const { width: target = 84, gap = 6, titles } = options;
+  const factor = Math.max(1, Math.round(target / shape.w));
+  const dw = shape.w * factor;
+  const dh = shape.h * factor;
   const longest = Math.max(...labels.map((l) => Math.max(l.text.length, l.sub.length)));
   const labelWidth = longest === 0 ? 0 : Math.min(220, Math.max(40, longest * 7 + 14));
   const hasCaptions = rows.some((r) => r.captions?.some((c: string) => c !== ""));
@@ -177,8 +201,22 @@ export async function imageGrid(rows: readonly ImageRow[], options: ImageGridOpt
   const titleHeight = titles && titles.length > 0 ? 18 : 0;
   const columns = Math.max(...unpacked.map((u) => u.images.length), titles?.length ?? 0, 1);
   const rowHeight = dh + captionHeight;
+  return { factor, dw, dh, gap, labelWidth, titleHeight, rowHeight, columns };
+}
 
-  type Cell = { url: string; x: number; y: number; x2: number; y2: number; caption: string };
+/** One image of the grid: its PNG data URL, its corners and its caption. */
+type Cell = { url: string; x: number; y: number; x2: number; y2: number; caption: string };
+
+/** Encodes every image as a PNG in its row's colouring and places it in the grid. */
+async function gridCells(
+  rows: readonly ImageRow[],
+  unpacked: { images: ArrayLike<number>[] }[],
+  labels: RowLabel[],
+  shape: Shape,
+  layout: Layout,
+  range: readonly [number, number],
+): Promise<Cell[]> {
+  const { factor, dw, dh, gap, labelWidth, titleHeight, rowHeight } = layout;
   const cells: Cell[] = [];
   for (const [i, { images }] of unpacked.entries()) {
     const { diverging, scale } = labels[i];
@@ -207,15 +245,23 @@ export async function imageGrid(rows: readonly ImageRow[], options: ImageGridOpt
       });
     }
   }
+  return cells;
+}
 
-  const px = (field: string) => ({ field, type: "quantitative", scale: null, axis: null });
-  const layer: Record<string, unknown>[] = [
+/** A pixel position field of the grid's marks: no scale, no axis. */
+function px(field: string): Record<string, unknown> {
+  return { field, type: "quantitative", scale: null, axis: null };
+}
+
+/** The layers that draw the images and a thin frame around each. */
+function imageLayers(cells: Cell[], layout: Layout): Record<string, unknown>[] {
+  return [
     {
       data: { values: cells.map(({ url, x, y }) => ({ url, x, y })) },
       mark: {
         type: "image",
-        width: dw,
-        height: dh,
+        width: layout.dw,
+        height: layout.dh,
         align: "left",
         baseline: "top",
         aspect: false,
@@ -229,9 +275,20 @@ export async function imageGrid(rows: readonly ImageRow[], options: ImageGridOpt
       encoding: { x: px("x"), y: px("y"), x2: { field: "x2" }, y2: { field: "y2" } },
     },
   ];
+}
+
+/** The text layers: row labels, their scales, captions and column titles (a layer only where there is text). */
+function textLayers(
+  cells: Cell[],
+  labels: RowLabel[],
+  titles: readonly string[] | undefined,
+  layout: Layout,
+): Record<string, unknown>[] {
+  const { dw, dh, gap, labelWidth, titleHeight, rowHeight } = layout;
+  const layers: Record<string, unknown>[] = [];
   const text = (values: Record<string, unknown>[], mark: Record<string, unknown>) => {
     if (values.length === 0) return;
-    layer.push({
+    layers.push({
       data: { values },
       mark: { type: "text", aria: false, ...mark },
       encoding: { x: px("x"), y: px("y"), text: { field: "text", type: "nominal" } },
@@ -261,7 +318,40 @@ export async function imageGrid(rows: readonly ImageRow[], options: ImageGridOpt
     (titles ?? []).map((t, j) => ({ x: labelWidth + j * (dw + gap) + dw / 2, y: titleHeight - 5, text: t })),
     { align: "center", baseline: "bottom", fontSize: 11, fontWeight: "bold" },
   );
+  return layers;
+}
 
+/**
+ * A figure showing rows of small images, e.g. clean inputs, their adversarial versions and the
+ * perturbations. "image" rows are grayscale (or RGB) over `range`; perturbation rows use a
+ * blue-white-red map centred at 0 and scaled to ±eps (or the row's max |value|), which is written
+ * under the row label.
+ *
+ * @example
+ * ```ts
+ * import { imageGrid } from "./images.ts";
+ * const clean = [new Float32Array(28 * 28).fill(0.2)];
+ * const adv = [clean[0].map((v, i) => v + (i % 2 ? 0.1 : -0.1))];
+ * const delta = [adv[0].map((v, i) => v - clean[0][i])];
+ * const fig = await imageGrid([
+ *   { label: "clean", images: clean, captions: ["7"] },
+ *   { label: "adversarial", images: adv, captions: ["7 → 3"] },
+ *   { label: "perturbation", images: delta },
+ * ], { eps: 0.1 });
+ * ```
+ */
+export async function imageGrid(rows: readonly ImageRow[], options: ImageGridOptions = {}): Promise<Figure> {
+  if (!Array.isArray(rows) || rows.length === 0) {
+    throw new Error("imageGrid(): rows must be a non-empty array");
+  }
+  const { range = [0, 1], titles } = options;
+  const unpacked = await Promise.all(rows.map((r) => unpack(r, options.shape)));
+  const shape = commonShape(rows, unpacked);
+  const labels = rowLabels(rows, unpacked, options);
+  const layout = gridLayout(rows, unpacked, labels, shape, options);
+  const cells = await gridCells(rows, unpacked, labels, shape, layout, range);
+  const layer = [...imageLayers(cells, layout), ...textLayers(cells, labels, titles, layout)];
+  const { dw, gap, labelWidth, titleHeight, rowHeight, columns } = layout;
   const spec: Record<string, unknown> = {
     width: labelWidth + columns * (dw + gap) - gap,
     height: titleHeight + rows.length * (rowHeight + gap) - gap,
