@@ -217,79 +217,138 @@ export async function maskingTable(
 ): Promise<MaskingRow[]> {
   const seed = options.seed ?? 0;
   const batchSize = options.batchSize ?? 250;
-  const common = { batchSize, progress: options.progress };
-  const names = Object.keys(models);
-  const a = maskingAttacks(cfg);
-  const rows: MaskingRow[] = [];
-  const row = async (
-    id: MaskingAttackId,
-    attack: string,
-    way: WayThrough,
-    run: (name: string, m: MaskedModel) => Promise<number | null>,
-  ) => {
-    const t0 = performance.now();
-    const accuracy: Record<string, number | null> = {};
-    for (const name of names) accuracy[name] = await run(name, models[name]);
-    rows.push({ id, attack, way, accuracy, n: size(data), seconds: (performance.now() - t0) / 1000 });
+  const t: MaskingTableRun = {
+    models,
+    names: Object.keys(models),
+    data,
+    seed,
+    batchSize,
+    progress: options.progress,
+    common: { batchSize, progress: options.progress },
+    rows: [],
   };
-  const whiteBox = (spec: AttackSpec, k: number) => async (name: string, m: MaskedModel) =>
-    (await evaluate(m.classifier, data, {
-      ...common,
-      attack: makeAttack(spec, seed + k),
-      label: `${name}: ${describeAttack(spec)}`,
-    })).accuracy;
-  const viaBpda = (spec: AttackSpec, k: number) => async (name: string, m: MaskedModel) =>
-    m.bpda
-      ? (await evaluate(m.classifier, data, {
-        ...common,
-        attack: attackVia(m.bpda, makeAttack(spec, seed + k)),
-        label: `${name}: BPDA ${describeAttack(spec)}`,
-      })).accuracy
-      : null;
+  const a = maskingAttacks(cfg);
+  const { rows } = t;
 
-  await row(
-    "clean",
-    "clean",
-    "no attack",
-    async (name, m) => (await evaluate(m.classifier, data, { ...common, label: `${name}: clean` })).accuracy,
-  );
-  await row("fgsm", describeAttack(a.fgsm), "none: from the data point", whiteBox(a.fgsm, 1));
-  await row(
+  await addRow(t, "clean", "clean", "no attack", cleanRun(t));
+  await addRow(t, "fgsm", describeAttack(a.fgsm), "none: from the data point", whiteBoxRun(t, a.fgsm, 1));
+  await addRow(
+    t,
     "pgd-from-x",
     `${describeAttack(a.pgdFromX)}, from x`,
     "none: from the data point",
-    whiteBox(a.pgdFromX, 2),
+    whiteBoxRun(t, a.pgdFromX, 2),
   );
-  await row("rfgsm", describeAttack(a.rfgsm), "random step first", whiteBox(a.rfgsm, 3));
-  await row("pgd", `${describeAttack(a.pgd)}, random start`, "random step first", whiteBox(a.pgd, 4));
-  await row("bpda-fgsm", `BPDA + ${describeAttack(a.fgsm)}`, "BPDA", viaBpda(a.fgsm, 5));
-  await row("bpda-pgd", `BPDA + ${describeAttack(a.pgd)}`, "BPDA", viaBpda(a.pgd, 6));
+  await addRow(t, "rfgsm", describeAttack(a.rfgsm), "random step first", whiteBoxRun(t, a.rfgsm, 3));
+  await addRow(
+    t,
+    "pgd",
+    `${describeAttack(a.pgd)}, random start`,
+    "random step first",
+    whiteBoxRun(t, a.pgd, 4),
+  );
+  await addRow(t, "bpda-fgsm", `BPDA + ${describeAttack(a.fgsm)}`, "BPDA", bpdaRun(t, a.fgsm, 5));
+  await addRow(t, "bpda-pgd", `BPDA + ${describeAttack(a.pgd)}`, "BPDA", bpdaRun(t, a.pgd, 6));
+  rows.push(await transferRow(t, source, a.fgsm));
+  await squareRow(t, cfg);
+  rows.push(await autoAttackRow(t, cfg));
+  return rows;
+}
+
+/** What the rows of one {@linkcode maskingTable} run share: the models, the data, the options, the rows so far. */
+interface MaskingTableRun {
+  models: Record<string, MaskedModel>;
+  names: string[];
+  data: Dataset;
+  seed: number;
+  batchSize: number;
+  progress?: ProgressMode;
+  /** The options every evaluation takes. */
+  common: { batchSize: number; progress?: ProgressMode };
+  rows: MaskingRow[];
+}
+
+/** One model's accuracy under an attack of the table (null where it does not apply). */
+type ModelRun = (name: string, m: MaskedModel) => Promise<number | null>;
+
+/** Runs one attack on every model, in turn, and adds its row. */
+async function addRow(
+  t: MaskingTableRun,
+  id: MaskingAttackId,
+  attack: string,
+  way: WayThrough,
+  run: ModelRun,
+) {
+  const t0 = performance.now();
+  const accuracy: Record<string, number | null> = {};
+  for (const name of t.names) accuracy[name] = await run(name, t.models[name]);
+  t.rows.push({ id, attack, way, accuracy, n: size(t.data), seconds: (performance.now() - t0) / 1000 });
+}
+
+/** A model's clean accuracy. */
+function cleanRun(t: MaskingTableRun): ModelRun {
+  return async (name, m) =>
+    (await evaluate(m.classifier, t.data, { ...t.common, label: `${name}: clean` })).accuracy;
+}
+
+/** A model's accuracy under a white-box attack on it, seeded `seed + k`. */
+function whiteBoxRun(t: MaskingTableRun, spec: AttackSpec, k: number): ModelRun {
+  return async (name, m) =>
+    (await evaluate(m.classifier, t.data, {
+      ...t.common,
+      attack: makeAttack(spec, t.seed + k),
+      label: `${name}: ${describeAttack(spec)}`,
+    })).accuracy;
+}
+
+/** A model's accuracy under an attack through its BPDA view, seeded `seed + k`; null without one. */
+function bpdaRun(t: MaskingTableRun, spec: AttackSpec, k: number): ModelRun {
+  return async (name, m) =>
+    m.bpda
+      ? (await evaluate(m.classifier, t.data, {
+        ...t.common,
+        attack: attackVia(m.bpda, makeAttack(spec, t.seed + k)),
+        label: `${name}: BPDA ${describeAttack(spec)}`,
+      })).accuracy
+      : null;
+}
+
+/** The transfer row: FGSM crafted on `source`, evaluated on every model. */
+async function transferRow(t: MaskingTableRun, source: Classifier, fgsm: AttackSpec): Promise<MaskingRow> {
+  const { models, names, data, seed, batchSize } = t;
   const t0 = performance.now();
   const transfer = await transferAttack(
     source,
     Object.fromEntries(names.map((n) => [n, models[n].classifier])),
     data,
-    makeAttack(a.fgsm, seed + 7),
-    { batchSize, progress: options.progress, label: "transfer: FGSM on the source" },
+    makeAttack(fgsm, seed + 7),
+    { batchSize, progress: t.progress, label: "transfer: FGSM on the source" },
   );
-  rows.push({
+  return {
     id: "transfer",
-    attack: `transfer: ${describeAttack(a.fgsm)} on the source`,
+    attack: `transfer: ${describeAttack(fgsm)} on the source`,
     way: "transfer",
-    accuracy: Object.fromEntries(transfer.targets.map((t) => [t.name, t.adversarialAccuracy])),
+    accuracy: Object.fromEntries(transfer.targets.map((r) => [r.name, r.adversarialAccuracy])),
     n: size(data),
     seconds: (performance.now() - t0) / 1000,
-  });
+  };
+}
 
+/** Runs the Square attack (outputs only, `cfg.square.queries` queries) on every model and adds its row. */
+async function squareRow(t: MaskingTableRun, cfg: Notebook04Config): Promise<void> {
   const queries = cfg.square.queries;
   const squareName = `Square, ${queries.toLocaleString("en-US")} queries (l-inf, eps ${cfg.eps})`;
-  await row("square", squareName, "no gradient", async (name, m) => {
-    const prng = createPrng(seed + 8);
+  await addRow(t, "square", squareName, "no gradient", async (name, m) => {
+    const prng = createPrng(t.seed + 8);
     const attack: Attack = (model, x, y) => square(model, x, y, { eps: cfg.eps, queries, prng });
-    return (await evaluate(m.classifier, data, { ...common, attack, label: `${name}: ${squareName}` }))
+    return (await evaluate(m.classifier, t.data, { ...t.common, attack, label: `${name}: ${squareName}` }))
       .accuracy;
   });
+}
 
+/** The AutoAttack row: `standard` on the first `cfg.autoAttack.testSize` images, each model's full result kept. */
+async function autoAttackRow(t: MaskingTableRun, cfg: Notebook04Config): Promise<MaskingRow> {
+  const { models, names, data, seed, batchSize, progress } = t;
   const aa = cfg.autoAttack;
   const subset = take(data, Array.from({ length: Math.min(aa.testSize, size(data)) }, (_, i) => i));
   const t1 = performance.now();
@@ -304,11 +363,11 @@ export async function maskingTable(
       squareQueries: aa.squareQueries,
       seed: seed + 9,
       batchSize,
-      progress: options.progress,
-      label: options.progress === "silent" ? undefined : `${name}: AutoAttack`,
+      progress,
+      label: progress === "silent" ? undefined : `${name}: AutoAttack`,
     });
   }
-  rows.push({
+  return {
     id: "autoattack",
     attack: `AutoAttack standard: APGD-CE, APGD-T, FAB-T (${aa.steps} steps, ${aa.targetClasses} targets), ` +
       `Square ${aa.squareQueries.toLocaleString("en-US")} (l-inf, eps ${cfg.eps}), first ${
@@ -319,8 +378,7 @@ export async function maskingTable(
     n: size(subset),
     seconds: (performance.now() - t1) / 1000,
     autoAttack: results,
-  });
-  return rows;
+  };
 }
 
 /** The rows of the three ways through (clean to transfer), and those of Square and AutoAttack. */

@@ -11,14 +11,14 @@ import { type Dataset, pixelsPerImage, size } from "../data/dataset.ts";
 import type { Evaluation } from "../eval/evaluate.ts";
 import type { ProgressMode } from "../util/progress.ts";
 import { forEachRange } from "../data/batches.ts";
-import { encodeModel } from "./model_proto.ts";
+import { encodeModel, type OnnxModel } from "./model_proto.ts";
 import {
   chooseOrtProvider,
   loadOrt,
   type OrtProviderReport,
   type OrtProviderRequest,
 } from "./ort_provider.ts";
-import { loadOnnx, type OnnxSource } from "./read.ts";
+import { type LoadedOnnx, loadOnnx, type OnnxSource } from "./read.ts";
 import { checkImageBatch, type ImageSignature, imageSignature, type SignatureOptions } from "./signature.ts";
 
 /** Options of {@linkcode loadOrtModel}. */
@@ -68,118 +68,27 @@ export async function loadOrtModel(source: OnnxSource, options: OrtModelOptions 
   const signature = imageSignature(model, options, name);
   const provider = await chooseOrtProvider({ provider: options.provider });
   const ort = await loadOrt();
-  let session: Ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(loaded.bytes ?? encodeModel(model), {
-      executionProviders: [provider.name],
-      logSeverityLevel: 3,
-      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
-    });
-  } catch (e) {
-    throw new Error(`${name}: onnxruntime could not load the model: ${(e as Error).message}`, { cause: e });
-  }
-  const batchDim = model.graph.inputs.find((i) => i.name === signature.inputName)?.shape?.[0];
-  const fixedBatch = typeof batchDim === "number" && batchDim > 0 ? batchDim : undefined;
+  const session = await createSession(ort, loaded, provider, options.threads);
+  const fixedBatch = fixedBatchOf(model, signature);
   const [h, w, c] = signature.inputShape;
   const per = h * w * c;
-  const norm = signature.normalization;
-
-  /** NHWC [0, 1] floats to the graph's input: normalised, transposed to NCHW when the graph wants it. */
-  const prepare = (src: Float32Array, n: number): Float32Array => {
-    if (!norm && signature.layout === "NHWC") return src;
-    const out = new Float32Array(n * per);
-    const mean = norm?.mean ?? new Array(c).fill(0);
-    const inv = (norm?.std ?? new Array(c).fill(1)).map((s) => 1 / s);
-    for (let i = 0; i < n; i++) {
-      const base = i * per;
-      for (let p = 0; p < h * w; p++) {
-        for (let k = 0; k < c; k++) {
-          const v = (src[base + p * c + k] - mean[k]) * inv[k];
-          out[signature.layout === "NCHW" ? base + k * h * w + p : base + p * c + k] = v;
-        }
-      }
-    }
-    return out;
+  const state: OrtRunState = {
+    ort,
+    session,
+    name,
+    signature,
+    fixedBatch,
+    per,
+    classes: signature.classes ?? 0,
   };
-
-  let classes = signature.classes ?? 0;
-  const runChunk = async (src: Float32Array, n: number): Promise<Float32Array> => {
-    const dims = signature.layout === "NCHW" ? [n, c, h, w] : [n, h, w, c];
-    const feeds = { [signature.inputName]: new ort.Tensor("float32", prepare(src, n), dims) };
-    let out: Ort.InferenceSession.OnnxValueMapType;
-    try {
-      out = await session.run(feeds, [signature.outputName]);
-    } catch (e) {
-      throw new Error(`${name}: onnxruntime failed on a batch of ${n}: ${(e as Error).message}`, {
-        cause: e,
-      });
-    }
-    const t = out[signature.outputName] as Ort.Tensor;
-    const data = t.data as Float32Array;
-    classes = data.length / n;
-    return data;
-  };
-
-  const logits = async (images: tf.Tensor4D | Float32Array, n?: number): Promise<Float32Array> => {
-    let src: Float32Array;
-    let count: number;
-    if (ArrayBuffer.isView(images) && !(images instanceof Float32Array)) {
-      throw new TypeError(
-        `${name} takes float32 images in [0, 1] (a Float32Array or a float32 tensor [N, ${
-          signature.inputShape.join(", ")
-        }]), got a ${(images as ArrayBufferView).constructor.name}`,
-      );
-    }
-    if (!(images instanceof Float32Array) && images.dtype !== "float32") {
-      throw new TypeError(
-        `${name} takes float32 images in [0, 1], got a ${images.dtype} tensor of shape [${images.shape}] ` +
-          `(convert with tf.cast(x, "float32") and divide by 255)`,
-      );
-    }
-    if (images instanceof Float32Array) {
-      count = n ?? images.length / per;
-      if (!Number.isInteger(count) || images.length !== count * per) {
-        throw new RangeError(
-          `${name} takes images [N, ${
-            signature.inputShape.join(", ")
-          }] (NHWC): ${images.length} floats do not make whole images`,
-        );
-      }
-      src = images;
-    } else {
-      checkImageBatch(signature, images.shape, name);
-      count = images.shape[0];
-      src = (await images.data()) as Float32Array;
-    }
-    if (count === 0) return new Float32Array(0);
-    if (!fixedBatch) return await runChunk(src, count);
-    const parts: Float32Array[] = [];
-    for (let i = 0; i < count; i += fixedBatch) {
-      const m = Math.min(fixedBatch, count - i);
-      let chunk = src.subarray(i * per, (i + m) * per);
-      if (m < fixedBatch) {
-        const padded = new Float32Array(fixedBatch * per);
-        padded.set(chunk);
-        chunk = padded;
-      }
-      const out = await runChunk(chunk, fixedBatch);
-      parts.push(out.subarray(0, m * (out.length / fixedBatch)));
-    }
-    const all = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-    let off = 0;
-    for (const p of parts) {
-      all.set(p, off);
-      off += p.length;
-    }
-    classes = all.length / count;
-    return all;
-  };
+  const logits = (images: tf.Tensor4D | Float32Array, n?: number): Promise<Float32Array> =>
+    runLogits(state, images, n);
 
   const model_: OrtModel = {
     name,
     signature,
     get classes() {
-      return classes;
+      return state.classes;
     },
     provider,
     fixedBatch,
@@ -194,6 +103,164 @@ export async function loadOrtModel(source: OnnxSource, options: OrtModelOptions 
     },
   };
   return model_;
+}
+
+/** What the forward passes of a loaded model share: its session, its input, and the classes last seen. */
+interface OrtRunState {
+  ort: typeof Ort;
+  session: Ort.InferenceSession;
+  name: string;
+  signature: ImageSignature;
+  fixedBatch?: number;
+  /** Floats per image (`H * W * C`). */
+  per: number;
+  /** Number of classes: the file's, then the length of the last logits row seen. */
+  classes: number;
+}
+
+/** Creates the onnxruntime session of a loaded model, with an error naming the model when it cannot. */
+async function createSession(
+  ort: typeof Ort,
+  loaded: LoadedOnnx,
+  provider: OrtProviderReport,
+  threads: number | undefined,
+): Promise<Ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(loaded.bytes ?? encodeModel(loaded.model), {
+      executionProviders: [provider.name],
+      logSeverityLevel: 3,
+      ...(threads ? { intraOpNumThreads: threads } : {}),
+    });
+  } catch (e) {
+    throw new Error(`${loaded.name}: onnxruntime could not load the model: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+/** The batch size the graph's input fixes, if it fixes one. */
+function fixedBatchOf(model: OnnxModel, signature: ImageSignature): number | undefined {
+  const batchDim = model.graph.inputs.find((i) => i.name === signature.inputName)?.shape?.[0];
+  return typeof batchDim === "number" && batchDim > 0 ? batchDim : undefined;
+}
+
+/** NHWC [0, 1] floats to the graph's input: normalised, transposed to NCHW when the graph wants it. */
+function prepareInput(signature: ImageSignature, src: Float32Array, n: number): Float32Array {
+  const norm = signature.normalization;
+  if (!norm && signature.layout === "NHWC") return src;
+  const [h, w, c] = signature.inputShape;
+  const per = h * w * c;
+  const out = new Float32Array(n * per);
+  const mean = norm?.mean ?? new Array(c).fill(0);
+  const inv = (norm?.std ?? new Array(c).fill(1)).map((s) => 1 / s);
+  for (let i = 0; i < n; i++) {
+    const base = i * per;
+    for (let p = 0; p < h * w; p++) {
+      for (let k = 0; k < c; k++) {
+        const v = (src[base + p * c + k] - mean[k]) * inv[k];
+        out[signature.layout === "NCHW" ? base + k * h * w + p : base + p * c + k] = v;
+      }
+    }
+  }
+  return out;
+}
+
+/** One session run on `n` images given as NHWC floats; records the number of classes. */
+async function runChunk(state: OrtRunState, src: Float32Array, n: number): Promise<Float32Array> {
+  const { ort, session, name, signature } = state;
+  const [h, w, c] = signature.inputShape;
+  const dims = signature.layout === "NCHW" ? [n, c, h, w] : [n, h, w, c];
+  const feeds = { [signature.inputName]: new ort.Tensor("float32", prepareInput(signature, src, n), dims) };
+  let out: Ort.InferenceSession.OnnxValueMapType;
+  try {
+    out = await session.run(feeds, [signature.outputName]);
+  } catch (e) {
+    throw new Error(`${name}: onnxruntime failed on a batch of ${n}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  const t = out[signature.outputName] as Ort.Tensor;
+  const data = t.data as Float32Array;
+  state.classes = data.length / n;
+  return data;
+}
+
+/** Logits `[n * classes]` of images given as a tensor or as NHWC floats (the model's `logits`). */
+async function runLogits(
+  state: OrtRunState,
+  images: tf.Tensor4D | Float32Array,
+  n?: number,
+): Promise<Float32Array> {
+  const { src, count } = await imageFloats(state, images, n);
+  if (count === 0) return new Float32Array(0);
+  if (!state.fixedBatch) return await runChunk(state, src, count);
+  return await runFixedBatches(state, src, count, state.fixedBatch);
+}
+
+/** The images as NHWC floats and their number, checked: float32, and the shape the model takes. */
+async function imageFloats(
+  state: OrtRunState,
+  images: tf.Tensor4D | Float32Array,
+  n?: number,
+): Promise<{ src: Float32Array; count: number }> {
+  const { name, signature, per } = state;
+  if (ArrayBuffer.isView(images) && !(images instanceof Float32Array)) {
+    throw new TypeError(
+      `${name} takes float32 images in [0, 1] (a Float32Array or a float32 tensor [N, ${
+        signature.inputShape.join(", ")
+      }]), got a ${(images as ArrayBufferView).constructor.name}`,
+    );
+  }
+  if (!(images instanceof Float32Array) && images.dtype !== "float32") {
+    throw new TypeError(
+      `${name} takes float32 images in [0, 1], got a ${images.dtype} tensor of shape [${images.shape}] ` +
+        `(convert with tf.cast(x, "float32") and divide by 255)`,
+    );
+  }
+  if (images instanceof Float32Array) {
+    const count = n ?? images.length / per;
+    if (!Number.isInteger(count) || images.length !== count * per) {
+      throw new RangeError(
+        `${name} takes images [N, ${
+          signature.inputShape.join(", ")
+        }] (NHWC): ${images.length} floats do not make whole images`,
+      );
+    }
+    return { src: images, count };
+  }
+  checkImageBatch(signature, images.shape, name);
+  const count = images.shape[0];
+  return { src: (await images.data()) as Float32Array, count };
+}
+
+/** Runs `count` images through a graph that fixes the batch size: in batches of it, the last one padded. */
+async function runFixedBatches(
+  state: OrtRunState,
+  src: Float32Array,
+  count: number,
+  fixedBatch: number,
+): Promise<Float32Array> {
+  const { per } = state;
+  const parts: Float32Array[] = [];
+  for (let i = 0; i < count; i += fixedBatch) {
+    const m = Math.min(fixedBatch, count - i);
+    let chunk = src.subarray(i * per, (i + m) * per);
+    if (m < fixedBatch) {
+      const padded = new Float32Array(fixedBatch * per);
+      padded.set(chunk);
+      chunk = padded;
+    }
+    const out = await runChunk(state, chunk, fixedBatch);
+    parts.push(out.subarray(0, m * (out.length / fixedBatch)));
+  }
+  const all = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    all.set(p, off);
+    off += p.length;
+  }
+  state.classes = all.length / count;
+  return all;
 }
 
 /** Row-wise argmax of `n` rows of logits. */
