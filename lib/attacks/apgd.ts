@@ -144,6 +144,151 @@ interface RunResult {
   predictions: Int32Array;
 }
 
+/** The tensors of an APGD search, per example of its batch. */
+interface Search {
+  xAdv: tf.Tensor4D;
+  xOld: tf.Tensor4D;
+  grad: tf.Tensor4D;
+  loss: tf.Tensor1D;
+  /** Whether any point so far was a hit (bool), the last hit, and the predictions there. */
+  fooled: tf.Tensor;
+  xBestAdv: tf.Tensor4D;
+  predHit: tf.Tensor1D;
+  /** The point of highest loss, its gradient, its loss and the predictions there. */
+  xBest: tf.Tensor4D;
+  gradBest: tf.Tensor4D;
+  lossBest: tf.Tensor1D;
+  predBest: tf.Tensor1D;
+  /** Steps since the last checkpoint that raised the loss, and the step size (both per example). */
+  rises: tf.Tensor1D;
+  stepSize: tf.Tensor4D;
+}
+
+/** The search at its random start, with the loss and gradient there. */
+function startSearch(
+  model: Classifier,
+  x: tf.Tensor4D,
+  loss: LossFn,
+  hit: (logits: tf.Tensor2D) => tf.Tensor1D,
+  s: RunSettings,
+): Search {
+  const xAdv = apgdStart(x, s.threat, s.seed);
+  const r = lossAndGradient(model, xAdv, loss, s.eot);
+  const fooled = tf.tidy(() => tf.cast(hit(r.logits), "bool"));
+  // Predictions at the last hit and at the point of highest loss, so that no forward pass judges the result.
+  const predHit = tf.tidy(() => tf.argMax(r.logits, 1)) as tf.Tensor1D;
+  r.logits.dispose();
+  return {
+    xAdv,
+    xOld: tf.clone(xAdv),
+    grad: r.grad,
+    loss: r.loss,
+    fooled,
+    xBestAdv: tf.clone(xAdv),
+    predHit,
+    xBest: tf.clone(xAdv),
+    gradBest: tf.clone(r.grad),
+    lossBest: tf.clone(r.loss),
+    predBest: tf.clone(predHit),
+    rises: tf.zeros([x.shape[0]]) as tf.Tensor1D,
+    stepSize: tf.fill([x.shape[0], 1, 1, 1], 2 * s.threat.eps) as tf.Tensor4D,
+  };
+}
+
+/** Replaces fields of the search, disposing the tensors they held. */
+function update(search: Search, next: Partial<Search>): void {
+  for (const [key, value] of Object.entries(next) as [keyof Search, tf.Tensor][]) {
+    if (search[key] !== value) search[key].dispose();
+    (search as unknown as Record<string, tf.Tensor>)[key] = value;
+  }
+}
+
+/**
+ * Iteration `i`: the step from xAdv (with momentum after the first), projected; the loss and gradient there;
+ * the last hit, the best point and the count of rising steps updated.
+ */
+function searchStep(
+  search: Search,
+  i: number,
+  project: (v: tf.Tensor4D) => tf.Tensor4D,
+  model: Classifier,
+  loss: LossFn,
+  hit: (logits: tf.Tensor2D) => tf.Tensor1D,
+  s: RunSettings,
+): void {
+  const a = i === 0 ? 1 : s.momentum;
+  const { xAdv, xOld, grad, stepSize } = search;
+  const next = tf.tidy(() => {
+    const z = project(tf.add(xAdv, tf.mul(s.threat.step(grad, 1), stepSize)) as tf.Tensor4D);
+    if (a === 1) return z;
+    const mixed = tf.add(xAdv, tf.add(tf.mul(tf.sub(z, xAdv), a), tf.mul(tf.sub(xAdv, xOld), 1 - a)));
+    return project(mixed as tf.Tensor4D);
+  });
+  const r = lossAndGradient(model, next, loss, s.eot);
+  const bests = tf.tidy(() => {
+    const h = tf.cast(hit(r.logits), "bool");
+    const better = tf.greater(r.loss, search.lossBest);
+    const pred = tf.argMax(r.logits, 1) as tf.Tensor1D;
+    return {
+      fooled: tf.logicalOr(search.fooled, h),
+      xBestAdv: pick(h, next, search.xBestAdv),
+      predHit: tf.where(h, pred, search.predHit) as tf.Tensor1D,
+      xBest: pick(better, next, search.xBest),
+      gradBest: pick(better, r.grad, search.gradBest),
+      lossBest: tf.where(better, r.loss, search.lossBest) as tf.Tensor1D,
+      predBest: tf.where(better, pred, search.predBest) as tf.Tensor1D,
+      rises: tf.add(search.rises, tf.cast(tf.greater(r.loss, search.loss), "float32")) as tf.Tensor1D,
+    };
+  });
+  r.logits.dispose();
+  xOld.dispose();
+  // xAdv moves to xOld rather than being disposed.
+  search.xOld = xAdv;
+  search.xAdv = next;
+  update(search, { ...bests, loss: r.loss, grad: r.grad });
+}
+
+/** What the step-size rule remembers from one checkpoint to the next. */
+interface Checkpointing {
+  at: number[];
+  last: number;
+  bestAtLast: Float32Array;
+  halvedAtLast: Uint8Array;
+}
+
+/**
+ * The checkpoint after iteration `w`: halves the step of each example whose loss rose in fewer than rho of the
+ * steps since the last checkpoint, or whose step was not halved then and whose best loss has not improved,
+ * and restarts those examples from their best point.
+ */
+function checkStepSize(search: Search, w: number, c: Checkpointing, rho: number): void {
+  const n = search.rises.shape[0];
+  const rose = search.rises.dataSync();
+  const best = search.lossBest.dataSync();
+  const halve = new Uint8Array(n);
+  for (let j = 0; j < n; j++) {
+    const oscillates = rose[j] < rho * (w - c.last);
+    const stalled = !c.halvedAtLast[j] && c.bestAtLast[j] >= best[j];
+    halve[j] = oscillates || stalled ? 1 : 0;
+  }
+  c.halvedAtLast = halve;
+  c.bestAtLast = Float32Array.from(best);
+  c.last = w;
+  update(search, { rises: tf.zeros([n]) as tf.Tensor1D });
+  if (!halve.some((v) => v === 1)) return;
+  update(
+    search,
+    tf.tidy(() => {
+      const m = tf.tensor1d(halve, "bool");
+      return {
+        stepSize: pick(m, tf.div(search.stepSize, 2), search.stepSize),
+        xAdv: pick(m, search.xBest, search.xAdv),
+        grad: pick(m, search.gradBest, search.grad),
+      };
+    }),
+  );
+}
+
 /**
  * One APGD run on the batch. Returns per example the last point found that `hit(logits)` counts as broken
  * (`fooled` set), or else the point of highest loss, with the predictions there.
@@ -155,7 +300,6 @@ function apgdRun(
   hit: (logits: tf.Tensor2D) => tf.Tensor1D,
   s: RunSettings,
 ): RunResult {
-  const n = x.shape[0];
   // The l-inf ball within the pixel range is a box: clamp to its corners, computed once.
   const box = s.threat.norm === "linf"
     ? tf.tidy(() => [
@@ -165,103 +309,24 @@ function apgdRun(
     : undefined;
   const project = (v: tf.Tensor4D): tf.Tensor4D =>
     box ? tf.minimum(tf.maximum(v, box[0]), box[1]) as tf.Tensor4D : s.threat.project(v, x);
-  let xAdv = apgdStart(x, s.threat, s.seed);
-  let { loss: lossNow, logits, grad } = lossAndGradient(model, xAdv, loss, s.eot);
-  let fooled: tf.Tensor = tf.tidy(() => tf.cast(hit(logits), "bool"));
-  // Predictions at the last hit and at the point of highest loss, so that no forward pass judges the result.
-  let predHit = tf.tidy(() => tf.argMax(logits, 1)) as tf.Tensor1D;
-  let predBest = tf.clone(predHit);
-  logits.dispose();
-  let xBestAdv = tf.clone(xAdv);
-  let xBest = tf.clone(xAdv);
-  let gradBest = tf.clone(grad);
-  let lossBest = tf.clone(lossNow);
-  let xOld = tf.clone(xAdv);
-  let stepSize = tf.fill([n, 1, 1, 1], 2 * s.threat.eps) as tf.Tensor4D;
-  let rises = tf.zeros([n]) as tf.Tensor1D;
-  const checkpoints = apgdCheckpoints(s.steps);
-  let lastCheckpoint = 0;
-  let bestAtLastCheck = Float32Array.from(lossBest.dataSync());
-  let halvedAtLastCheck = new Uint8Array(n).fill(1);
-
+  const search = startSearch(model, x, loss, hit, s);
+  const checkpoints: Checkpointing = {
+    at: apgdCheckpoints(s.steps),
+    last: 0,
+    bestAtLast: Float32Array.from(search.lossBest.dataSync()),
+    halvedAtLast: new Uint8Array(x.shape[0]).fill(1),
+  };
   for (let i = 0; i < s.steps; i++) {
-    const a = i === 0 ? 1 : s.momentum;
-    const next = tf.tidy(() => {
-      const z = project(tf.add(xAdv, tf.mul(s.threat.step(grad, 1), stepSize)) as tf.Tensor4D);
-      if (a === 1) return z;
-      const mixed = tf.add(xAdv, tf.add(tf.mul(tf.sub(z, xAdv), a), tf.mul(tf.sub(xAdv, xOld), 1 - a)));
-      return project(mixed as tf.Tensor4D);
-    });
-    const r = lossAndGradient(model, next, loss, s.eot);
-    const updated = tf.tidy(() => {
-      const h = tf.cast(hit(r.logits), "bool");
-      const better = tf.greater(r.loss, lossBest);
-      const pred = tf.argMax(r.logits, 1);
-      return [
-        tf.logicalOr(fooled, h),
-        pick(h, next, xBestAdv),
-        pick(better, next, xBest),
-        pick(better, r.grad, gradBest),
-        tf.where(better, r.loss, lossBest),
-        tf.add(rises, tf.cast(tf.greater(r.loss, lossNow), "float32")),
-        tf.where(h, pred, predHit),
-        tf.where(better, pred, predBest),
-      ];
-    });
-    tf.dispose([fooled, xBestAdv, xBest, gradBest, lossBest, rises, predHit, predBest]);
-    tf.dispose([r.logits, xOld, lossNow, grad]);
-    [fooled, xBestAdv, xBest, gradBest, lossBest, rises, predHit, predBest] = updated as [
-      tf.Tensor,
-      tf.Tensor4D,
-      tf.Tensor4D,
-      tf.Tensor4D,
-      tf.Tensor1D,
-      tf.Tensor1D,
-      tf.Tensor1D,
-      tf.Tensor1D,
-    ];
-    xOld = xAdv;
-    xAdv = next;
-    lossNow = r.loss;
-    grad = r.grad;
-
-    if (checkpoints.includes(i + 1)) {
-      const w = i + 1;
-      const rose = rises.dataSync();
-      const best = lossBest.dataSync();
-      const halve = new Uint8Array(n);
-      for (let j = 0; j < n; j++) {
-        const oscillates = rose[j] < s.rho * (w - lastCheckpoint);
-        const stalled = !halvedAtLastCheck[j] && bestAtLastCheck[j] >= best[j];
-        halve[j] = oscillates || stalled ? 1 : 0;
-      }
-      halvedAtLastCheck = halve;
-      bestAtLastCheck = Float32Array.from(best);
-      lastCheckpoint = w;
-      rises.dispose();
-      rises = tf.zeros([n]) as tf.Tensor1D;
-      if (halve.some((v) => v === 1)) {
-        const [nStep, nX, nGrad] = tf.tidy(() => {
-          const m = tf.tensor1d(halve, "bool");
-          return [
-            pick(m, tf.div(stepSize, 2), stepSize),
-            pick(m, xBest, xAdv),
-            pick(m, gradBest, grad),
-          ];
-        });
-        tf.dispose([stepSize, xAdv, grad]);
-        [stepSize, xAdv, grad] = [nStep as tf.Tensor4D, nX as tf.Tensor4D, nGrad as tf.Tensor4D];
-      }
-    }
+    searchStep(search, i, project, model, loss, hit, s);
+    if (checkpoints.at.includes(i + 1)) checkStepSize(search, i + 1, checkpoints, s.rho);
   }
-  const adversarial = pick(fooled, xBestAdv, xBest);
-  const fooledBits = Uint8Array.from(fooled.dataSync());
-  const predictions = tf.tidy(() => tf.where(fooled, predHit, predBest));
+  const adversarial = pick(search.fooled, search.xBestAdv, search.xBest);
+  const fooled = Uint8Array.from(search.fooled.dataSync());
+  const predictions = tf.tidy(() => tf.where(search.fooled, search.predHit, search.predBest));
   const predicted = Int32Array.from(predictions.dataSync());
-  tf.dispose([xAdv, xOld, grad, lossNow, fooled, xBestAdv, xBest, gradBest, lossBest, stepSize, rises]);
-  tf.dispose([predHit, predBest, predictions]);
+  tf.dispose([...Object.values(search), predictions]);
   if (box) tf.dispose(box);
-  return { adversarial, fooled: fooledBits, predictions: predicted };
+  return { adversarial, fooled, predictions: predicted };
 }
 
 /**
