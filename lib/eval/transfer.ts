@@ -114,6 +114,49 @@ export async function transferAttack(
   const onlyCorrect = options.onlyCorrect ?? true;
   const names = Object.keys(targets);
   const t0 = performance.now();
+  const p = await collectPredictions(source, targets, names, data, attack, n, batchSize, options);
+  const labels = data.labels;
+  const tally = sourceTally(labels, p.sourceClean, p.sourceAdv, onlyCorrect);
+  const results = names.map((name, k) =>
+    targetResult(name, p.clean[k], p.adv[k], labels, tally.success, tally.successes)
+  );
+  return {
+    n,
+    sourceCleanAccuracy: n ? tally.srcRight / n : 0,
+    sourceAdversarialAccuracy: n ? tally.srcAdvRight / n : 0,
+    eligible: tally.eligible,
+    sourceSuccesses: tally.successes,
+    sourceSuccessRate: tally.eligible ? tally.successes / tally.eligible : 0,
+    success: tally.success,
+    targets: results,
+    adversarial: p.kept,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** The labels the source (or its judge) and every target predict, clean and adversarial, per example. */
+interface Predictions {
+  sourceClean: Int32Array;
+  sourceAdv: Int32Array;
+  /** Per target (in the order of `names`): its predictions on the clean examples. */
+  clean: Int32Array[];
+  /** Per target: its predictions on the adversarial examples. */
+  adv: Int32Array[];
+  /** The adversarial images, when `keepAdversarial` was set. */
+  kept?: Float32Array;
+}
+
+/** Attacks `data` batch by batch and records every model's predictions (and the images, if kept). */
+async function collectPredictions(
+  source: Classifier,
+  targets: Record<string, TransferTarget>,
+  names: string[],
+  data: Dataset,
+  attack: Attack,
+  n: number,
+  batchSize: number,
+  options: TransferOptions,
+): Promise<Predictions> {
   const per = pixelsPerImage(data);
   const kept = options.keepAdversarial ? new Float32Array(n * per) : undefined;
   const sourceClean = new Int32Array(n);
@@ -139,8 +182,17 @@ export async function transferAttack(
       }
     },
   );
+  return { sourceClean, sourceAdv, clean, adv, kept };
+}
 
-  const labels = data.labels;
+/** Counts the source's clean and adversarial hits, the eligible examples and the source successes. */
+function sourceTally(
+  labels: Int32Array,
+  sourceClean: Int32Array,
+  sourceAdv: Int32Array,
+  onlyCorrect: boolean,
+): { success: Uint8Array; eligible: number; successes: number; srcRight: number; srcAdvRight: number } {
+  const n = sourceClean.length;
   const success = new Uint8Array(n);
   let eligible = 0;
   let successes = 0;
@@ -157,47 +209,46 @@ export async function transferAttack(
       successes++;
     }
   }
-  const results = names.map((name, k): TransferTargetResult => {
-    const fooled = new Uint8Array(n);
-    let transferred = 0;
-    let cleanRight = 0;
-    let advRight = 0;
-    let onCorrect = 0;
-    let onCorrectFooled = 0;
-    for (let i = 0; i < n; i++) {
-      if (clean[k][i] === labels[i]) cleanRight++;
-      if (adv[k][i] === labels[i]) advRight++;
-      if (!success[i]) continue;
-      const wrong = adv[k][i] !== labels[i];
-      if (wrong) {
-        fooled[i] = 1;
-        transferred++;
-      }
-      if (clean[k][i] === labels[i]) {
-        onCorrect++;
-        if (wrong) onCorrectFooled++;
-      }
+  return { success, eligible, successes, srcRight, srcAdvRight };
+}
+
+/** How one target's clean and adversarial predictions fare against the labels and the source successes. */
+function targetResult(
+  name: string,
+  clean: Int32Array,
+  adv: Int32Array,
+  labels: Int32Array,
+  success: Uint8Array,
+  successes: number,
+): TransferTargetResult {
+  const n = success.length;
+  const fooled = new Uint8Array(n);
+  let transferred = 0;
+  let cleanRight = 0;
+  let advRight = 0;
+  let onCorrect = 0;
+  let onCorrectFooled = 0;
+  for (let i = 0; i < n; i++) {
+    if (clean[i] === labels[i]) cleanRight++;
+    if (adv[i] === labels[i]) advRight++;
+    if (!success[i]) continue;
+    const wrong = adv[i] !== labels[i];
+    if (wrong) {
+      fooled[i] = 1;
+      transferred++;
     }
-    return {
-      name,
-      cleanAccuracy: n ? cleanRight / n : 0,
-      adversarialAccuracy: n ? advRight / n : 0,
-      transferred,
-      transferRate: successes ? transferred / successes : 0,
-      transferRateOnCorrect: onCorrect ? onCorrectFooled / onCorrect : 0,
-      fooled,
-    };
-  });
+    if (clean[i] === labels[i]) {
+      onCorrect++;
+      if (wrong) onCorrectFooled++;
+    }
+  }
   return {
-    n,
-    sourceCleanAccuracy: n ? srcRight / n : 0,
-    sourceAdversarialAccuracy: n ? srcAdvRight / n : 0,
-    eligible,
-    sourceSuccesses: successes,
-    sourceSuccessRate: eligible ? successes / eligible : 0,
-    success,
-    targets: results,
-    adversarial: kept,
-    seconds: (performance.now() - t0) / 1000,
+    name,
+    cleanAccuracy: n ? cleanRight / n : 0,
+    adversarialAccuracy: n ? advRight / n : 0,
+    transferred,
+    transferRate: successes ? transferred / successes : 0,
+    transferRateOnCorrect: onCorrect ? onCorrectFooled / onCorrect : 0,
+    fooled,
   };
 }
