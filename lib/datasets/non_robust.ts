@@ -8,10 +8,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { pgd } from "../attacks/pgd.ts";
-import { ball, type Norm } from "../attacks/threat.ts";
+import { ball, type Norm, type ThreatModel } from "../attacks/threat.ts";
 import { type Dataset, imagesTensor, size, slice } from "../data/dataset.ts";
 import type { Classifier } from "../models/classifier.ts";
-import { buildInChunks, type ChunkedBuildOptions } from "./chunked.ts";
+import { buildInChunks, type ChunkBuilder, type ChunkedBuild, type ChunkedBuildOptions } from "./chunked.ts";
 import { chooseTargets, type TargetRule } from "./targets.ts";
 
 /** Options of {@linkcode buildNonRobustDataset}. */
@@ -54,26 +54,21 @@ export interface NonRobustDataset {
   seconds: number;
 }
 
-/**
- * Builds D_rand (`rule: "rand"`) or D_det (`rule: "det"`) from `source` against `model`: targeted PGD in the
- * `norm` ball of radius `eps` (pixels kept in [0, 1]) from each image towards its target, which becomes its
- * label. Batched, with progress; with `artifact` (or `dir`), committed chunk by chunk and resumable.
- *
- * @example
- * ```ts
- * import type { Dataset } from "../data/dataset.ts";
- * import type { Classifier } from "../models/classifier.ts";
- * import { buildNonRobustDataset } from "./non_robust.ts";
- * declare const standard: { classifier: Classifier }, trainSubset: Dataset;
- * const dRand = await buildNonRobustDataset(standard.classifier, trainSubset, { rule: "rand", eps: 2.5, steps: 100 });
- * console.log(dRand.successRate);
- * ```
- */
-export async function buildNonRobustDataset(
-  model: Classifier,
-  source: Dataset,
-  options: NonRobustOptions,
-): Promise<NonRobustDataset> {
+/** The checked settings of one {@linkcode buildNonRobustDataset} call, with its targets and recorded config. */
+interface NonRobustPlan {
+  rule: TargetRule;
+  eps: number;
+  steps: number;
+  threat: ThreatModel;
+  stepSize: number;
+  batchSize: number;
+  n: number;
+  targets: Int32Array;
+  config: unknown;
+}
+
+/** Checks the steps of `options` and derives the attack, the targets and the settings recorded with them. */
+function nonRobustPlan(source: Dataset, options: NonRobustOptions): NonRobustPlan {
   const norm = options.norm ?? "l2";
   const { eps, steps, rule } = options;
   const threat = ball(norm, eps);
@@ -98,38 +93,63 @@ export async function buildNonRobustDataset(
     data: { name: source.name, n, classes },
     source: options.source ?? null,
   };
-  const built = await buildInChunks({
-    name: `${source.name} D_${rule}`,
-    shape: source.shape,
-    classes: source.classes,
-    total: n,
-    chunkSize: options.chunkSize,
-    artifact: options.artifact,
-    dir: options.dir,
-    config,
-    stopAfterChunks: options.stopAfterChunks,
-    label: options.label ?? `build D_${rule} (${source.name})`,
-    progress: options.progress,
-  }, async (start, end, _chunk, progress) => {
+  return { rule, eps, steps, threat, stepSize, batchSize, n, targets, config };
+}
+
+/** The arrays one chunk of attacked images fills, indexed from the chunk's first example. */
+interface AttackedChunk {
+  images: Float32Array;
+  success: Float32Array;
+  distance: Float32Array;
+}
+
+/** Attacks source images [b, e) towards their targets and writes the results into `out` from `b - start`. */
+async function attackBatch(
+  model: Classifier,
+  source: Dataset,
+  plan: NonRobustPlan,
+  out: AttackedChunk,
+  start: number,
+  b: number,
+  e: number,
+): Promise<void> {
+  const { eps, threat, steps, stepSize } = plan;
+  const per = source.shape[0] * source.shape[1] * source.shape[2];
+  const x = imagesTensor(source, b, e);
+  const t = tf.tensor1d(plan.targets.subarray(b, e), "int32");
+  const result = pgd(model, x, t, { eps, threat, steps, stepSize, randomStart: false, targeted: true });
+  const d = threat.distance(result.adversarial, x);
+  out.images.set(await result.adversarial.data(), (b - start) * per);
+  out.distance.set(await d.data(), b - start);
+  out.success.set(result.success, b - start);
+  tf.dispose([x, t, d, result.adversarial]);
+}
+
+/** The chunk builder of {@linkcode buildNonRobustDataset}: the chunk's batches attacked in turn, with progress. */
+function attackChunk(model: Classifier, source: Dataset, plan: NonRobustPlan): ChunkBuilder {
+  return async (start, end, _chunk, progress) => {
     const per = source.shape[0] * source.shape[1] * source.shape[2];
-    const images = new Float32Array((end - start) * per);
-    const success = new Float32Array(end - start);
-    const distance = new Float32Array(end - start);
-    for (let b = start; b < end; b += batchSize) {
-      const e = Math.min(end, b + batchSize);
-      const x = imagesTensor(source, b, e);
-      const t = tf.tensor1d(targets.subarray(b, e), "int32");
-      const result = pgd(model, x, t, { eps, threat, steps, stepSize, randomStart: false, targeted: true });
-      const d = threat.distance(result.adversarial, x);
-      images.set(await result.adversarial.data(), (b - start) * per);
-      distance.set(await d.data(), b - start);
-      success.set(result.success, b - start);
-      tf.dispose([x, t, d, result.adversarial]);
+    const out: AttackedChunk = {
+      images: new Float32Array((end - start) * per),
+      success: new Float32Array(end - start),
+      distance: new Float32Array(end - start),
+    };
+    for (let b = start; b < end; b += plan.batchSize) {
+      const e = Math.min(end, b + plan.batchSize);
+      await attackBatch(model, source, plan, out, start, b, e);
       progress(e - start);
       await new Promise((r) => setTimeout(r, 0));
     }
-    return { images, labels: targets.slice(start, end), columns: { success, distance } };
-  });
+    return {
+      images: out.images,
+      labels: plan.targets.slice(start, end),
+      columns: { success: out.success, distance: out.distance },
+    };
+  };
+}
+
+/** The {@linkcode NonRobustDataset} of a chunked build: its columns, the source labels of the images done, the rates. */
+function nonRobustResult(built: ChunkedBuild, source: Dataset): NonRobustDataset {
   const done = size(built.dataset);
   const success = Uint8Array.from(built.columns.success ?? []);
   const perturbation = built.columns.distance ?? new Float32Array(0);
@@ -144,4 +164,42 @@ export async function buildNonRobustDataset(
     fromCache: built.fromCache,
     seconds: built.seconds,
   };
+}
+
+/**
+ * Builds D_rand (`rule: "rand"`) or D_det (`rule: "det"`) from `source` against `model`: targeted PGD in the
+ * `norm` ball of radius `eps` (pixels kept in [0, 1]) from each image towards its target, which becomes its
+ * label. Batched, with progress; with `artifact` (or `dir`), committed chunk by chunk and resumable.
+ *
+ * @example
+ * ```ts
+ * import type { Dataset } from "../data/dataset.ts";
+ * import type { Classifier } from "../models/classifier.ts";
+ * import { buildNonRobustDataset } from "./non_robust.ts";
+ * declare const standard: { classifier: Classifier }, trainSubset: Dataset;
+ * const dRand = await buildNonRobustDataset(standard.classifier, trainSubset, { rule: "rand", eps: 2.5, steps: 100 });
+ * console.log(dRand.successRate);
+ * ```
+ */
+export async function buildNonRobustDataset(
+  model: Classifier,
+  source: Dataset,
+  options: NonRobustOptions,
+): Promise<NonRobustDataset> {
+  const plan = nonRobustPlan(source, options);
+  const { rule } = plan;
+  const built = await buildInChunks({
+    name: `${source.name} D_${rule}`,
+    shape: source.shape,
+    classes: source.classes,
+    total: plan.n,
+    chunkSize: options.chunkSize,
+    artifact: options.artifact,
+    dir: options.dir,
+    config: plan.config,
+    stopAfterChunks: options.stopAfterChunks,
+    label: options.label ?? `build D_${rule} (${source.name})`,
+    progress: options.progress,
+  }, attackChunk(model, source, plan));
+  return nonRobustResult(built, source);
 }

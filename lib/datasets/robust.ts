@@ -11,7 +11,7 @@ import { type Dataset, imagesTensor, size, take } from "../data/dataset.ts";
 import type { Representation } from "../models/representation.ts";
 import { createPrng, randomInt } from "../random/prng.ts";
 import { createOptimizer } from "../train/optimizers.ts";
-import { buildInChunks, type ChunkedBuildOptions } from "./chunked.ts";
+import { buildInChunks, type ChunkBuilder, type ChunkedBuild, type ChunkedBuildOptions } from "./chunked.ts";
 
 /** Options of {@linkcode invertRepresentation}. */
 export interface InversionOptions {
@@ -177,27 +177,21 @@ function startIndices(n: number, seed: number): Int32Array {
 
 const mean = (v: ArrayLike<number>) => v.length ? Array.from(v).reduce((a, b) => a + b, 0) / v.length : 0;
 
-/**
- * Builds the dataset of images matching `representation` on each image of `source` (D_R with an
- * adversarially trained model's representation, D_NR with a standard one's). Batched, with progress;
- * with `artifact` (or `dir`), committed chunk by chunk and resumable.
- *
- * @example
- * ```ts
- * import type * as tf from "@tensorflow/tfjs";
- * import type { Dataset } from "../data/dataset.ts";
- * import { representationOf } from "../models/representation.ts";
- * import { buildRobustDataset } from "./robust.ts";
- * declare const robust: { model: tf.LayersModel }, trainSubset: Dataset;
- * const dR = await buildRobustDataset(representationOf(robust.model), trainSubset, { steps: 300, stepSize: 0.2 });
- * console.log(dR.meanInitialDistance, "->", dR.meanFinalDistance);
- * ```
- */
-export async function buildRobustDataset(
-  representation: Representation,
-  source: Dataset,
-  options: RobustOptions,
-): Promise<RobustDataset> {
+/** The checked settings of one {@linkcode buildRobustDataset} call, with its start indices and recorded config. */
+interface RobustPlan {
+  n: number;
+  start: "image" | "noise";
+  lo: number;
+  hi: number;
+  seed: number;
+  batchSize: number;
+  schedule: "constant" | "cosine";
+  starts: Int32Array;
+  config: unknown;
+}
+
+/** Checks the start and noise range of `options` and derives the settings recorded with the construction. */
+function robustPlan(source: Dataset, options: RobustOptions): RobustPlan {
   const n = size(source);
   const start = options.start ?? "image";
   if (start !== "image" && start !== "noise") {
@@ -226,50 +220,78 @@ export async function buildRobustDataset(
     data: { name: source.name, n, classes: source.classes.length },
     source: options.source ?? null,
   };
+  return { n, start, lo, hi, seed, batchSize, schedule, starts, config };
+}
+
+/** The arrays one chunk of matched images fills, indexed from the chunk's first example. */
+interface MatchedChunk {
+  images: Float32Array;
+  initial: Float32Array;
+  final: Float32Array;
+  norms: Float32Array;
+}
+
+/** Matches the representations of source images [b, e) and writes the results into `out` from `b - first`. */
+async function matchBatch(
+  representation: Representation,
+  source: Dataset,
+  options: RobustOptions,
+  plan: RobustPlan,
+  out: MatchedChunk,
+  first: number,
+  b: number,
+  e: number,
+): Promise<void> {
+  const { start, starts, lo, hi, seed, schedule } = plan;
   const per = source.shape[0] * source.shape[1] * source.shape[2];
-  const built = await buildInChunks({
-    name: `${source.name} matched`,
-    shape: source.shape,
-    classes: source.classes,
-    total: n,
-    chunkSize: options.chunkSize,
-    artifact: options.artifact,
-    dir: options.dir,
-    config,
-    stopAfterChunks: options.stopAfterChunks,
-    label: options.label ?? `match representations (${source.name})`,
-    progress: options.progress,
-  }, async (first, end, _chunk, progress) => {
-    const images = new Float32Array((end - first) * per);
-    const initial = new Float32Array(end - first);
-    const final = new Float32Array(end - first);
-    const norms = new Float32Array(end - first);
-    for (let b = first; b < end; b += batchSize) {
-      const e = Math.min(end, b + batchSize);
-      const x = imagesTensor(source, b, e);
-      const target = tf.tidy(() => representation(x));
-      const x0 = start === "image"
-        ? tf.tensor4d(take(source, starts.subarray(b, e)).images, [e - b, ...source.shape])
-        // Each batch's noise has its own seed, so a chunk does not depend on the chunks before it.
-        : tf.randomUniform([e - b, ...source.shape], lo, hi, "float32", seed * 1_000_003 + b) as tf.Tensor4D;
-      const inv = await invertRepresentation(representation, target, x0 as tf.Tensor4D, {
-        ...options,
-        schedule,
-      });
-      const fn = tf.tidy(() => tf.sqrt(tf.sum(tf.square(target), 1)));
-      images.set(await inv.images.data(), (b - first) * per);
-      initial.set(inv.initialDistance, b - first);
-      final.set(inv.finalDistance, b - first);
-      norms.set(await fn.data(), b - first);
-      tf.dispose([x, target, x0, inv.images, fn]);
+  const x = imagesTensor(source, b, e);
+  const target = tf.tidy(() => representation(x));
+  const x0 = start === "image"
+    ? tf.tensor4d(take(source, starts.subarray(b, e)).images, [e - b, ...source.shape])
+    // Each batch's noise has its own seed, so a chunk does not depend on the chunks before it.
+    : tf.randomUniform([e - b, ...source.shape], lo, hi, "float32", seed * 1_000_003 + b) as tf.Tensor4D;
+  const inv = await invertRepresentation(representation, target, x0 as tf.Tensor4D, {
+    ...options,
+    schedule,
+  });
+  const fn = tf.tidy(() => tf.sqrt(tf.sum(tf.square(target), 1)));
+  out.images.set(await inv.images.data(), (b - first) * per);
+  out.initial.set(inv.initialDistance, b - first);
+  out.final.set(inv.finalDistance, b - first);
+  out.norms.set(await fn.data(), b - first);
+  tf.dispose([x, target, x0, inv.images, fn]);
+}
+
+/** The chunk builder of {@linkcode buildRobustDataset}: the chunk's batches matched in turn, with progress. */
+function matchChunk(
+  representation: Representation,
+  source: Dataset,
+  options: RobustOptions,
+  plan: RobustPlan,
+): ChunkBuilder {
+  const per = source.shape[0] * source.shape[1] * source.shape[2];
+  return async (first, end, _chunk, progress) => {
+    const out: MatchedChunk = {
+      images: new Float32Array((end - first) * per),
+      initial: new Float32Array(end - first),
+      final: new Float32Array(end - first),
+      norms: new Float32Array(end - first),
+    };
+    for (let b = first; b < end; b += plan.batchSize) {
+      const e = Math.min(end, b + plan.batchSize);
+      await matchBatch(representation, source, options, plan, out, first, b, e);
       progress(e - first);
     }
     return {
-      images,
+      images: out.images,
       labels: source.labels.slice(first, end),
-      columns: { initialDistance: initial, finalDistance: final, featureNorm: norms },
+      columns: { initialDistance: out.initial, finalDistance: out.final, featureNorm: out.norms },
     };
-  });
+  };
+}
+
+/** The {@linkcode RobustDataset} of a chunked build: its columns, the start indices of the images done, the means. */
+function robustResult(built: ChunkedBuild, starts: Int32Array): RobustDataset {
   const done = size(built.dataset);
   const c = built.columns;
   const finalDistance = c.finalDistance ?? new Float32Array(0);
@@ -287,4 +309,42 @@ export async function buildRobustDataset(
     fromCache: built.fromCache,
     seconds: built.seconds,
   };
+}
+
+/**
+ * Builds the dataset of images matching `representation` on each image of `source` (D_R with an
+ * adversarially trained model's representation, D_NR with a standard one's). Batched, with progress;
+ * with `artifact` (or `dir`), committed chunk by chunk and resumable.
+ *
+ * @example
+ * ```ts
+ * import type * as tf from "@tensorflow/tfjs";
+ * import type { Dataset } from "../data/dataset.ts";
+ * import { representationOf } from "../models/representation.ts";
+ * import { buildRobustDataset } from "./robust.ts";
+ * declare const robust: { model: tf.LayersModel }, trainSubset: Dataset;
+ * const dR = await buildRobustDataset(representationOf(robust.model), trainSubset, { steps: 300, stepSize: 0.2 });
+ * console.log(dR.meanInitialDistance, "->", dR.meanFinalDistance);
+ * ```
+ */
+export async function buildRobustDataset(
+  representation: Representation,
+  source: Dataset,
+  options: RobustOptions,
+): Promise<RobustDataset> {
+  const plan = robustPlan(source, options);
+  const built = await buildInChunks({
+    name: `${source.name} matched`,
+    shape: source.shape,
+    classes: source.classes,
+    total: plan.n,
+    chunkSize: options.chunkSize,
+    artifact: options.artifact,
+    dir: options.dir,
+    config: plan.config,
+    stopAfterChunks: options.stopAfterChunks,
+    label: options.label ?? `match representations (${source.name})`,
+    progress: options.progress,
+  }, matchChunk(representation, source, options, plan));
+  return robustResult(built, plan.starts);
 }
