@@ -342,8 +342,9 @@ function searchResult(
   targeted: boolean,
   gradients: number,
   eot: number,
+  judge?: boolean,
 ): AttackResult {
-  if (eot > 1) return finish(model, adversarial, y, targeted, gradients);
+  if (eot > 1 || judge === false) return finish(model, adversarial, y, targeted, gradients, judge);
   return resultOf(adversarial, predictions, y, targeted, gradients);
 }
 
@@ -441,7 +442,7 @@ export function apgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options:
     throw new RangeError(`apgd: the DLR loss needs >= 3 classes, got ${classes}`);
   }
   if (settings.threat.eps === 0 || settings.steps === 0) {
-    return finish(model, tf.clone(x), y, targeted, 0);
+    return finish(model, tf.clone(x), y, targeted, 0, options.judge);
   }
   const prng = prngFrom(options);
   const labels = y.dataSync();
@@ -472,7 +473,7 @@ export function apgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options:
     return found.adversarial;
   });
   const gradients = (settings.steps + 1) * settings.eot * settings.restarts;
-  return searchResult(model, adversarial, predictions, y, targeted, gradients, settings.eot);
+  return searchResult(model, adversarial, predictions, y, targeted, gradients, settings.eot, options.judge);
 }
 
 /**
@@ -500,7 +501,7 @@ export function apgdTargeted(
   const { n } = validateAttackInput("apgdTargeted", model, x, y, { threat: settings.threat });
   if (n === 0) return emptyResult(x);
   if (settings.threat.eps === 0 || settings.steps === 0) {
-    return finish(model, tf.clone(x), y, false, 0);
+    return finish(model, tf.clone(x), y, false, 0, options.judge);
   }
   const ranked = tf.tidy(() => {
     const logits = model(x);
@@ -539,7 +540,7 @@ export function apgdTargeted(
     return found.adversarial;
   });
   const gradients = (settings.steps + 1) * settings.eot * rounds;
-  return searchResult(model, adversarial, predictions, y, false, gradients, settings.eot);
+  return searchResult(model, adversarial, predictions, y, false, gradients, settings.eot, options.judge);
 }
 
 const apgdFields = {

@@ -46,7 +46,7 @@ export function checkBatch(x: tf.Tensor4D, y: tf.Tensor1D, name: string): void {
 
 /**
  * Runs the model on `adversarial` and packages the result. Takes ownership of `adversarial` (disposed if
- * the model throws).
+ * the model throws). With `judge` false the model does not run, and `success` and `predictions` are empty.
  */
 export function finish(
   model: Classifier,
@@ -54,7 +54,11 @@ export function finish(
   y: tf.Tensor1D,
   targeted: boolean,
   gradientSteps: number,
+  judge = true,
 ): AttackResult {
+  if (!judge) {
+    return { adversarial, success: new Uint8Array(0), predictions: new Int32Array(0), gradientSteps };
+  }
   let predictions: Int32Array;
   try {
     predictions = predictLabels(model, adversarial);
@@ -110,7 +114,7 @@ export interface AttackDefinition<K extends string, F extends AttackFields> {
     model: Classifier,
     x: tf.Tensor4D,
     y: tf.Tensor1D,
-    options: SpecOf<K, F> & { prng: Prng },
+    options: SpecOf<K, F> & { prng: Prng; judge?: boolean },
   ): AttackResult;
 }
 
@@ -157,6 +161,6 @@ export function defineAttack<const K extends string, F extends AttackFields>(
       }
       return scaled as S;
     },
-    bind: (spec, prng) => (model, x, y) => run(model, x, y, { ...spec, prng }),
+    bind: (spec, prng, extra) => (model, x, y) => run(model, x, y, { ...spec, prng, ...extra }),
   };
 }

@@ -314,7 +314,7 @@ export function fabTargeted(
   const { n } = validateAttackInput("fabTargeted", model, x, y, { threat });
   if (n === 0) return emptyResult(x);
   const [, h, w, c] = x.shape;
-  if (threat.eps === 0 || steps === 0) return finish(model, tf.clone(x), y, false, 0);
+  if (threat.eps === 0 || steps === 0) return finish(model, tf.clone(x), y, false, 0, options.judge);
   const ranked = tf.tidy(() => {
     const logits = model(x);
     const classes = logits.shape[1];
@@ -367,7 +367,14 @@ export function fabTargeted(
   for (let i = 0; i < n; i++) {
     if (!(bestDist[i] <= threat.eps * (1 + 1e-6))) best.set(x0.subarray(i * d, (i + 1) * d), i * d);
   }
-  return finish(model, tf.tensor4d(best, [n, h, w, c]), y, false, steps * targetClasses * restarts);
+  return finish(
+    model,
+    tf.tensor4d(best, [n, h, w, c]),
+    y,
+    false,
+    steps * targetClasses * restarts,
+    options.judge,
+  );
 }
 
 /** The descriptor of `{ kind: "fab-t", eps, norm?, steps?, targetClasses?, restarts?, alphaMax?, eta?, beta?, ... }`. */

@@ -61,12 +61,12 @@ export function fgsm(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options:
   const stepSize = options.stepSize ?? (options.randomStart ? 1.25 * threat.eps : threat.eps);
   const { n } = validateAttackInput("fgsm", model, x, y, { threat, stepSizes: { stepSize }, targeted });
   if (n === 0) return emptyResult(x);
-  if (threat.eps === 0) return finish(model, tf.clone(x), y, targeted, 0);
+  if (threat.eps === 0) return finish(model, tf.clone(x), y, targeted, 0, options.judge);
   const adversarial = tf.tidy(() => {
     const start = options.randomStart ? threat.randomStart(x, seedFrom(prngFrom(options))) : x;
     return gradientStep(model, start, x, y, threat, stepSize, targeted);
   });
-  return finish(model, adversarial, y, targeted, 1);
+  return finish(model, adversarial, y, targeted, 1, options.judge);
 }
 
 /** The descriptor of `{ kind: "fgsm", eps, norm?, randomStart?, stepSize?, clipMin?, clipMax? }`. */

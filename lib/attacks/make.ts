@@ -19,9 +19,13 @@ export function describeAttack(spec: AttackSpec): string {
   return kindOf(spec, "describeAttack").describe(spec);
 }
 
-/** Binds a spec into an attack; random starts draw from one generator seeded with `seed`. */
-export function makeAttack(spec: AttackSpec, seed = 0): Attack {
-  return kindOf(spec, "makeAttack").bind(spec, createPrng(seed));
+/**
+ * Binds a spec into an attack; random starts draw from one generator seeded with `seed`. With `judge` false
+ * the attack returns only its images (`success` and `predictions` empty), saving the forward pass that
+ * classifies them: what adversarial training needs.
+ */
+export function makeAttack(spec: AttackSpec, seed = 0, options: { judge?: boolean } = {}): Attack {
+  return kindOf(spec, "makeAttack").bind(spec, createPrng(seed), options);
 }
 
 /** Input-gradient evaluations per example that one call of the attack `spec` costs (PGD-k: k per restart). */

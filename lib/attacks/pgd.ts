@@ -59,7 +59,7 @@ export function pgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options: 
     targeted,
   });
   if (n === 0) return emptyResult(x);
-  if (threat.eps === 0) return finish(model, tf.clone(x), y, targeted, 0);
+  if (threat.eps === 0) return finish(model, tf.clone(x), y, targeted, 0, options.judge);
   const prng = prngFrom(options);
 
   let best: tf.Tensor4D | undefined;
@@ -107,7 +107,7 @@ export function pgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options: 
     throw e;
   }
   bestScore?.dispose();
-  return finish(model, best!, y, targeted, steps * restarts);
+  return finish(model, best!, y, targeted, steps * restarts, options.judge);
 }
 
 /**

@@ -40,7 +40,7 @@ export function rfgsm(
   const targeted = options.targeted ?? false;
   const { n } = validateAttackInput("rfgsm", model, x, y, { threat, targeted });
   if (n === 0) return emptyResult(x);
-  if (threat.eps === 0) return finish(model, tf.clone(x), y, targeted, 0);
+  if (threat.eps === 0) return finish(model, tf.clone(x), y, targeted, 0, options.judge);
   const seed = seedFrom(prngFrom(options));
   const adversarial = tf.tidy(() => {
     const noise = tf.sign(tf.randomNormal(x.shape, 0, 1, "float32", seed));
@@ -51,7 +51,7 @@ export function rfgsm(
     ) as tf.Tensor4D;
     return gradientStep(model, start, x, y, threat, threat.eps - alpha, targeted);
   });
-  return finish(model, adversarial, y, targeted, 1);
+  return finish(model, adversarial, y, targeted, 1, options.judge);
 }
 
 /** The descriptor of `{ kind: "rfgsm", eps, alpha?, clipMin?, clipMax? }` (l-inf only). */

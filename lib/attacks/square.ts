@@ -119,7 +119,7 @@ export function square(
   const { n } = validateAttackInput("square", model, x, y, { threat, targeted });
   if (n === 0) return emptyResult(x);
   const [, h, w, c] = x.shape;
-  if (threat.eps === 0) return finish(model, tf.clone(x), y, targeted, 0);
+  if (threat.eps === 0) return finish(model, tf.clone(x), y, targeted, 0, options.judge);
   const prng = prngFrom(options);
   const { eps, clipMin, clipMax } = threat;
   const d = h * w * c;
@@ -197,7 +197,7 @@ export function square(
     }
   }
   const adversarial = tf.tensor4d(best, [n, h, w, c]);
-  return finish(model, adversarial, y, targeted, 0);
+  return finish(model, adversarial, y, targeted, 0, options.judge);
 }
 
 /** One l-inf proposal, in place: a window of side round(sqrt(p h w)) moved to x +- eps (one sign per channel). */

@@ -37,6 +37,11 @@ export interface CommonAttackOptions extends BallOptions {
   prng?: Prng;
   /** Seed used when no `prng` is given. Default 0. */
   seed?: number;
+  /**
+   * Classify the final images to fill `success` and `predictions` (one forward pass). Default true. Callers
+   * that read only the images (adversarial training) pass false: both arrays are then empty.
+   */
+  judge?: boolean;
 }
 
 /** The option fields of an attack kind as config schemas; a field wrapped in `optional(...)` may be absent. */
@@ -75,6 +80,9 @@ export interface AttackDescriptor<S extends { kind: string } = { kind: string }>
    * length measured in pixel units (step sizes) multiplied by `factor`, everything else unchanged.
    */
   warmedUp(spec: S, factor: number): S;
-  /** The spec bound into an attack drawing its random starts from `prng`. */
-  bind(spec: S, prng: Prng): Attack;
+  /**
+   * The spec bound into an attack drawing its random starts from `prng`; `options.judge` as in
+   * {@linkcode CommonAttackOptions}.
+   */
+  bind(spec: S, prng: Prng, options?: { judge?: boolean }): Attack;
 }

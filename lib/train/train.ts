@@ -456,6 +456,8 @@ function stepFunction(
         const attack = makeAttack(
           step + 1 < warmup ? warmedUp(spec, (step + 1) / warmup) : spec,
           options.seed * 7919 + step,
+          // Only the images are used: no forward pass classifies them.
+          { judge: false },
         );
         xAdv = attack(options.adversarial.craftOn?.(step) ?? classifier, x, y).adversarial;
       }

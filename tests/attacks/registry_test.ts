@@ -17,7 +17,7 @@ import { attackSpecSchema } from "../../lib/config/specs.ts";
 import { imagesTensor, labelsTensor } from "../../lib/data/mod.ts";
 import { relativeTrainingCost } from "../../lib/train/adversarial.ts";
 import { warmedUp } from "../../lib/train/train.ts";
-import { smallTrainedModel } from "../_helpers.ts";
+import { maxAbsDiff, smallTrainedModel } from "../_helpers.ts";
 
 /** JSON with sorted keys and no undefined values: what the cache hashes into a configuration's key. */
 function canonicalJson(value: unknown): string {
@@ -168,6 +168,36 @@ Deno.test("makeAttack() binds every registered kind", async () => {
     const r = makeAttack({ ...spec, ...(spec.kind === "pgd" ? { steps: 2 } : {}) }, 3)(classifier, x, y);
     assertEquals(r.adversarial.shape, x.shape, spec.kind);
     r.adversarial.dispose();
+  }
+  tf.dispose([x, y]);
+});
+
+Deno.test("makeAttack(spec, seed, { judge: false }) returns the same images without classifying them", async () => {
+  const { classifier, test } = await smallTrainedModel();
+  const x = imagesTensor(test, 0, 8);
+  const y = labelsTensor(test, 0, 8);
+  let calls = 0;
+  const counted: typeof classifier = (images) => {
+    calls++;
+    return classifier(images);
+  };
+  for (const base of examples) {
+    // One restart, as adversarial training runs PGD: then nothing but the final judgement classifies images.
+    const spec = base.kind === "pgd" ? { ...base, steps: 2, restarts: 1 } : base;
+    // A first call lets the input check learn the number of classes (it asks the model once per model).
+    makeAttack(spec, 3)(counted, x, y).adversarial.dispose();
+    calls = 0;
+    const judged = makeAttack(spec, 3)(counted, x, y);
+    const judgedCalls = calls;
+    calls = 0;
+    const bare = makeAttack(spec, 3, { judge: false })(counted, x, y);
+    assertEquals(maxAbsDiff(bare.adversarial, judged.adversarial), 0, spec.kind);
+    assertEquals([bare.success.length, bare.predictions.length], [0, 0], spec.kind);
+    assertEquals(judged.predictions.length, 8, spec.kind);
+    // APGD judges from its own forward passes already; every other kind saves one call of the model.
+    const saved = spec.kind === "apgd" || spec.kind === "apgd-t" ? 0 : 1;
+    assertEquals(calls, judgedCalls - saved, `${spec.kind}: ${calls} calls against ${judgedCalls}`);
+    tf.dispose([judged.adversarial, bare.adversarial]);
   }
   tf.dispose([x, y]);
 });
