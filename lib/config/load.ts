@@ -8,6 +8,7 @@
 import { parse } from "@std/yaml";
 import { ConfigError, type Schema } from "./schema.ts";
 import { readEnv } from "../util/env.ts";
+import { code, type Markdown, md } from "../report/markdown.ts";
 
 /** The scales every experiment is described at, from the cheapest. */
 export const SCALES = ["smoke", "course", "full", "paper"] as const;
@@ -106,12 +107,44 @@ export function parseExperiment<T>(text: string, schema: Schema<T>, scale: Scale
  * ```
  */
 export async function loadExperiment<T>(path: string | URL, schema: Schema<T>, scale?: Scale): Promise<T> {
-  let text: string;
+  return parseExperiment(await readConfig(path), schema, currentScale(scale), String(path));
+}
+
+async function readConfig(path: string | URL): Promise<string> {
   try {
-    text = await Deno.readTextFile(path);
+    return await Deno.readTextFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new ConfigError(`config file ${path} not found`);
     throw e;
   }
-  return parseExperiment(text, schema, currentScale(scale), String(path));
+}
+
+/**
+ * The scale whose settings run at `scale` (default: {@linkcode currentScale}) in the config at `path`:
+ * `scale` itself, or the scale its section names (`full: course` runs the course settings at `full`).
+ */
+export async function settingsScale(path: string | URL, scale?: Scale): Promise<Scale> {
+  const s = currentScale(scale);
+  let doc: unknown;
+  try {
+    doc = parse(await readConfig(path));
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(`${path}: not valid YAML: ${(e as Error).message}`);
+  }
+  const section = isPlainObject(doc) ? doc[s] : undefined;
+  return typeof section === "string" && (SCALES as readonly string[]).includes(section)
+    ? section as Scale
+    : s;
+}
+
+/**
+ * The scale for a notebook's header: `scale` in code, followed, when the config runs another scale's settings
+ * there, by a note saying so.
+ */
+export function scaleLabel(scale: Scale, runs: Scale): Markdown {
+  if (runs === scale) return code(scale);
+  return md`${code(scale)} (this chapter runs its ${code(runs)} settings there: not yet calibrated at ${
+    code(scale)
+  })`;
 }

@@ -9,6 +9,8 @@ import {
   obj,
   optional,
   parseExperiment,
+  scaleLabel,
+  settingsScale,
   str,
 } from "../../lib/config/mod.ts";
 
@@ -48,6 +50,24 @@ Deno.test("parseExperiment() reads a section given as another scale's name as th
   assertThrows(() => parseExperiment(yaml + "full: full\n", schema, "full"), ConfigError, "another scale");
   const dangling = yaml.replace(/paper:\n.*\n/, "") + "full: paper\n";
   assertThrows(() => parseExperiment(dangling, schema, "full"), ConfigError, 'stands for "paper"');
+});
+
+Deno.test("settingsScale() and scaleLabel() say when a scale runs another scale's settings", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/c.yaml`;
+    await Deno.writeTextFile(path, yaml + "full: course\n");
+    assertEquals(await settingsScale(path, "full"), "course");
+    assertEquals(await settingsScale(path, "paper"), "paper");
+    assertEquals(scaleLabel("course", "course").markdown, "`course`");
+    assertEquals(
+      scaleLabel("full", "course").markdown,
+      "`full` (this chapter runs its `course` settings there: not yet calibrated at `full`)",
+    );
+    await assertRejects(() => settingsScale(`${dir}/none.yaml`, "full"), ConfigError, "not found");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("parseExperiment() names an unknown key, its path and the likely intended key", () => {
