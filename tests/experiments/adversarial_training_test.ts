@@ -26,6 +26,7 @@ import {
   nearestPoint,
   notebook05Schema,
   PAPER_LARGEST_SCALE,
+  paperComparison,
   pgdTrainingVerdict,
   reachesPaperScale,
   robustCnnJob,
@@ -306,4 +307,17 @@ Deno.test("chapter 5's PGD-trained scale-16 network at full scale is deno task r
   assertEquals(cfg.scales.map((s) => s.scale), [1, 2, 4, 8, 16]);
   assertEquals([cfg.eval.pgdSteps, cfg.eval.pgdStepSize, cfg.eval.restarts], [100, 0.01, 20]);
   assertEquals(cfg.data.testSize, 1000);
+});
+
+Deno.test("paperComparison() states Madry et al.'s settings and, at full, each departure from them", async () => {
+  const at = async (scale: "course" | "full" | "paper") =>
+    paperComparison(await loadExperiment(CONFIG, notebook05Schema, scale), scale).markdown;
+  const full = await at("full");
+  assert(full.includes("89.3%"), full);
+  assert(full.includes("all 60,000 training images for\n10 epochs at batch 100"), full);
+  assert(full.includes("10 steps of 0.05"), full);
+  assert(full.includes("PGD-100×20, on 1,000 test images"), full);
+  assert(full.includes("`deno task robust`"), full);
+  assert((await at("course")).includes("`course` scale trains each network for a small"));
+  assert((await at("paper")).includes("uses their training settings"));
 });
