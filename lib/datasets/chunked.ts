@@ -87,6 +87,30 @@ export interface ChunkedOptions {
   progress?: ProgressMode;
 }
 
+/**
+ * The options of {@linkcode buildInChunks} for a construction from `source`: its shape and classes, the
+ * caller's chunking, storage, stop and progress options, `total` examples and the recorded `config`.
+ */
+export function chunkedFrom(
+  source: { shape: [number, number, number]; classes: string[] },
+  options: ChunkedBuildOptions,
+  build: { name: string; total: number; config: unknown; label: string },
+): ChunkedOptions {
+  return {
+    name: build.name,
+    shape: source.shape,
+    classes: source.classes,
+    total: build.total,
+    chunkSize: options.chunkSize,
+    artifact: options.artifact,
+    dir: options.dir,
+    config: build.config,
+    stopAfterChunks: options.stopAfterChunks,
+    label: options.label ?? build.label,
+    progress: options.progress,
+  };
+}
+
 /** The outcome of {@linkcode buildInChunks}. */
 export interface ChunkedBuild {
   /** The examples built so far: the whole dataset when `finished`. */

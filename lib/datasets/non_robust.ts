@@ -11,7 +11,13 @@ import { pgd } from "../attacks/pgd.ts";
 import { ball, type Norm, type ThreatModel } from "../attacks/threat.ts";
 import { type Dataset, imagesTensor, size, slice } from "../data/dataset.ts";
 import type { Classifier } from "../models/classifier.ts";
-import { buildInChunks, type ChunkBuilder, type ChunkedBuild, type ChunkedBuildOptions } from "./chunked.ts";
+import {
+  buildInChunks,
+  type ChunkBuilder,
+  type ChunkedBuild,
+  type ChunkedBuildOptions,
+  chunkedFrom,
+} from "./chunked.ts";
 import { chooseTargets, type TargetRule } from "./targets.ts";
 
 /** Options of {@linkcode buildNonRobustDataset}. */
@@ -188,18 +194,14 @@ export async function buildNonRobustDataset(
 ): Promise<NonRobustDataset> {
   const plan = nonRobustPlan(source, options);
   const { rule } = plan;
-  const built = await buildInChunks({
-    name: `${source.name} D_${rule}`,
-    shape: source.shape,
-    classes: source.classes,
-    total: plan.n,
-    chunkSize: options.chunkSize,
-    artifact: options.artifact,
-    dir: options.dir,
-    config: plan.config,
-    stopAfterChunks: options.stopAfterChunks,
-    label: options.label ?? `build D_${rule} (${source.name})`,
-    progress: options.progress,
-  }, attackChunk(model, source, plan));
+  const built = await buildInChunks(
+    chunkedFrom(source, options, {
+      name: `${source.name} D_${rule}`,
+      total: plan.n,
+      config: plan.config,
+      label: `build D_${rule} (${source.name})`,
+    }),
+    attackChunk(model, source, plan),
+  );
   return nonRobustResult(built, source);
 }

@@ -11,7 +11,13 @@ import { type Dataset, imagesTensor, size, take } from "../data/dataset.ts";
 import type { Representation } from "../models/representation.ts";
 import { createPrng, randomInt } from "../random/prng.ts";
 import { createOptimizer } from "../train/optimizers.ts";
-import { buildInChunks, type ChunkBuilder, type ChunkedBuild, type ChunkedBuildOptions } from "./chunked.ts";
+import {
+  buildInChunks,
+  type ChunkBuilder,
+  type ChunkedBuild,
+  type ChunkedBuildOptions,
+  chunkedFrom,
+} from "./chunked.ts";
 
 /** Options of {@linkcode invertRepresentation}. */
 export interface InversionOptions {
@@ -333,18 +339,14 @@ export async function buildRobustDataset(
   options: RobustOptions,
 ): Promise<RobustDataset> {
   const plan = robustPlan(source, options);
-  const built = await buildInChunks({
-    name: `${source.name} matched`,
-    shape: source.shape,
-    classes: source.classes,
-    total: plan.n,
-    chunkSize: options.chunkSize,
-    artifact: options.artifact,
-    dir: options.dir,
-    config: plan.config,
-    stopAfterChunks: options.stopAfterChunks,
-    label: options.label ?? `match representations (${source.name})`,
-    progress: options.progress,
-  }, matchChunk(representation, source, options, plan));
+  const built = await buildInChunks(
+    chunkedFrom(source, options, {
+      name: `${source.name} matched`,
+      total: plan.n,
+      config: plan.config,
+      label: `match representations (${source.name})`,
+    }),
+    matchChunk(representation, source, options, plan),
+  );
   return robustResult(built, plan.starts);
 }
