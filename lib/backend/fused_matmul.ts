@@ -2,10 +2,12 @@
  * A corrected and faster `_FusedMatMul` for the wasm backend.
  *
  * The product itself is planned like `BatchMatMul` (see `matmul_plan.ts`). When the plan swaps the
- * operands, or when the product is batched (more than one matrix), the bias and activation are applied
- * afterwards with the `Add` and activation kernels: the swapped product is transposed, and the stock kernel
- * adds the bias (and PReLU weights) at the wrong positions for batched products (tfjs 4.22 gives different
- * numbers from the cpu backend there).
+ * operands, when the product is batched (more than one matrix), or when there is a bias, the bias and
+ * activation are applied afterwards with the `Add` and activation kernels: the swapped product is
+ * transposed, the stock kernel adds the bias (and PReLU weights) at the wrong positions for batched
+ * products (tfjs 4.22 gives different numbers from the cpu backend there), and XNNPACK starts its sums from
+ * the bias, which rounds differently from adding it afterwards, so the first product with new weights
+ * (swapped) and later ones (direct, the weights packed by then) would give different bits.
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
@@ -59,7 +61,7 @@ export const fusedMatMulConfig: tf.KernelConfig = {
     if (!transposeB) packed.add(b!.dataId);
     const batched = plan.batchA > 1 || plan.batchB > 1;
     const hasExtras = bias != null || preluActivationWeights != null;
-    if (plan.orientation === "direct" && !(batched && hasExtras)) {
+    if (plan.orientation === "direct" && bias == null && !(batched && hasExtras)) {
       return runPlannedProduct(original, args, plan);
     }
     const backend = args.backend as BackendWasm;
