@@ -44,32 +44,8 @@ export function deepMerge(base: unknown, over: unknown): unknown {
   return out;
 }
 
-/**
- * The settings of `scale` in a parsed config. A section that is the name of another scale (`full: course`)
- * stands for that scale's settings, which must be a mapping.
- */
-function sectionOf(doc: Record<string, unknown>, scale: Scale, source: string): unknown {
-  const section = doc[scale];
-  if (typeof section !== "string") return section;
-  if (!(SCALES as readonly string[]).includes(section) || section === scale) {
-    throw new ConfigError(
-      `${source}: ${scale}: a section given by name must name another scale (${
-        SCALES.filter((s) => s !== scale).join(", ")
-      }), got "${section}"`,
-    );
-  }
-  const named = doc[section];
-  if (!isPlainObject(named)) {
-    throw new ConfigError(`${source}: ${scale}: stands for "${section}", which is not a section of settings`);
-  }
-  return named;
-}
-
-/**
- * Validates the parsed YAML text `text` (named `source` in errors) at `scale` against `schema`. A scale's
- * section may be the name of another scale (`full: course`): that scale's settings.
- */
-export function parseExperiment<T>(text: string, schema: Schema<T>, scale: Scale, source = "config"): T {
+/** The parsed YAML text `text` (named `source` in errors): a mapping of `common` and scale sections. */
+function parseSections(text: string, source: string): Record<string, unknown> {
   let doc: unknown;
   try {
     doc = parse(text);
@@ -86,8 +62,37 @@ export function parseExperiment<T>(text: string, schema: Schema<T>, scale: Scale
       );
     }
   }
+  return doc;
+}
+
+/**
+ * The scale whose section holds the settings of `scale`: `scale` itself, or the other scale its section names
+ * (`full: course`), whose section must be a mapping.
+ */
+function resolvedScale(doc: Record<string, unknown>, scale: Scale, source: string): Scale {
+  const section = doc[scale];
+  if (typeof section !== "string") return scale;
+  if (!(SCALES as readonly string[]).includes(section) || section === scale) {
+    throw new ConfigError(
+      `${source}: ${scale}: a section given by name must name another scale (${
+        SCALES.filter((s) => s !== scale).join(", ")
+      }), got "${section}"`,
+    );
+  }
+  if (!isPlainObject(doc[section])) {
+    throw new ConfigError(`${source}: ${scale}: stands for "${section}", which is not a section of settings`);
+  }
+  return section as Scale;
+}
+
+/**
+ * Validates the parsed YAML text `text` (named `source` in errors) at `scale` against `schema`. A scale's
+ * section may be the name of another scale (`full: course`): that scale's settings.
+ */
+export function parseExperiment<T>(text: string, schema: Schema<T>, scale: Scale, source = "config"): T {
+  const doc = parseSections(text, source);
   if (!(scale in doc)) throw new ConfigError(`${source}: has no "${scale}" section`);
-  const merged = deepMerge(doc.common ?? {}, sectionOf(doc, scale, source));
+  const merged = deepMerge(doc.common ?? {}, doc[resolvedScale(doc, scale, source)]);
   try {
     return schema.validate(merged, scale);
   } catch (e) {
@@ -124,18 +129,11 @@ async function readConfig(path: string | URL): Promise<string> {
  * `scale` itself, or the scale its section names (`full: course` runs the course settings at `full`).
  */
 export async function settingsScale(path: string | URL, scale?: Scale): Promise<Scale> {
-  const s = currentScale(scale);
-  let doc: unknown;
-  try {
-    doc = parse(await readConfig(path));
-  } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    throw new ConfigError(`${path}: not valid YAML: ${(e as Error).message}`);
-  }
-  const section = isPlainObject(doc) ? doc[s] : undefined;
-  return typeof section === "string" && (SCALES as readonly string[]).includes(section)
-    ? section as Scale
-    : s;
+  return resolvedScale(
+    parseSections(await readConfig(path), String(path)),
+    currentScale(scale),
+    String(path),
+  );
 }
 
 /**
