@@ -42,6 +42,7 @@ import { createOptimizer } from "../lib/train/optimizers.ts";
 import { testData, trainCached } from "../lib/train/mod.ts";
 import { autoAttack } from "../lib/eval/autoattack.ts";
 import { robustCnnJob } from "../lib/experiments/adversarial_training.ts";
+import { pct } from "../lib/report/format.ts";
 
 /** The models the benchmark knows, by short name. */
 export const BENCH_MODELS: Record<string, ModelSpec> = {
@@ -95,7 +96,7 @@ export interface AutoAttackBenchRecord {
   cleanAccuracy: number;
   robustAccuracy: number;
   perAttack: { name: string; attacked: number; robustAccuracy: number; seconds: number }[];
-  machine: { cpu: string; cores: number; os: string };
+  machine: BenchRecord["machine"];
 }
 
 /** Command-line settings. */
@@ -396,7 +397,6 @@ if (import.meta.main) {
     if (opts.autoAttack) {
       const r = await benchAutoAttack(opts);
       console.log(JSON.stringify(r));
-      const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
       console.error(
         `\nAutoAttack standard on ${r.n} images: ${(r.seconds / 60).toFixed(1)} min, ${
           pct(r.cleanAccuracy)

@@ -29,7 +29,7 @@ import {
   robustCnnJob,
 } from "../lib/experiments/adversarial_training.ts";
 import type { Classifier } from "../lib/models/mod.ts";
-import { saveResults } from "../lib/report/mod.ts";
+import { pct, saveResults } from "../lib/report/mod.ts";
 import { type SubsetDataSpec, testData, trainCached, type TrainJob } from "../lib/train/mod.ts";
 import type { ProgressMode } from "../lib/util/mod.ts";
 
@@ -177,7 +177,6 @@ export function autoAttackLine(m: RobustMeasurement): string {
   const a = m.autoAttack;
   if (!a) return "";
   const pgdName = m.robust.attacks.findLast((x) => x.spec.kind === "pgd")!.name;
-  const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   return `on the first ${a.n}, ${pct(a.autoAttack)} under AutoAttack standard against ${pct(a.pgd)} under ` +
     `${pgdName}: a gap of ${gapPoints(a.gap)} points` +
     (a.result.flags.length ? ` (flags: ${a.result.flags.map((f) => f.name).join("; ")})` : "");

@@ -22,6 +22,7 @@ import type { AttackResult } from "../attacks/types.ts";
 import { inputGradientsOnly } from "../util/gradient_scope.ts";
 import { type Dataset, imagesTensor, labelsTensor, size, take } from "../data/dataset.ts";
 import { forEachBatch, forEachRange } from "../data/batches.ts";
+import { pct } from "../report/format.ts";
 import type { Classifier } from "../models/classifier.ts";
 import { createPrng, type Prng } from "../random/prng.ts";
 import { createProgress, type ProgressMode } from "../util/progress.ts";
@@ -136,8 +137,6 @@ export interface AutoAttackResult {
   flagged: boolean;
   seconds: number;
 }
-
-const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
 /** Images and labels as tensors, turned into a dataset (copies). */
 function asDataset(data: Dataset | { x: tf.Tensor4D; y: tf.Tensor1D }): Dataset {
@@ -305,7 +304,7 @@ export async function autoAttack(
     version: plan.version,
     norm: plan.norm,
     eps: plan.eps,
-    cleanAccuracy: n ? clean.correct.reduce((a, b) => a + b, 0) / n : 0,
+    cleanAccuracy: n ? countOf(clean.correct) / n : 0,
     robustAccuracy: n ? countOf(state.robust) / n : 0,
     perAttack,
     ...state,

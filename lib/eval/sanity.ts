@@ -20,6 +20,7 @@ import type { Dataset } from "../data/dataset.ts";
 import type { Classifier } from "../models/classifier.ts";
 import type { ProgressMode } from "../util/progress.ts";
 import { evaluate } from "./evaluate.ts";
+import { pct } from "../report/format.ts";
 
 /** Accuracy under FGSM and PGD at one radius. */
 export interface MaskingPoint {
@@ -68,8 +69,6 @@ export interface MaskingReport {
   flagged: boolean;
   measurements: MaskingMeasurements;
 }
-
-const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
 /** Applies the three gradient-masking checks to `m`. */
 export function judgeMasking(m: MaskingMeasurements, options: MaskingTolerances = {}): MaskingReport {
