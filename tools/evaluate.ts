@@ -336,6 +336,7 @@ export async function evaluateOnnxModel(args: EvaluateArgs): Promise<EvaluateRep
         batchSize: args.batchSize,
         steps: args.steps,
         squareQueries: args.squareQueries,
+        forward: (images, count) => ort.logits(images, count),
         onProgress: (done: number, note?: string) => progress.update(done, note),
       });
       await progress.finish();

@@ -28,7 +28,8 @@ import {
   gapPoints,
   robustCnnJob,
 } from "../lib/experiments/adversarial_training.ts";
-import type { Classifier } from "../lib/models/mod.ts";
+import type { Classifier, ForwardLogits } from "../lib/models/mod.ts";
+import { ortForward } from "../lib/onnx/mod.ts";
 import { pct, saveResults } from "../lib/report/mod.ts";
 import { type SubsetDataSpec, testData, trainCached, type TrainJob } from "../lib/train/mod.ts";
 import type { ProgressMode } from "../lib/util/mod.ts";
@@ -97,6 +98,8 @@ export function robustJob(opts: RobustCnnOptions): TrainJob<SubsetDataSpec> {
 export interface RobustBudget {
   /** PGD steps. Default 100 (steps of 0.01; a shorter PGD takes steps of 0.75 / steps). */
   pgdSteps?: number;
+  /** A forward-only path to the model's logits for AutoAttack's Square (the tool passes onnxruntime's). */
+  forward?: ForwardLogits;
   /** AutoAttack's APGD and FAB iterations, target classes and Square queries. Default 100, 9 and 5000. */
   steps?: number;
   targetClasses?: number;
@@ -144,6 +147,9 @@ export async function measureRobust(
     targetClasses: budget.targetClasses,
     squareQueries: budget.squareQueries,
     seed: 13,
+    // One batch (at most 1,000 images): the fastest on 2 cores, as for `deno task bench --tasks autoattack`.
+    batchSize: Math.min(opts.autoAttackSize, 1000),
+    forward: budget.forward,
     label: "AutoAttack",
     progress: opts.progress,
   });
@@ -197,7 +203,15 @@ if (import.meta.main) {
   const trainSeconds = (performance.now() - t0) / 1000;
   const clean = await evaluate(trained.classifier, await testData({ dataset: "mnist" }));
   const subset = await testData({ dataset: "mnist", testSize: opts.evalSize, seed: 0 });
-  const measured = await measureRobust(trained.classifier, subset, opts);
+  const ort = opts.autoAttackSize > 0 ? await ortForward(trained.model) : undefined;
+  if (typeof ort === "string") console.error(`robust: ${ort}; Square's queries use tfjs's forward pass`);
+  const forward = typeof ort === "object" ? ort.forward : undefined;
+  let measured: RobustMeasurement;
+  try {
+    measured = await measureRobust(trained.classifier, subset, opts, { forward });
+  } finally {
+    if (typeof ort === "object") await ort.dispose();
+  }
   const { robust } = measured;
   const summary = {
     job: robustJob(opts),

@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { int, num, optional } from "../util/schema.ts";
-import type { Classifier } from "../models/classifier.ts";
+import type { Classifier, ForwardLogits } from "../models/classifier.ts";
 import { type Prng, randomInt } from "../random/prng.ts";
 import { defineAttack, finish, normField, prngFrom, rangeFields, threatFrom } from "./common.ts";
 import type { AttackResult, CommonAttackOptions } from "./types.ts";
@@ -35,18 +35,30 @@ export function squareSchedule(pInit: number, query: number, queries: number): n
   return pInit / 2 ** halvings;
 }
 
-/** Margins z_y - max_{j != y} z_j of `images` ([n, H, W, C] flat) and their labels, from one forward pass. */
-function margins(model: Classifier, images: Float32Array, shape: number[], labels: Int32Array): Float32Array {
-  const m = tf.tidy(() => {
-    const logits = model(tf.tensor4d(images, shape as [number, number, number, number]));
-    const isY = tf.cast(tf.oneHot(tf.tensor1d(labels, "int32"), logits.shape[1]), "bool");
-    const zy = tf.sum(tf.mul(logits, tf.cast(isY, "float32")), 1);
-    const other = tf.max(tf.where(isY, tf.fill(logits.shape, -3.4e38), logits), 1);
-    return tf.sub(zy, other);
-  });
-  const out = Float32Array.from(m.dataSync());
-  m.dispose();
+/**
+ * Margins z_y - max_{j != y} z_j of `n` examples from their logits (`[n * classes]`, row-major), in float32
+ * as the tensor expression would give them.
+ */
+export function marginsOf(logits: Float32Array, labels: Int32Array, n: number): Float32Array {
+  const classes = logits.length / n;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const row = i * classes;
+    let other = -3.4e38;
+    for (let j = 0; j < classes; j++) if (j !== labels[i] && logits[row + j] > other) other = logits[row + j];
+    out[i] = logits[row + labels[i]] - other;
+  }
   return out;
+}
+
+/** The logits of `images` ([n, H, W, C] flat) from one forward pass of the tfjs model. */
+function tfjsLogits(model: Classifier, images: Float32Array, shape: number[]): Float32Array {
+  const logits = tf.tidy(() => model(tf.tensor4d(images, shape as [number, number, number, number])));
+  try {
+    return Float32Array.from(logits.dataSync() as Float32Array);
+  } finally {
+    logits.dispose();
+  }
 }
 
 const sign = (prng: Prng) => (prng.next() < 0.5 ? -1 : 1);
@@ -88,6 +100,152 @@ function splitRings(s: number, prng: Prng): Float64Array {
   return t;
 }
 
+/** A batch the search asks the model about: its margins are sent back into the search. */
+interface Query {
+  images: Float32Array;
+  labels: Int32Array;
+  n: number;
+}
+
+/** The search's settings, checked. */
+interface SquareSearch {
+  threat: ReturnType<typeof threatFrom>;
+  targeted: boolean;
+  queries: number;
+  pInit: number;
+}
+
+/** The settings of a Square run from its options, each checked; the input is validated too. */
+function searchOf(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options: SquareOptions) {
+  const threat = threatFrom(options);
+  const targeted = options.targeted ?? false;
+  const queries = options.queries ?? 5000;
+  const pInit = options.pInit ?? 0.8;
+  if (!Number.isInteger(queries) || queries < 1) {
+    throw new RangeError(`square: queries must be an integer >= 1, got ${queries}`);
+  }
+  if (!(pInit > 0 && pInit <= 1)) throw new RangeError(`square: pInit must be in (0, 1], got ${pInit}`);
+  const { n } = validateAttackInput("square", model, x, y, { threat, targeted });
+  return { n, search: { threat, targeted, queries, pInit } as SquareSearch };
+}
+
+/**
+ * The random search itself, as a generator: it yields each batch of candidates it needs margins of
+ * (z_y - max_{j != y} z_j of the labels it gives) and returns the best images found. Kept apart from the
+ * forward passes so that they can run on the tfjs model or, asynchronously, on a forward-only path.
+ */
+function* squareSearch(
+  x0: Float32Array,
+  labels: Int32Array,
+  shape: [number, number, number, number],
+  s: SquareSearch,
+  prng: Prng,
+): Generator<Query, Float32Array, Float32Array> {
+  const [n, h, w, c] = shape;
+  const { eps, clipMin, clipMax } = s.threat;
+  const d = h * w * c;
+  // For a targeted attack, minimise the margin of "not the target": -(z_t - max_{j != t} z_j).
+  const sgn = s.targeted ? -1 : 1;
+  const clip = (v: number) => Math.min(clipMax, Math.max(clipMin, v));
+  const best = s.threat.norm === "linf"
+    ? linfStart(x0, n, h, w, c, eps, clip, prng)
+    : l2Start(x0, n, h, w, c, eps, clip, prng);
+  const bestMargin = (yield { images: best, labels, n }).map((m) => sgn * m);
+
+  for (let q = 1; q < s.queries; q++) {
+    const active: number[] = [];
+    for (let i = 0; i < n; i++) if (bestMargin[i] > 0) active.push(i);
+    if (active.length === 0) break;
+    const p = squareSchedule(s.pInit, q, s.queries);
+    const candidates = new Float32Array(active.length * d);
+    for (let a = 0; a < active.length; a++) {
+      const i = active[a];
+      const cand = candidates.subarray(a * d, (a + 1) * d);
+      cand.set(best.subarray(i * d, (i + 1) * d));
+      const orig = x0.subarray(i * d, (i + 1) * d);
+      if (s.threat.norm === "linf") linfProposal(cand, orig, p, h, w, c, eps, clip, prng);
+      else l2Proposal(cand, orig, p, h, w, c, eps, clip, prng);
+    }
+    const m = yield {
+      images: candidates,
+      labels: Int32Array.from(active, (i) => labels[i]),
+      n: active.length,
+    };
+    for (let a = 0; a < active.length; a++) {
+      const i = active[a];
+      if (sgn * m[a] < bestMargin[i]) {
+        bestMargin[i] = sgn * m[a];
+        best.set(candidates.subarray(a * d, (a + 1) * d), i * d);
+      }
+    }
+  }
+  return best;
+}
+
+/** The l-inf start: vertical stripes, each column (per channel) at +eps or -eps. */
+function linfStart(
+  x0: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  eps: number,
+  clip: (v: number) => number,
+  prng: Prng,
+): Float32Array {
+  const d = h * w * c;
+  const best = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    for (let col = 0; col < w; col++) {
+      for (let ch = 0; ch < c; ch++) {
+        const sgn = sign(prng) * eps;
+        for (let row = 0; row < h; row++) {
+          const k = i * d + (row * w + col) * c + ch;
+          best[k] = clip(x0[k] + sgn);
+        }
+      }
+    }
+  }
+  return best;
+}
+
+/** The l2 start: a grid of windows of side h / 5, each with a split pseudo-Gaussian profile of random sign. */
+function l2Start(
+  x0: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  eps: number,
+  clip: (v: number) => number,
+  prng: Prng,
+): Float32Array {
+  const d = h * w * c;
+  const best = new Float32Array(n * d);
+  const s = Math.max(1, Math.floor(h / 5));
+  const off = Math.floor((h - 5 * s) / 2);
+  const delta = new Float64Array(d);
+  for (let i = 0; i < n; i++) {
+    delta.fill(0);
+    for (let vh = off; vh + s <= h; vh += s) {
+      for (let vw = off; vw + s <= w; vw += s) {
+        const prof = splitRings(s, prng);
+        for (let ch = 0; ch < c; ch++) {
+          const sgn = sign(prng);
+          for (let a = 0; a < s; a++) {
+            for (let b = 0; b < s; b++) delta[((vh + a) * w + vw + b) * c + ch] += prof[a * s + b] * sgn;
+          }
+        }
+      }
+    }
+    let norm = 0;
+    for (const v of delta) norm += v * v;
+    const scale = eps / Math.max(Math.sqrt(norm), 1e-12);
+    for (let k = 0; k < d; k++) best[i * d + k] = clip(x0[i * d + k] + delta[k] * scale);
+  }
+  return best;
+}
+
 /**
  * The Square attack, untargeted (or, with `targeted`, towards the classes in `y`: then the margin is
  * max_{j != t} z_j - z_t). Uses forward passes only: at most `queries` per example, stopping for an example
@@ -96,7 +254,7 @@ function splitRings(s: number, prng: Prng): Float64Array {
  * @example
  * ```ts
  * import type * as tf from "@tensorflow/tfjs";
- * import type { Classifier } from "../models/classifier.ts";
+ * import type { Classifier, ForwardLogits } from "../models/classifier.ts";
  * import { square } from "./square.ts";
  * declare const classifier: Classifier, images: tf.Tensor4D, labels: tf.Tensor1D;
  * const r = square(classifier, images, labels, { eps: 0.3, queries: 5000, seed: 0 });
@@ -108,96 +266,64 @@ export function square(
   y: tf.Tensor1D,
   options: SquareOptions,
 ): AttackResult {
-  const threat = threatFrom(options);
-  const targeted = options.targeted ?? false;
-  const queries = options.queries ?? 5000;
-  const pInit = options.pInit ?? 0.8;
-  if (!Number.isInteger(queries) || queries < 1) {
-    throw new RangeError(`square: queries must be an integer >= 1, got ${queries}`);
-  }
-  if (!(pInit > 0 && pInit <= 1)) throw new RangeError(`square: pInit must be in (0, 1], got ${pInit}`);
-  const { n } = validateAttackInput("square", model, x, y, { threat, targeted });
+  const { n, search } = searchOf(model, x, y, options);
   if (n === 0) return emptyResult(x);
-  const [, h, w, c] = x.shape;
-  if (threat.eps === 0) return finish(model, tf.clone(x), y, targeted, 0, options.judge);
-  const prng = prngFrom(options);
-  const { eps, clipMin, clipMax } = threat;
-  const d = h * w * c;
-  const x0 = x.dataSync() as Float32Array;
-  const labels = Int32Array.from(y.dataSync());
-  // For a targeted attack, minimise the margin of "not the target": -(z_t - max_{j != t} z_j).
-  const margin = (imgs: Float32Array, k: number, lab: Int32Array) => {
-    const m = margins(model, imgs, [k, h, w, c], lab);
-    if (targeted) { for (let i = 0; i < m.length; i++) m[i] = -m[i]; }
-    return m;
-  };
-  const clip = (v: number) => Math.min(clipMax, Math.max(clipMin, v));
-  const best = new Float32Array(n * d);
-
-  if (threat.norm === "linf") {
-    // Start: vertical stripes, each column (per channel) at +eps or -eps.
-    for (let i = 0; i < n; i++) {
-      for (let col = 0; col < w; col++) {
-        for (let ch = 0; ch < c; ch++) {
-          const sgn = sign(prng) * eps;
-          for (let row = 0; row < h; row++) {
-            const k = i * d + (row * w + col) * c + ch;
-            best[k] = clip(x0[k] + sgn);
-          }
-        }
-      }
-    }
-  } else {
-    // Start: a grid of windows of side h / 5, each with a split pseudo-Gaussian profile of random sign.
-    const s = Math.max(1, Math.floor(h / 5));
-    const off = Math.floor((h - 5 * s) / 2);
-    const delta = new Float64Array(d);
-    for (let i = 0; i < n; i++) {
-      delta.fill(0);
-      for (let vh = off; vh + s <= h; vh += s) {
-        for (let vw = off; vw + s <= w; vw += s) {
-          const prof = splitRings(s, prng);
-          for (let ch = 0; ch < c; ch++) {
-            const sgn = sign(prng);
-            for (let a = 0; a < s; a++) {
-              for (let b = 0; b < s; b++) delta[((vh + a) * w + vw + b) * c + ch] += prof[a * s + b] * sgn;
-            }
-          }
-        }
-      }
-      let norm = 0;
-      for (const v of delta) norm += v * v;
-      const scale = eps / Math.max(Math.sqrt(norm), 1e-12);
-      for (let k = 0; k < d; k++) best[i * d + k] = clip(x0[i * d + k] + delta[k] * scale);
-    }
+  if (search.threat.eps === 0) return finish(model, tf.clone(x), y, search.targeted, 0, options.judge);
+  const shape = x.shape;
+  const gen = squareSearch(
+    x.dataSync() as Float32Array,
+    Int32Array.from(y.dataSync()),
+    shape,
+    search,
+    prngFrom(options),
+  );
+  const [, h, w, c] = shape;
+  let step = gen.next();
+  while (!step.done) {
+    const { images, labels, n: k } = step.value;
+    step = gen.next(marginsOf(tfjsLogits(model, images, [k, h, w, c]), labels, k));
   }
-  const bestMargin = margin(best, n, labels);
+  return finish(model, tf.tensor4d(step.value, shape), y, search.targeted, 0, options.judge);
+}
 
-  for (let q = 1; q < queries; q++) {
-    const active: number[] = [];
-    for (let i = 0; i < n; i++) if (bestMargin[i] > 0) active.push(i);
-    if (active.length === 0) break;
-    const p = squareSchedule(pInit, q, queries);
-    const candidates = new Float32Array(active.length * d);
-    for (let a = 0; a < active.length; a++) {
-      const i = active[a];
-      const cand = candidates.subarray(a * d, (a + 1) * d);
-      cand.set(best.subarray(i * d, (i + 1) * d));
-      const orig = x0.subarray(i * d, (i + 1) * d);
-      if (threat.norm === "linf") linfProposal(cand, orig, p, h, w, c, eps, clip, prng);
-      else l2Proposal(cand, orig, p, h, w, c, eps, clip, prng);
-    }
-    const m = margin(candidates, active.length, Int32Array.from(active, (i) => labels[i]));
-    for (let a = 0; a < active.length; a++) {
-      const i = active[a];
-      if (m[a] < bestMargin[i]) {
-        bestMargin[i] = m[a];
-        best.set(candidates.subarray(a * d, (a + 1) * d), i * d);
-      }
-    }
+/**
+ * {@linkcode square} with its queries sent to `forward`, a forward-only path to the same model's logits (an
+ * onnxruntime session, say, faster than a tfjs forward pass): the search is the same, and the result is
+ * judged by `model`. With `forward` returning `model`'s own logits, the result is `square`'s, bit for bit.
+ *
+ * @example
+ * ```ts
+ * import type * as tf from "@tensorflow/tfjs";
+ * import type { Classifier, ForwardLogits } from "../models/classifier.ts";
+ * import { squareWithForward } from "./square.ts";
+ * declare const classifier: Classifier, ort: ForwardLogits, images: tf.Tensor4D, labels: tf.Tensor1D;
+ * const r = await squareWithForward(classifier, ort, images, labels, { eps: 0.3, seed: 0 });
+ * ```
+ */
+export async function squareWithForward(
+  model: Classifier,
+  forward: ForwardLogits,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  options: SquareOptions,
+): Promise<AttackResult> {
+  const { n, search } = searchOf(model, x, y, options);
+  if (n === 0) return emptyResult(x);
+  if (search.threat.eps === 0) return finish(model, tf.clone(x), y, search.targeted, 0, options.judge);
+  const shape = x.shape;
+  const gen = squareSearch(
+    x.dataSync() as Float32Array,
+    Int32Array.from(y.dataSync()),
+    shape,
+    search,
+    prngFrom(options),
+  );
+  let step = gen.next();
+  while (!step.done) {
+    const { images, labels, n: k } = step.value;
+    step = gen.next(marginsOf(await forward(images, k), labels, k));
   }
-  const adversarial = tf.tensor4d(best, [n, h, w, c]);
-  return finish(model, adversarial, y, targeted, 0, options.judge);
+  return finish(model, tf.tensor4d(step.value, shape), y, search.targeted, 0, options.judge);
 }
 
 /** One l-inf proposal, in place: a window of side round(sqrt(p h w)) moved to x +- eps (one sign per channel). */

@@ -16,14 +16,14 @@ import * as tf from "@tensorflow/tfjs";
 import { apgd, apgdTargeted } from "../attacks/apgd.ts";
 import { fabTargeted } from "../attacks/fab.ts";
 import { crossEntropy } from "../attacks/loss.ts";
-import { square } from "../attacks/square.ts";
+import { square, squareWithForward } from "../attacks/square.ts";
 import { ball, type Norm } from "../attacks/threat.ts";
 import type { AttackResult } from "../attacks/types.ts";
 import { inputGradientsOnly } from "../util/gradient_scope.ts";
 import { type Dataset, imagesTensor, labelsTensor, size, take } from "../data/dataset.ts";
 import { forEachBatch, forEachRange } from "../data/batches.ts";
 import { pct } from "../report/format.ts";
-import type { Classifier } from "../models/classifier.ts";
+import type { Classifier, ForwardLogits } from "../models/classifier.ts";
 import { createPrng, type Prng } from "../random/prng.ts";
 import { createProgress, type ProgressMode } from "../util/progress.ts";
 
@@ -77,6 +77,12 @@ export interface AutoAttackOptions {
    * gradient masking" fires. Default 0.01.
    */
   squareTolerance?: number;
+  /**
+   * A forward-only path to the same model's logits (`OrtModel.logits` of its ONNX export, say): Square's
+   * queries go through it, which is faster than tfjs's forward pass; every result is still judged by the
+   * model. Default: the model's own forward pass.
+   */
+  forward?: ForwardLogits;
   /** Progress label; progress bars (one per attack) are shown when a label or a progress mode is given. */
   label?: string;
   progress?: ProgressMode;
@@ -202,7 +208,7 @@ export function modelChecks(
   return out;
 }
 
-function runAttack(
+async function runAttack(
   name: AutoAttackName,
   model: Classifier,
   x: tf.Tensor4D,
@@ -217,8 +223,9 @@ function runAttack(
     squareQueries: number;
     eot: number;
     prng: Prng;
+    forward?: ForwardLogits;
   },
-): AttackResult {
+): Promise<AttackResult> {
   const common = { norm: s.norm, eps: s.eps, clipMin: s.clipMin, clipMax: s.clipMax, prng: s.prng };
   switch (name) {
     case "apgd-ce":
@@ -234,8 +241,10 @@ function runAttack(
       });
     case "fab-t":
       return fabTargeted(model, x, y, { ...common, steps: s.steps, targetClasses: s.targetClasses });
-    case "square":
-      return square(model, x, y, { ...common, queries: s.squareQueries, pInit: 0.8 });
+    case "square": {
+      const opts = { ...common, queries: s.squareQueries, pInit: 0.8 };
+      return s.forward ? await squareWithForward(model, s.forward, x, y, opts) : square(model, x, y, opts);
+    }
   }
 }
 
@@ -273,6 +282,7 @@ export async function autoAttack(
     targetClasses: options.targetClasses ?? Math.min(9, Math.max(1, clean.classes - 1)),
     squareQueries: options.squareQueries ?? 5000,
     eot: options.eot ?? (plan.version === "rand" ? 20 : 1),
+    forward: options.forward,
   };
   const state: WorstCase = {
     robust: Uint8Array.from(clean.correct),
@@ -416,13 +426,13 @@ async function runStage(
     })
     : undefined;
   let broken = 0;
-  await forEachRange(0, alive.length, { batchSize: run.batchSize }, (start, end) => {
+  await forEachRange(0, alive.length, { batchSize: run.batchSize }, async (start, end) => {
     const idx = alive.slice(start, end);
     const part = take(ds, idx);
     const x = imagesTensor(part), y = labelsTensor(part);
     let result: AttackResult | undefined;
     try {
-      result = runAttack(attack, model, x, y, settings);
+      result = await runAttack(attack, model, x, y, settings);
       const dist = tf.tidy(() => run.threat.distance(result!.adversarial, x).dataSync());
       const advImages = result.adversarial.dataSync();
       idx.forEach((j, k) => {

@@ -14,7 +14,7 @@ import { type Dataset, size, take } from "../data/dataset.ts";
 import { autoAttack, type AutoAttackResult } from "../eval/autoattack.ts";
 import type { EpsPoint } from "../eval/evaluate.ts";
 import type { RobustEvaluation } from "../eval/robust.ts";
-import type { Classifier } from "../models/classifier.ts";
+import type { Classifier, ForwardLogits } from "../models/classifier.ts";
 import type { ProgressMode } from "../util/progress.ts";
 import type { SubsetDataSpec, TrainJob } from "../train/cached.ts";
 import type { Scale } from "../config/load.ts";
@@ -251,6 +251,8 @@ export interface AutoAttackBesidePgdOptions {
   batchSize?: number;
   /** Seed of AutoAttack's random choices. Default 0. */
   seed?: number;
+  /** A forward-only path to the model's logits for Square's queries (see `autoAttack`; `ortForward`). */
+  forward?: ForwardLogits;
   label?: string;
   progress?: ProgressMode;
 }
@@ -294,6 +296,7 @@ export async function autoAttackBesidePgd(
     squareQueries: options.squareQueries,
     batchSize: options.batchSize,
     seed: options.seed ?? 0,
+    forward: options.forward,
     label: options.label,
     progress: options.progress,
   });

@@ -4,11 +4,24 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
+import { fusedClassifier } from "./fused_classifier.ts";
 
 /** A model as a function from images to logits. Must be differentiable with respect to its input. */
 export type Classifier = (images: tf.Tensor4D) => tf.Tensor2D;
 
-/** A tfjs layers model as a {@linkcode Classifier} in inference mode (batch norm uses its moving averages). */
+/**
+ * A forward-only path to a classifier's logits: `[n * classes]` (row-major) for `n` images given as NHWC
+ * floats. An onnxruntime session of the same model is one (`OrtModel.logits`); attacks that need no
+ * gradient (Square) may send their queries to it.
+ */
+export type ForwardLogits = (images: Float32Array, n: number) => Promise<Float32Array>;
+
+/**
+ * A tfjs layers model as a {@linkcode Classifier} in inference mode (batch norm uses its moving averages).
+ * Sequential stacks of convolutions, dense layers, max-pooling and flattening get the fused form of
+ * `fused_classifier.ts` (the same outputs and gradients, fewer passes under `tf.grad`); other models run
+ * through `model.apply`.
+ */
 export function asClassifier(model: tf.LayersModel): Classifier {
-  return (images) => model.apply(images, { training: false }) as tf.Tensor2D;
+  return fusedClassifier(model) ?? ((images) => model.apply(images, { training: false }) as tf.Tensor2D);
 }

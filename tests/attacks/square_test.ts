@@ -1,13 +1,22 @@
 import * as tf from "@tensorflow/tfjs";
-import { assert, assertEquals, assertThrows } from "@std/assert";
-import { ball, fgsm, pgd, square, squareSchedule } from "../../lib/attacks/mod.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
+import {
+  ball,
+  fgsm,
+  marginsOf,
+  pgd,
+  square,
+  squareSchedule,
+  squareWithForward,
+} from "../../lib/attacks/mod.ts";
 import { imagesTensor, labelsTensor } from "../../lib/data/mod.ts";
 import { quantize } from "../../lib/defenses/mod.ts";
-import type { Classifier } from "../../lib/models/mod.ts";
+import type { Classifier, ForwardLogits } from "../../lib/models/mod.ts";
+import { ortForward } from "../../lib/onnx/mod.ts";
 import { maxAbsDiff, mean, setupBackend, smallTrainedModel } from "../_helpers.ts";
 
 await setupBackend();
-const { classifier, test } = await smallTrainedModel();
+const { model, classifier, test } = await smallTrainedModel();
 const x = imagesTensor(test, 0, 60);
 const y = labelsTensor(test, 0, 60);
 
@@ -100,4 +109,54 @@ Deno.test("square() refuses bad labels and pixels, and returns an empty result f
   assertEquals(r.success.length, 0);
   tf.dispose([r.adversarial, empty, none, bad, big]);
   assertEquals(tf.memory().numTensors, before);
+});
+
+/** The tfjs model's own logits, as a forward-only path. */
+const tfjsForward: ForwardLogits = (images, n) => {
+  const logits = tf.tidy(() => classifier(tf.tensor4d(images, [n, 28, 28, 1])));
+  const out = Float32Array.from(logits.dataSync());
+  logits.dispose();
+  return Promise.resolve(out);
+};
+
+Deno.test("marginsOf() gives z_y - max_{j != y} z_j per row", () => {
+  const logits = Float32Array.from([1, 5, 2, -1, -3, -2]);
+  assertEquals(Array.from(marginsOf(logits, Int32Array.from([1, 2]), 2)), [3, -1]);
+});
+
+Deno.test("squareWithForward() with the model's own logits is square(), bit for bit, and leaks no tensors", async () => {
+  for (const norm of ["linf", "l2"] as const) {
+    const opts = { eps: norm === "linf" ? 0.1 : 1, norm, queries: 40, seed: 4 };
+    const before = tf.memory().numTensors;
+    const a = square(classifier, x, y, opts);
+    const b = await squareWithForward(classifier, tfjsForward, x, y, opts);
+    assertEquals(maxAbsDiff(a.adversarial, b.adversarial), 0, norm);
+    assertEquals(Array.from(a.success), Array.from(b.success), norm);
+    tf.dispose([a.adversarial, b.adversarial]);
+    assertEquals(tf.memory().numTensors, before, norm);
+  }
+  await assertRejects(
+    () => squareWithForward(classifier, tfjsForward, x, y, { eps: 0.1, queries: 0 }),
+    RangeError,
+  );
+});
+
+Deno.test("squareWithForward() on onnxruntime's forward pass stays in the ball and breaks the model as square() does", async () => {
+  const ort = await ortForward(model);
+  if (typeof ort === "string") throw new Error(ort);
+  try {
+    const eps = 0.2;
+    const a = square(classifier, x, y, { eps, queries: 150, seed: 6 });
+    const b = await squareWithForward(classifier, ort.forward, x, y, { eps, queries: 150, seed: 6 });
+    const dist = tf.tidy(() => ball("linf", eps).distance(b.adversarial, x).dataSync());
+    assert(dist.every((d) => d <= eps + 1e-6), `largest distance ${Math.max(...dist)}`);
+    const range = tf.tidy(() => [tf.min(b.adversarial).dataSync()[0], tf.max(b.adversarial).dataSync()[0]]);
+    assert(range[0] >= 0 && range[1] <= 1, `range ${range}`);
+    // The two forward passes agree to float rounding, so the searches take (nearly) the same decisions.
+    assert(Math.abs(mean(a.success) - mean(b.success)) <= 0.05, `${mean(a.success)} vs ${mean(b.success)}`);
+    assert(mean(b.success) > 0.3, `success ${mean(b.success)}`);
+    tf.dispose([a.adversarial, b.adversarial]);
+  } finally {
+    await ort.dispose();
+  }
 });

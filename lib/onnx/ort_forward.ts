@@ -1,0 +1,50 @@
+/**
+ * onnxruntime's forward pass of a tfjs layers model, for the queries of gradient-free attacks: the model is
+ * exported to ONNX in memory and loaded into a session, and its logits come back as a
+ * {@linkcode ForwardLogits}. On two CPU cores it is about a fifth faster than tfjs's forward pass of the
+ * Madry CNN (`deno task bench`, task ort-inference), and Square's 5,000 queries per example are all forward
+ * passes.
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import type { ForwardLogits } from "../models/classifier.ts";
+import { exportOnnx } from "./export.ts";
+import { loadOrtModel } from "./ort_session.ts";
+
+/** An onnxruntime forward pass: its logits, the execution provider it runs on, and its release. */
+export interface OrtForward {
+  forward: ForwardLogits;
+  /** The execution provider, e.g. "cpu". */
+  provider: string;
+  /** Releases the session. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * The onnxruntime forward pass of `model`, or, where the model cannot be exported or onnxruntime cannot load
+ * it, the reason as a string (callers then keep tfjs's forward pass).
+ *
+ * @example
+ * ```ts
+ * import type * as tf from "@tensorflow/tfjs";
+ * import { ortForward } from "./ort_forward.ts";
+ * declare const model: tf.LayersModel;
+ * const ort = await ortForward(model);
+ * if (typeof ort !== "string") {
+ *   const logits = await ort.forward(new Float32Array(2 * 28 * 28), 2);
+ *   await ort.dispose();
+ * }
+ * ```
+ */
+export async function ortForward(model: tf.LayersModel): Promise<OrtForward | string> {
+  try {
+    const ort = await loadOrtModel(exportOnnx(model));
+    return {
+      forward: (images, n) => ort.logits(images, n),
+      provider: ort.provider.name,
+      dispose: () => ort.dispose(),
+    };
+  } catch (e) {
+    return `onnxruntime cannot run ${model.name}: ${(e as Error).message}`;
+  }
+}
