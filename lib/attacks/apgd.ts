@@ -17,7 +17,7 @@ import { seedFrom } from "../random/prng.ts";
 import { defineAttack, finish, normField, prngFrom, rangeFields, resultOf, threatFrom } from "./common.ts";
 import { dlrLoss, targetedDlrLoss } from "./dlr.ts";
 import { crossEntropy } from "./loss.ts";
-import type { ThreatModel } from "./threat.ts";
+import { projectorOf, type ThreatModel } from "./threat.ts";
 import type { AttackResult, CommonAttackOptions } from "./types.ts";
 import { emptyResult, validateAttackInput } from "./validate.ts";
 
@@ -300,33 +300,29 @@ function apgdRun(
   hit: (logits: tf.Tensor2D) => tf.Tensor1D,
   s: RunSettings,
 ): RunResult {
-  // The l-inf ball within the pixel range is a box: clamp to its corners, computed once.
-  const box = s.threat.norm === "linf"
-    ? tf.tidy(() => [
-      tf.maximum(tf.sub(x, s.threat.eps), s.threat.clipMin),
-      tf.minimum(tf.add(x, s.threat.eps), s.threat.clipMax),
-    ])
-    : undefined;
-  const project = (v: tf.Tensor4D): tf.Tensor4D =>
-    box ? tf.minimum(tf.maximum(v, box[0]), box[1]) as tf.Tensor4D : s.threat.project(v, x);
-  const search = startSearch(model, x, loss, hit, s);
-  const checkpoints: Checkpointing = {
-    at: apgdCheckpoints(s.steps),
-    last: 0,
-    bestAtLast: Float32Array.from(search.lossBest.dataSync()),
-    halvedAtLast: new Uint8Array(x.shape[0]).fill(1),
-  };
-  for (let i = 0; i < s.steps; i++) {
-    searchStep(search, i, project, model, loss, hit, s);
-    if (checkpoints.at.includes(i + 1)) checkStepSize(search, i + 1, checkpoints, s.rho);
+  const projector = projectorOf(s.threat, x);
+  const project = projector.project;
+  try {
+    const search = startSearch(model, x, loss, hit, s);
+    const checkpoints: Checkpointing = {
+      at: apgdCheckpoints(s.steps),
+      last: 0,
+      bestAtLast: Float32Array.from(search.lossBest.dataSync()),
+      halvedAtLast: new Uint8Array(x.shape[0]).fill(1),
+    };
+    for (let i = 0; i < s.steps; i++) {
+      searchStep(search, i, project, model, loss, hit, s);
+      if (checkpoints.at.includes(i + 1)) checkStepSize(search, i + 1, checkpoints, s.rho);
+    }
+    const adversarial = pick(search.fooled, search.xBestAdv, search.xBest);
+    const fooled = Uint8Array.from(search.fooled.dataSync());
+    const predictions = tf.tidy(() => tf.where(search.fooled, search.predHit, search.predBest));
+    const predicted = Int32Array.from(predictions.dataSync());
+    tf.dispose([...Object.values(search), predictions]);
+    return { adversarial, fooled, predictions: predicted };
+  } finally {
+    projector.dispose();
   }
-  const adversarial = pick(search.fooled, search.xBestAdv, search.xBest);
-  const fooled = Uint8Array.from(search.fooled.dataSync());
-  const predictions = tf.tidy(() => tf.where(search.fooled, search.predHit, search.predBest));
-  const predicted = Int32Array.from(predictions.dataSync());
-  tf.dispose([...Object.values(search), predictions]);
-  if (box) tf.dispose(box);
-  return { adversarial, fooled, predictions: predicted };
 }
 
 /**

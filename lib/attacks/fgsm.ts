@@ -10,13 +10,14 @@ import type { Classifier } from "../models/classifier.ts";
 import { seedFrom } from "../random/prng.ts";
 import { defineAttack, finish, normField, prngFrom, rangeFields, threatFrom } from "./common.ts";
 import { attackGradient } from "./loss.ts";
-import type { ThreatModel } from "./threat.ts";
+import { type Projector, projectorOf, type ThreatModel } from "./threat.ts";
 import type { AttackResult, CommonAttackOptions } from "./types.ts";
 import { emptyResult, validateAttackInput } from "./validate.ts";
 
 /**
  * One attack step: the gradient at `xAdv`, a step of `stepSize` in the threat's norm, projected back onto
- * the ball around `x`. FGSM, PGD and R+FGSM are all made of this step, so they cannot drift apart.
+ * the ball around `x`. FGSM, PGD and R+FGSM are all made of this step, so they cannot drift apart. An attack
+ * that takes many steps around the same `x` passes its `projector` (`projectorOf(threat, x)`), prepared once.
  */
 export function gradientStep(
   model: Classifier,
@@ -26,10 +27,12 @@ export function gradientStep(
   threat: ThreatModel,
   stepSize: number,
   targeted: boolean,
+  projector?: Projector,
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const grad = attackGradient(model, xAdv, y, targeted);
-    return threat.project(tf.add(xAdv, threat.step(grad, stepSize)) as tf.Tensor4D, x);
+    // A one-off projector's box is computed here and released with the rest of the tidy.
+    return (projector ?? projectorOf(threat, x)).step(xAdv, grad, stepSize);
   });
 }
 

@@ -10,6 +10,7 @@ import { seedFrom } from "../random/prng.ts";
 import { defineAttack, finish, normField, prngFrom, rangeFields, threatFrom } from "./common.ts";
 import { gradientStep } from "./fgsm.ts";
 import { crossEntropy } from "./loss.ts";
+import { projectorOf } from "./threat.ts";
 import type { AttackResult, CommonAttackOptions } from "./types.ts";
 import { emptyResult, validateAttackInput } from "./validate.ts";
 
@@ -62,6 +63,7 @@ export function pgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options: 
   if (threat.eps === 0) return finish(model, tf.clone(x), y, targeted, 0, options.judge);
   const prng = prngFrom(options);
 
+  const projector = projectorOf(threat, x);
   let best: tf.Tensor4D | undefined;
   let bestScore: tf.Tensor1D | undefined;
   let xAdv: tf.Tensor4D | undefined;
@@ -70,7 +72,7 @@ export function pgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options: 
     for (let r = 0; r < restarts; r++) {
       xAdv = randomStart ? threat.randomStart(x, seedFrom(prng)) : tf.clone(x);
       for (let s = 0; s < steps; s++) {
-        const next: tf.Tensor4D = gradientStep(model, xAdv, x, y, threat, stepSize, targeted);
+        const next: tf.Tensor4D = gradientStep(model, xAdv, x, y, threat, stepSize, targeted, projector);
         xAdv.dispose();
         xAdv = next;
       }
@@ -105,6 +107,8 @@ export function pgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options: 
   } catch (e) {
     tf.dispose([best, bestScore, xAdv, score].filter((t) => t !== undefined));
     throw e;
+  } finally {
+    projector.dispose();
   }
   bestScore?.dispose();
   return finish(model, best!, y, targeted, steps * restarts, options.judge);

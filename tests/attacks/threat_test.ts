@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
-import { ball, L2Ball, LinfBall } from "../../lib/attacks/mod.ts";
-import { randomBatch, setupBackend } from "../_helpers.ts";
+import { ball, L2Ball, LinfBall, projectorOf } from "../../lib/attacks/mod.ts";
+import { LINF_STEP } from "../../lib/backend/linf_step.ts";
+import { maxAbsDiff, randomBatch, setupBackend } from "../_helpers.ts";
 
 await setupBackend();
 
@@ -73,4 +74,41 @@ Deno.test("LinfBall.step() keeps the sign of gradients smaller than float32 epsi
   const s = new LinfBall(0.3).step(g, 0.3);
   assertEquals(Array.from(s.dataSync()), [0.3, -0.3, 0.3, -0.3, 0, 0.3].map(Math.fround));
   tf.dispose([g, s]);
+});
+
+Deno.test("projectorOf(): its step and projection are the threat's, bit for bit, on the fused kernel too", () => {
+  assert(tf.getKernel(LINF_STEP, tf.getBackend()) !== undefined, "the wasm backend has the fused l-inf step");
+  const { x, y } = randomBatch(16, 21);
+  const before = tf.memory().numTensors;
+  // Gradients with exact zeros, both signs and tiny magnitudes (where the backend's Sign would round to 0).
+  const grad = tf.tidy(() => {
+    const g = tf.randomNormal(x.shape, 0, 1, "float32", 4);
+    return tf.where(tf.less(tf.abs(g), 0.3), tf.zerosLike(g), tf.mul(g, tf.scalar(1e-9)));
+  }) as tf.Tensor4D;
+  for (
+    const threat of [ball("linf", 0.3), ball("linf", 0.1, { clipMin: 0.2, clipMax: 0.9 }), ball("l2", 1.5)]
+  ) {
+    const projector = projectorOf(threat, x);
+    tf.tidy(() => {
+      const xAdv = threat.randomStart(x, 3);
+      for (const size of [0.01, 0.07, 1 / 3]) {
+        const reference = threat.project(tf.add(xAdv, threat.step(grad, size)) as tf.Tensor4D, x);
+        assertEquals(
+          maxAbsDiff(projector.step(xAdv, grad, size), reference),
+          0,
+          `${threat.norm} step ${size}`,
+        );
+      }
+      const far = tf.add(xAdv, tf.randomNormal(x.shape, 0, 0.5, "float32", 8)) as tf.Tensor4D;
+      assertEquals(
+        maxAbsDiff(projector.project(far), threat.project(far, x)),
+        0,
+        `${threat.norm} projection`,
+      );
+    });
+    projector.dispose();
+  }
+  grad.dispose();
+  assertEquals(tf.memory().numTensors, before, "the projectors leave nothing behind");
+  tf.dispose([x, y]);
 });
