@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend/mod.ts";
 import { type Dataset, loadDataset, stratifiedSubset } from "../lib/data/mod.ts";
-import { asClassifier, buildModel, type Classifier } from "../lib/models/mod.ts";
+import { asClassifier, buildModel, type Classifier, type ForwardLogits } from "../lib/models/mod.ts";
 import { train } from "../lib/train/mod.ts";
 
 /** Selects the backend the library would pick (or ADVEX_BACKEND). */
@@ -53,4 +53,17 @@ export function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
 /** The mean of 0/1 flags (e.g. an attack's per-example success). */
 export function mean(a: Uint8Array): number {
   return a.reduce((s, v) => s + v, 0) / a.length;
+}
+
+/** A classifier's own logits as a forward-only path (images of `shape`, MNIST's by default). */
+export function forwardOf(
+  classifier: Classifier,
+  shape: [number, number, number] = [28, 28, 1],
+): ForwardLogits {
+  return (images, n) => {
+    const logits = tf.tidy(() => classifier(tf.tensor4d(images, [n, ...shape])));
+    const out = Float32Array.from(logits.dataSync());
+    logits.dispose();
+    return Promise.resolve(out);
+  };
 }

@@ -100,6 +100,8 @@ export interface RobustBudget {
   pgdSteps?: number;
   /** A forward-only path to the model's logits for AutoAttack's Square (the tool passes onnxruntime's). */
   forward?: ForwardLogits;
+  /** What `forward` runs on, for the results, e.g. "onnxruntime (cpu)". */
+  forwardName?: string;
   /** AutoAttack's APGD and FAB iterations, target classes and Square queries. Default 100, 9 and 5000. */
   steps?: number;
   targetClasses?: number;
@@ -109,6 +111,8 @@ export interface RobustBudget {
 /** What {@linkcode measureRobust} measured. */
 export interface RobustMeasurement {
   robust: RobustEvaluation;
+  /** What ran Square's forward passes, e.g. "onnxruntime (cpu)"; absent: tfjs. */
+  squareForward?: string;
   /** AutoAttack beside PGD on the first `autoAttackSize` images; absent when `autoAttackSize` is 0. */
   autoAttack?: AutoAttackBesidePgd;
 }
@@ -153,7 +157,7 @@ export async function measureRobust(
     label: "AutoAttack",
     progress: opts.progress,
   });
-  return { robust, autoAttack };
+  return { robust, autoAttack, squareForward: budget.forwardName };
 }
 
 /** The results artifact's AutoAttack part: accuracies on the same images, the gap, each attack, the flags. */
@@ -167,6 +171,9 @@ export function autoAttackSummary(m: RobustMeasurement): Record<string, unknown>
     autoAttackAccuracy: a.autoAttack,
     gapPoints: Number((100 * a.gap).toFixed(2)),
     worstCase: a.worstCase,
+    /** AutoAttack's wall time (clean pass and checks included). */
+    seconds: Math.round(a.result.seconds),
+    squareForward: m.squareForward ?? "tfjs",
     perAttack: a.result.perAttack.map((s) => ({
       name: s.name,
       attacked: s.attacked,
@@ -184,7 +191,9 @@ export function autoAttackLine(m: RobustMeasurement): string {
   if (!a) return "";
   const pgdName = m.robust.attacks.findLast((x) => x.spec.kind === "pgd")!.name;
   return `on the first ${a.n}, ${pct(a.autoAttack)} under AutoAttack standard against ${pct(a.pgd)} under ` +
-    `${pgdName}: a gap of ${gapPoints(a.gap)} points` +
+    `${pgdName}: a gap of ${gapPoints(a.gap)} points (AutoAttack took ${
+      (a.result.seconds / 60).toFixed(1)
+    } min)` +
     (a.result.flags.length ? ` (flags: ${a.result.flags.map((f) => f.name).join("; ")})` : "");
 }
 
@@ -208,7 +217,8 @@ if (import.meta.main) {
   const forward = typeof ort === "object" ? ort.forward : undefined;
   let measured: RobustMeasurement;
   try {
-    measured = await measureRobust(trained.classifier, subset, opts, { forward });
+    const forwardName = typeof ort === "object" ? `onnxruntime (${ort.provider})` : undefined;
+    measured = await measureRobust(trained.classifier, subset, opts, { forward, forwardName });
   } finally {
     if (typeof ort === "object") await ort.dispose();
   }

@@ -13,7 +13,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { int, num, optional } from "../util/schema.ts";
 import { inputGradientsOnly } from "../util/gradient_scope.ts";
-import type { Classifier } from "../models/classifier.ts";
+import type { Classifier, ForwardLogits } from "../models/classifier.ts";
 import type { Prng } from "../random/prng.ts";
 import { defineAttack, finish, normField, prngFrom, rangeFields, threatFrom } from "./common.ts";
 import type { Norm } from "./threat.ts";
@@ -194,11 +194,18 @@ interface FabSettings {
   beta: number;
 }
 
+/** What a FAB search asks of the model: the predicted classes of `x` ([n, ...] flat). */
+interface PredictRequest {
+  x: Float32Array;
+  shape: [number, number, number, number];
+}
+
 /**
- * One FAB-T run on examples `x0` (flat, n images of d pixels) towards `targets`. Returns the closest point
- * found across the boundary per example and its distance (Infinity where none was found).
+ * One FAB-T run on examples `x0` (flat, n images of d pixels) towards `targets`, as a generator that yields
+ * each batch it needs predictions of (the gradients come from `model`). Updates the closest point found
+ * across the boundary per example and its distance (Infinity where none was found).
  */
-function fabRun(
+function* fabRun(
   model: Classifier,
   x0: Float32Array,
   shape: [number, number, number, number],
@@ -209,7 +216,7 @@ function fabRun(
   prng: Prng,
   bestDist: Float64Array,
   best: Float32Array,
-): void {
+): Generator<PredictRequest, void, Int32Array> {
   const n = shape[0];
   const d = x0.length / n;
   const x1 = Float32Array.from(x0);
@@ -246,7 +253,7 @@ function fabRun(
         p1[k] = Math.min(s.hi, Math.max(s.lo, v));
       }
     }
-    const pred = predict(model, x1, shape);
+    const pred = yield { x: x1, shape };
     for (let i = 0; i < n; i++) {
       if (pred[i] === labels[i]) continue;
       const p1 = x1.subarray(i * d, (i + 1) * d), p0 = x0.subarray(i * d, (i + 1) * d);
@@ -270,7 +277,7 @@ function fabRun(
  * @example
  * ```ts
  * import type * as tf from "@tensorflow/tfjs";
- * import type { Classifier } from "../models/classifier.ts";
+ * import type { Classifier, ForwardLogits } from "../models/classifier.ts";
  * import { fabTargeted } from "./fab.ts";
  * declare const classifier: Classifier, images: tf.Tensor4D, labels: tf.Tensor1D;
  * const r = fabTargeted(classifier, images, labels, { eps: 0.3 }); // 9 targets x 100 iterations, l-inf
@@ -282,6 +289,53 @@ export function fabTargeted(
   y: tf.Tensor1D,
   options: FabOptions,
 ): AttackResult {
+  const plan = fabPlan(model, x, y, options);
+  if (plan.done) return plan.done;
+  const gen = fabSearch(model, x, y, plan, prngFrom(options));
+  let step = gen.next();
+  while (!step.done) step = gen.next(predict(model, step.value.x, step.value.shape));
+  return fabResult(model, x, y, plan, step.value, options.judge);
+}
+
+/**
+ * {@linkcode fabTargeted} with the prediction of each iterate sent to `forward`, a forward-only path to the
+ * same model's logits (an onnxruntime session, say); the gradients still come from `model`, which also
+ * judges the result. With `forward` returning `model`'s own logits, the result is `fabTargeted`'s, bit for
+ * bit.
+ */
+export async function fabTargetedWithForward(
+  model: Classifier,
+  forward: ForwardLogits,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  options: FabOptions,
+): Promise<AttackResult> {
+  const plan = fabPlan(model, x, y, options);
+  if (plan.done) return plan.done;
+  const gen = fabSearch(model, x, y, plan, prngFrom(options));
+  let step = gen.next();
+  while (!step.done) {
+    const { x: xs, shape } = step.value;
+    const logits = await forward(xs, shape[0]);
+    step = gen.next(argmaxRows(logits, shape[0]));
+  }
+  return fabResult(model, x, y, plan, step.value, options.judge);
+}
+
+/** The predicted class of each of `n` rows of logits. */
+function argmaxRows(logits: Float32Array, n: number): Int32Array {
+  const k = logits.length / n;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (logits[i * k + j] > logits[i * k + best]) best = j;
+    out[i] = best;
+  }
+  return out;
+}
+
+/** The settings of a FAB-T run, each checked; `done` is the result where there is nothing to search. */
+function fabPlan(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options: FabOptions) {
   const threat = threatFrom(options);
   const steps = options.steps ?? 100;
   const restarts = options.restarts ?? 1;
@@ -312,9 +366,29 @@ export function fabTargeted(
     if (!ok) throw new RangeError(`fabTargeted: ${name} out of range, got ${v}`);
   }
   const { n } = validateAttackInput("fabTargeted", model, x, y, { threat });
-  if (n === 0) return emptyResult(x);
+  const plan = { n, settings, restarts, targetClasses, done: undefined as AttackResult | undefined };
+  if (n === 0) plan.done = emptyResult(x);
+  else if (threat.eps === 0 || steps === 0) {
+    plan.done = finish(model, tf.clone(x), y, false, 0, options.judge);
+  }
+  return plan;
+}
+
+type FabPlan = ReturnType<typeof fabPlan>;
+
+/**
+ * The FAB-T search over target classes and restarts, as a generator that yields each batch it needs
+ * predictions of; returns the closest point found per example and its distance.
+ */
+function* fabSearch(
+  model: Classifier,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  plan: FabPlan,
+  prng: Prng,
+): Generator<PredictRequest, { best: Float32Array; bestDist: Float64Array }, Int32Array> {
+  const { n, settings, restarts, targetClasses } = plan;
   const [, h, w, c] = x.shape;
-  if (threat.eps === 0 || steps === 0) return finish(model, tf.clone(x), y, false, 0, options.judge);
   const ranked = tf.tidy(() => {
     const logits = model(x);
     const classes = logits.shape[1];
@@ -327,7 +401,6 @@ export function fabTargeted(
   });
   const order = ranked.arraySync() as number[][];
   ranked.dispose();
-  const prng = prngFrom(options);
   const d = h * w * c;
   const x0 = x.dataSync() as Float32Array;
   const labels = y.dataSync();
@@ -336,14 +409,14 @@ export function fabTargeted(
   for (let rank = 1; rank <= targetClasses; rank++) {
     for (let r = 0; r < restarts; r++) {
       const idx: number[] = [];
-      for (let i = 0; i < n; i++) if (!(bestDist[i] <= threat.eps)) idx.push(i);
+      for (let i = 0; i < n; i++) if (!(bestDist[i] <= settings.eps)) idx.push(i);
       if (idx.length === 0) break;
       const sub = new Float32Array(idx.length * d);
       idx.forEach((i, k) => sub.set(x0.subarray(i * d, (i + 1) * d), k * d));
       const subBest = new Float32Array(idx.length * d);
       idx.forEach((i, k) => subBest.set(best.subarray(i * d, (i + 1) * d), k * d));
       const subDist = Float64Array.from(idx, (i) => bestDist[i]);
-      fabRun(
+      yield* fabRun(
         model,
         sub,
         [idx.length, h, w, c],
@@ -363,18 +436,28 @@ export function fabTargeted(
       });
     }
   }
+  return { best, bestDist };
+}
+
+/** The attack's result: the closest point found where it lies within eps, the original image elsewhere. */
+function fabResult(
+  model: Classifier,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  plan: FabPlan,
+  found: { best: Float32Array; bestDist: Float64Array },
+  judge?: boolean,
+): AttackResult {
+  const { best, bestDist } = found;
+  const [n, h, w, c] = x.shape;
+  const d = h * w * c;
+  const x0 = x.dataSync() as Float32Array;
   // Only points inside the ball are adversarial examples of this threat model.
   for (let i = 0; i < n; i++) {
-    if (!(bestDist[i] <= threat.eps * (1 + 1e-6))) best.set(x0.subarray(i * d, (i + 1) * d), i * d);
+    if (!(bestDist[i] <= plan.settings.eps * (1 + 1e-6))) best.set(x0.subarray(i * d, (i + 1) * d), i * d);
   }
-  return finish(
-    model,
-    tf.tensor4d(best, [n, h, w, c]),
-    y,
-    false,
-    steps * targetClasses * restarts,
-    options.judge,
-  );
+  const gradientSteps = plan.settings.steps * plan.targetClasses * plan.restarts;
+  return finish(model, tf.tensor4d(best, [n, h, w, c]), y, false, gradientSteps, judge);
 }
 
 /** The descriptor of `{ kind: "fab-t", eps, norm?, steps?, targetClasses?, restarts?, alphaMax?, eta?, beta?, ... }`. */

@@ -14,7 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { apgd, apgdTargeted } from "../attacks/apgd.ts";
-import { fabTargeted } from "../attacks/fab.ts";
+import { fabTargeted, fabTargetedWithForward } from "../attacks/fab.ts";
 import { crossEntropy } from "../attacks/loss.ts";
 import { square, squareWithForward } from "../attacks/square.ts";
 import { ball, type Norm } from "../attacks/threat.ts";
@@ -79,8 +79,8 @@ export interface AutoAttackOptions {
   squareTolerance?: number;
   /**
    * A forward-only path to the same model's logits (`OrtModel.logits` of its ONNX export, say): Square's
-   * queries go through it, which is faster than tfjs's forward pass; every result is still judged by the
-   * model. Default: the model's own forward pass.
+   * queries and FAB-T's predictions go through it, which is faster than tfjs's forward pass; gradients come
+   * from the model, and every result is still judged by it. Default: the model's own forward pass.
    */
   forward?: ForwardLogits;
   /** Progress label; progress bars (one per attack) are shown when a label or a progress mode is given. */
@@ -239,8 +239,12 @@ async function runAttack(
         targetClasses: s.targetClasses,
         eot: s.eot,
       });
-    case "fab-t":
-      return fabTargeted(model, x, y, { ...common, steps: s.steps, targetClasses: s.targetClasses });
+    case "fab-t": {
+      const opts = { ...common, steps: s.steps, targetClasses: s.targetClasses };
+      return s.forward
+        ? await fabTargetedWithForward(model, s.forward, x, y, opts)
+        : fabTargeted(model, x, y, opts);
+    }
     case "square": {
       const opts = { ...common, queries: s.squareQueries, pInit: 0.8 };
       return s.forward ? await squareWithForward(model, s.forward, x, y, opts) : square(model, x, y, opts);

@@ -1,9 +1,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
-import { ball, fabTargeted, projectOntoHyperplaneInBox } from "../../lib/attacks/mod.ts";
+import {
+  ball,
+  fabTargeted,
+  fabTargetedWithForward,
+  projectOntoHyperplaneInBox,
+} from "../../lib/attacks/mod.ts";
 import { imagesTensor, labelsTensor } from "../../lib/data/mod.ts";
 import { createPrng } from "../../lib/random/prng.ts";
-import { maxAbsDiff, mean, setupBackend, smallTrainedModel } from "../_helpers.ts";
+import { forwardOf, maxAbsDiff, mean, setupBackend, smallTrainedModel } from "../_helpers.ts";
 
 await setupBackend();
 const { classifier, test } = await smallTrainedModel();
@@ -114,4 +119,25 @@ Deno.test("fabTargeted() refuses bad labels and pixels, and returns an empty res
   assertEquals(r.success.length, 0);
   tf.dispose([r.adversarial, empty, none, bad, big]);
   assertEquals(tf.memory().numTensors, before);
+});
+
+Deno.test("fabTargetedWithForward() with the model's own logits is fabTargeted(), bit for bit, and leaks no tensors", async () => {
+  for (const norm of ["linf", "l2"] as const) {
+    const opts = {
+      eps: norm === "linf" ? 0.15 : 1.5,
+      norm,
+      steps: 15,
+      targetClasses: 3,
+      restarts: 2,
+      seed: 5,
+    };
+    const before = tf.memory().numTensors;
+    const a = fabTargeted(classifier, x, y, opts);
+    const b = await fabTargetedWithForward(classifier, forwardOf(classifier), x, y, opts);
+    assertEquals(maxAbsDiff(a.adversarial, b.adversarial), 0, norm);
+    assertEquals(Array.from(a.success), Array.from(b.success), norm);
+    assert(mean(a.success) > 0, `${norm}: FAB-T breaks some points`);
+    tf.dispose([a.adversarial, b.adversarial]);
+    assertEquals(tf.memory().numTensors, before, norm);
+  }
 });

@@ -11,9 +11,9 @@ import {
 } from "../../lib/attacks/mod.ts";
 import { imagesTensor, labelsTensor } from "../../lib/data/mod.ts";
 import { quantize } from "../../lib/defenses/mod.ts";
-import type { Classifier, ForwardLogits } from "../../lib/models/mod.ts";
+import type { Classifier } from "../../lib/models/mod.ts";
 import { ortForward } from "../../lib/onnx/mod.ts";
-import { maxAbsDiff, mean, setupBackend, smallTrainedModel } from "../_helpers.ts";
+import { forwardOf, maxAbsDiff, mean, setupBackend, smallTrainedModel } from "../_helpers.ts";
 
 await setupBackend();
 const { model, classifier, test } = await smallTrainedModel();
@@ -111,13 +111,7 @@ Deno.test("square() refuses bad labels and pixels, and returns an empty result f
   assertEquals(tf.memory().numTensors, before);
 });
 
-/** The tfjs model's own logits, as a forward-only path. */
-const tfjsForward: ForwardLogits = (images, n) => {
-  const logits = tf.tidy(() => classifier(tf.tensor4d(images, [n, 28, 28, 1])));
-  const out = Float32Array.from(logits.dataSync());
-  logits.dispose();
-  return Promise.resolve(out);
-};
+const tfjsForward = forwardOf(classifier);
 
 Deno.test("marginsOf() gives z_y - max_{j != y} z_j per row", () => {
   const logits = Float32Array.from([1, 5, 2, -1, -3, -2]);

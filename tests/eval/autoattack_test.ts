@@ -6,7 +6,7 @@ import { quantize } from "../../lib/defenses/mod.ts";
 import { autoAttack, type AutoAttackName, modelChecks } from "../../lib/eval/mod.ts";
 import { asClassifier, buildModel, type Classifier } from "../../lib/models/mod.ts";
 import { trainAdversarial, trainingAttack } from "../../lib/train/mod.ts";
-import { smallTrainedModel } from "../_helpers.ts";
+import { forwardOf, smallTrainedModel } from "../_helpers.ts";
 
 const { classifier, test } = await smallTrainedModel();
 const sample = stratifiedSubset(test, 40, { seed: 6 });
@@ -147,4 +147,14 @@ Deno.test("modelChecks() counts zero and non-finite input gradients per example"
     tf.tidy(() => tf.mul(classifier(images), tf.sqrt(tf.sub(images, 2)).mean()));
   assertEquals(modelChecks(broken, x, y).nonfiniteGradients, 1);
   tf.dispose([x, y]);
+});
+
+Deno.test("autoAttack() with a forward-only path to the same logits gives the same result", async () => {
+  const opts = { ...quick, eps: 0.06, seed: 2 };
+  const a = await autoAttack(classifier, sample, opts);
+  const b = await autoAttack(classifier, sample, { ...opts, forward: forwardOf(classifier) });
+  assertEquals(b.robustAccuracy, a.robustAccuracy);
+  assertEquals(b.brokenBy, a.brokenBy);
+  assertEquals(b.perAttack.map((s) => s.broken), a.perAttack.map((s) => s.broken));
+  assertEquals(Array.from(b.adversarial), Array.from(a.adversarial));
 });
