@@ -10,6 +10,10 @@
  * or not finite, outputs that change between two identical calls (a randomised model: use `rand`), outputs
  * that look like probabilities rather than logits, and the gradient-free Square attack breaking points the
  * gradient attacks left ("likely gradient masking").
+ *
+ * Forward passes that need no gradient (Square's queries, FAB-T's predictions) can run elsewhere: the
+ * `forward` option takes a forward-only path to the same logits (`ortForward` in `lib/onnx`: onnxruntime on
+ * the model's ONNX export).
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
