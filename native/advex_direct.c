@@ -715,6 +715,7 @@ struct pool_job {
   const float *x, *dy;
   float *out;
   int n, h, w, c, oh, ow;
+  int relu; /* gradient only: x is a relu's output, and windows whose maximum is not > 0 pass no gradient */
 };
 
 /*
@@ -781,9 +782,11 @@ AVX512 static void max_pool_grad_task(void *arg, int part, int parts) {
         __m512 v[4];
         const __mmask16 m = window_2x2(r0, r1, at, c, k, v);
         const __m512 a = v[0], b = v[1], e = v[2], f = v[3];
-        const __m512 g = _mm512_maskz_loadu_ps(m, d + (size_t)q * c + k);
         /* first maximum: a wins ties over b, e, f; b over e, f; e over f (NaN never wins) */
         const __m512 mx = _mm512_max_ps(_mm512_max_ps(a, b), _mm512_max_ps(e, f));
+        /* after a relu, the gradient reaches the maximum only where it is positive (relu's own gradient) */
+        const __mmask16 live = j->relu ? m & _mm512_cmp_ps_mask(mx, zero, _CMP_GT_OQ) : m;
+        const __m512 g = _mm512_maskz_loadu_ps(live, d + (size_t)q * c + k);
         const __mmask16 ma = _mm512_cmp_ps_mask(a, mx, _CMP_EQ_OQ);
         const __mmask16 mb = _mm512_cmp_ps_mask(b, mx, _CMP_EQ_OQ) & ~ma;
         const __mmask16 me = _mm512_cmp_ps_mask(e, mx, _CMP_EQ_OQ) & ~(ma | mb);
@@ -814,9 +817,9 @@ int direct_max_pool(const float *x, float *y, const advex_pool_geometry *g) {
   return 1;
 }
 
-int direct_max_pool_grad(const float *x, const float *dy, float *dx, const advex_pool_geometry *g) {
+int direct_max_pool_grad(const float *x, const float *dy, float *dx, const advex_pool_geometry *g, int relu) {
   if (!direct_available() || !plain_2x2(g)) return 0;
-  struct pool_job j = {x, dy, dx, g->n, g->h, g->w, g->c, g->oh, g->ow};
+  struct pool_job j = {x, dy, dx, g->n, g->h, g->w, g->c, g->oh, g->ow, relu};
   run_parallel(max_pool_grad_task, &j, (double)g->n * g->h * g->w * g->c);
   return 1;
 }
@@ -853,8 +856,8 @@ int direct_matmul(const float *a, const float *b, float *c, int m, int n, int k,
   (void)a, (void)b, (void)c, (void)m, (void)n, (void)k, (void)trans_a, (void)trans_b, (void)bias, (void)act;
   return 0;
 }
-int direct_max_pool_grad(const float *x, const float *dy, float *dx, const advex_pool_geometry *g) {
-  (void)x, (void)dy, (void)dx, (void)g;
+int direct_max_pool_grad(const float *x, const float *dy, float *dx, const advex_pool_geometry *g, int relu) {
+  (void)x, (void)dy, (void)dx, (void)g, (void)relu;
   return 0;
 }
 

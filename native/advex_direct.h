@@ -89,7 +89,7 @@ int direct_matmul(const float *a, const float *b, float *c, int m, int n, int k,
 
 /* Max-pool forward and gradient for 2x2 windows with stride 2 and no padding (see advex_direct.c). */
 int direct_max_pool(const float *x, float *y, const advex_pool_geometry *g);
-int direct_max_pool_grad(const float *x, const float *dy, float *dx, const advex_pool_geometry *g);
+int direct_max_pool_grad(const float *x, const float *dy, float *dx, const advex_pool_geometry *g, int relu);
 
 /* Elementwise and reduction kernels (advex_elementwise.c), for any x86-64 or other CPU. */
 

@@ -419,8 +419,9 @@ MULTIVERSION static void window_max(const float *v, int base, float *best, int *
  * maximum, the first one in row-major window order (as tfjs's cpu backend picks). Returns 0, or -1 when
  * out of memory.
  */
-static int advex_max_pool_grad_locked(const float *x, const float *dy, float *dx, const advex_pool_geometry *g) {
-  const int direct = direct_max_pool_grad(x, dy, dx, g);
+static int advex_max_pool_grad_locked(const float *x, const float *dy, float *dx, const advex_pool_geometry *g,
+                                      int relu) {
+  const int direct = direct_max_pool_grad(x, dy, dx, g, relu);
   if (direct != 0) return direct > 0 ? 0 : -1;
   const int n = g->n, h = g->h, w = g->w, c = g->c, oh = g->oh, ow = g->ow, sh = g->sh, sw = g->sw;
   const int fh = g->fh, fw = g->fw, top = g->top, left = g->left;
@@ -447,7 +448,7 @@ static int advex_max_pool_grad_locked(const float *x, const float *dy, float *dx
           }
         }
         for (int k = 0; k < c; k++) {
-          if (where[k] >= 0) dx[where[k]] += d[k];
+          if (where[k] >= 0 && (!relu || best[k] > 0)) dx[where[k]] += d[k];
         }
       }
     }
@@ -457,7 +458,19 @@ static int advex_max_pool_grad_locked(const float *x, const float *dy, float *dx
 
 int advex_max_pool_grad(const float *x, const float *dy, float *dx, const advex_pool_geometry *g) {
   pthread_mutex_lock(&call_lock);
-  int r = advex_max_pool_grad_locked(x, dy, dx, g);
+  int r = advex_max_pool_grad_locked(x, dy, dx, g, 0);
+  pthread_mutex_unlock(&call_lock);
+  return r;
+}
+
+/*
+ * The gradient of relu followed by a max pool, with respect to the relu's input, where x is the relu's output:
+ * as advex_max_pool_grad, but a window whose maximum is not positive passes no gradient (relu's gradient,
+ * fused: one pass instead of two).
+ */
+int advex_max_pool_grad_relu(const float *x, const float *dy, float *dx, const advex_pool_geometry *g) {
+  pthread_mutex_lock(&call_lock);
+  int r = advex_max_pool_grad_locked(x, dy, dx, g, 1);
   pthread_mutex_unlock(&call_lock);
   return r;
 }

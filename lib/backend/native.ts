@@ -85,6 +85,7 @@ const SYMBOLS = {
   advex_conv2d_backprop_filter: { parameters: ["buffer", "buffer", "buffer", "buffer"], result: "i32" },
   advex_conv2d_backprop_input: { parameters: ["buffer", "buffer", "buffer", "buffer"], result: "i32" },
   advex_max_pool_grad: { parameters: ["buffer", "buffer", "buffer", "buffer"], result: "i32" },
+  advex_max_pool_grad_relu: { parameters: ["buffer", "buffer", "buffer", "buffer"], result: "i32" },
 } as const;
 
 /** The library's functions, as Deno's FFI exposes them. */

@@ -22,7 +22,7 @@ import {
   nativeFusedConv2DConfig,
 } from "./native_conv.ts";
 import { nativeBatchMatMulConfig, nativeFusedMatMulConfig } from "./native_matmul.ts";
-import { nativeMaxPoolConfig, nativeMaxPoolGradConfig } from "./native_pool.ts";
+import { nativeMaxPoolConfig, nativeMaxPoolGradConfig, nativeMaxPoolReluGradConfig } from "./native_pool.ts";
 import {
   nativeAddConfig,
   nativeFusedAdamConfig,
@@ -47,6 +47,7 @@ export const NATIVE_KERNELS: readonly tf.KernelConfig[] = [
   nativeBatchMatMulConfig,
   nativeMaxPoolConfig,
   nativeMaxPoolGradConfig,
+  nativeMaxPoolReluGradConfig,
   nativeSumConfig,
   nativeMeanConfig,
   nativeAddConfig,

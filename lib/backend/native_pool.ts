@@ -12,6 +12,7 @@ import { packPoolGeometry, type PoolGeometry, poolGeometry } from "./conv_geomet
 import { replacedKernelFunc } from "./kernel_registry.ts";
 import { type MaxPoolGradAttrs, maxPoolInfo } from "./max_pool_grad.ts";
 import { check, nativeLibrary } from "./native_state.ts";
+import { MAX_POOL_RELU_GRAD } from "./max_pool_relu_grad.ts";
 
 /** 2x2 windows, stride 2, no padding: what the direct max pool takes (the same test as `advex_direct.c`). */
 function plain2x2(g: PoolGeometry): boolean {
@@ -39,29 +40,38 @@ export const nativeMaxPoolConfig: tf.KernelConfig = {
   },
 };
 
-/** Native `MaxPoolGrad`. */
-export const nativeMaxPoolGradConfig: tf.KernelConfig = {
-  kernelName: "MaxPoolGrad",
-  backendName: WASM,
-  kernelFunc: (args) => {
+/** A native max-pool gradient: `advex_max_pool_grad`, or with `relu` the fused one after a relu. */
+function maxPoolGradKernel(config: () => tf.KernelConfig, relu: boolean): tf.KernelFunc {
+  return (args) => {
     const { dy, input } = args.inputs;
-    if (dy!.dtype !== "float32" || input!.dtype !== "float32") {
-      return replacedKernelFunc(nativeMaxPoolGradConfig)(args);
-    }
+    if (dy!.dtype !== "float32" || input!.dtype !== "float32") return replacedKernelFunc(config())(args);
     const lib = nativeLibrary();
     const g = poolGeometry(maxPoolInfo(input!.shape, args.attrs as unknown as MaxPoolGradAttrs));
     const backend = args.backend as BackendWasm;
     const dx = backend.makeOutput(input!.shape, "float32");
     if (sizeOf(dx.shape) === 0) return dx;
+    const call = relu ? lib.symbols.advex_max_pool_grad_relu : lib.symbols.advex_max_pool_grad;
     check(
-      lib.symbols.advex_max_pool_grad(
-        heapView(backend, input!),
-        heapView(backend, dy!),
-        heapView(backend, dx),
-        packPoolGeometry(g),
-      ),
-      "max-pool gradient",
+      call(heapView(backend, input!), heapView(backend, dy!), heapView(backend, dx), packPoolGeometry(g)),
+      relu ? "max-pool-and-relu gradient" : "max-pool gradient",
     );
     return dx;
-  },
+  };
+}
+
+/** Native `MaxPoolGrad`. */
+export const nativeMaxPoolGradConfig: tf.KernelConfig = {
+  kernelName: "MaxPoolGrad",
+  backendName: WASM,
+  kernelFunc: maxPoolGradKernel(() => nativeMaxPoolGradConfig, false),
+};
+
+/**
+ * Native `AdvexMaxPoolReluGrad` (`max_pool_relu_grad.ts`): the pool's gradient and the relu's before it in
+ * one pass. No kernel lies under it: it is registered with the native ones only.
+ */
+export const nativeMaxPoolReluGradConfig: tf.KernelConfig = {
+  kernelName: MAX_POOL_RELU_GRAD,
+  backendName: WASM,
+  kernelFunc: maxPoolGradKernel(() => nativeMaxPoolReluGradConfig, true),
 };

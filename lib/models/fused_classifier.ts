@@ -4,12 +4,15 @@
  * its bias and its relu computed by one fused kernel when gradients are recorded too. tfjs fuses them only
  * when no gradient is recorded: under `tf.grad` its layers fall back to three kernels (the product, a bias
  * add, a relu), each a full pass over the activations, and compute the bias gradient even where only the
- * input gradient is asked for. Attacks take input gradients at every step, so the fused form saves those
- * passes at every step; the outputs and gradients are the layers model's, bit for bit (tested).
+ * input gradient is asked for. A relu convolution followed by a max pool is one op more, whose backward pass
+ * computes the pool's and the relu's gradients in one pass (`lib/backend/max_pool_relu_grad.ts`). Attacks take
+ * input gradients at every step, so the fused form saves those passes at every step; the outputs and
+ * gradients are the layers model's, bit for bit (tested).
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { reluGrad } from "../backend/relu_grad.ts";
+import { maxPoolReluGrad, type PoolAttrs } from "../backend/max_pool_relu_grad.ts";
 import { noteSkippedGradient, parameterGradientsSkipped } from "../util/gradient_scope.ts";
 import type { Classifier } from "./classifier.ts";
 
@@ -35,7 +38,8 @@ type Step =
   | { kind: "conv"; kernel: tf.LayerVariable; bias: tf.LayerVariable; pad: "same" | "valid"; act: Activation }
   | { kind: "dense"; kernel: tf.LayerVariable; bias: tf.LayerVariable; act: Activation }
   | { kind: "maxpool"; size: [number, number]; strides: [number, number]; pad: "same" | "valid" }
-  | { kind: "flatten" };
+  | { kind: "flatten" }
+  | { kind: "convpool"; conv: Extract<Step, { kind: "conv" }>; pool: Extract<Step, { kind: "maxpool" }> };
 
 // deno-lint-ignore no-explicit-any
 type LayerConfig = Record<string, any>;
@@ -92,33 +96,71 @@ function paramGrad(param: tf.Tensor, grad: () => tf.Tensor): tf.Tensor {
 const biasGrad = (g: tf.Tensor, bias: tf.Tensor) =>
   paramGrad(bias, () => tf.sum(g, [...Array(g.rank - 1).keys()]));
 
+/** conv 2-D (stride 1) + bias + relu in one kernel: its output, the relu's. */
+function convReluForward(
+  x: tf.Tensor,
+  filter: tf.Tensor,
+  bias: tf.Tensor,
+  pad: "same" | "valid",
+): tf.Tensor4D {
+  return tf.engine().runKernel("FusedConv2D", { x, filter, bias }, {
+    strides: [1, 1],
+    pad,
+    dataFormat: "NHWC",
+    dilations: [1, 1],
+    activation: "relu",
+  }) as tf.Tensor4D;
+}
+
+/** The gradients of a stride-1 convolution's input, filter and bias, from `g`, the gradient of its output. */
+function convGrads(xs: tf.Tensor4D, f: tf.Tensor4D, bias: tf.Tensor, g: tf.Tensor4D, pad: "same" | "valid") {
+  return [
+    tf.conv2dTranspose(g, f, xs.shape, 1, pad),
+    paramGrad(f, () =>
+      tf.engine().runKernel("Conv2DBackpropFilter", { x: xs, dy: g }, {
+        strides: [1, 1],
+        pad,
+        dataFormat: "NHWC",
+        filterShape: f.shape,
+      }) as tf.Tensor),
+    biasGrad(g, bias),
+  ];
+}
+
 /** conv 2-D (stride 1) + bias + relu as one kernel, with the gradients of tfjs's unfused ops. */
 const convRelu = (pad: "same" | "valid") =>
   custom((x, filter, bias, save) => {
-    const y = tf.engine().runKernel("FusedConv2D", { x, filter, bias }, {
-      strides: [1, 1],
-      pad,
-      dataFormat: "NHWC",
-      dilations: [1, 1],
-      activation: "relu",
-    }) as tf.Tensor4D;
+    const y = convReluForward(x, filter, bias, pad);
     save([x, filter, y]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [xs, f, ys] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
         const g = reluGrad(Array.isArray(dy) ? dy[0] : dy, ys) as tf.Tensor4D;
-        return [
-          tf.conv2dTranspose(g, f, xs.shape, 1, pad),
-          paramGrad(f, () =>
-            tf.engine().runKernel("Conv2DBackpropFilter", { x: xs, dy: g }, {
-              strides: [1, 1],
-              pad,
-              dataFormat: "NHWC",
-              filterShape: f.shape,
-            }) as tf.Tensor),
-          biasGrad(g, bias),
-        ];
+        return convGrads(xs, f, bias, g, pad);
+      },
+    };
+  });
+
+/**
+ * conv 2-D (stride 1) + bias + relu, then a max pool: the convolution as one kernel, and in the backward pass
+ * the pool's and the relu's gradients as one (`maxPoolReluGrad`).
+ */
+const convReluPool = (pad: "same" | "valid", pool: PoolAttrs) =>
+  custom((x, filter, bias, save) => {
+    const y = convReluForward(x, filter, bias, pad);
+    const p = tf.engine().runKernel(
+      "MaxPool",
+      { x: y },
+      { ...pool, dimRoundingMode: undefined } as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor4D;
+    save([x, filter, y, p]);
+    return {
+      value: p,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [xs, f, ys, ps] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+        const g = maxPoolReluGrad((Array.isArray(dy) ? dy[0] : dy) as tf.Tensor4D, ys, ps, pool);
+        return convGrads(xs, f, bias, g, pad);
       },
     };
   });
@@ -172,6 +214,11 @@ function apply(step: Step, x: tf.Tensor): tf.Tensor {
       return tf.maxPool(x as tf.Tensor4D, step.size, step.strides, step.pad);
     case "flatten":
       return tf.reshape(x, [x.shape[0], -1]);
+    case "convpool": {
+      const { conv, pool } = step;
+      const attrs: PoolAttrs = { filterSize: pool.size, strides: pool.strides, pad: pool.pad };
+      return convReluPool(conv.pad, attrs)(x, conv.kernel.read(), conv.bias.read());
+    }
   }
 }
 
@@ -190,6 +237,13 @@ export function fusedClassifier(model: tf.LayersModel): Classifier | undefined {
     steps.push(step);
   }
   if (steps.length === 0 || model.weights.some((w) => w.dtype !== "float32")) return undefined;
+  // A relu convolution right before a max pool: one op, whose backward pass fuses the two gradients.
+  for (let i = 0; i + 1 < steps.length; i++) {
+    const [conv, pool] = [steps[i], steps[i + 1]];
+    if (conv.kind === "conv" && conv.act === "relu" && pool.kind === "maxpool") {
+      steps.splice(i, 2, { kind: "convpool", conv, pool });
+    }
+  }
   return (images) =>
     tf.tidy(() => steps.reduce((x, step) => apply(step, x), images as tf.Tensor) as tf.Tensor2D);
 }

@@ -415,11 +415,11 @@ Deno.test("native kernels leak no tensors and unregister cleanly", { ignore }, a
   unregisterKernels(NATIVE_KERNELS);
   try {
     assert(!nativeKernelsRegistered());
-    // Each name is back to the kernel its native one replaced (none for advex's own two kernels).
+    // Each name is back to the kernel its native one replaced (none for advex's own three kernels).
     NATIVE_KERNELS.forEach((config, i) =>
       assert(tf.getKernel(config.kernelName, "wasm") === replaced[i], config.kernelName)
     );
-    assertEquals(replaced.filter((r) => r === undefined).length, 2);
+    assertEquals(replaced.filter((r) => r === undefined).length, 3);
     const [plainWasm] = await valuesOn("wasm", () => convAndGradients(c));
     const [expected] = await valuesOn("cpu", () => convAndGradients(c));
     assertLessOrEqual(relativeError(plainWasm, expected), TOLERANCE);
@@ -465,3 +465,39 @@ Deno.test(
     });
   },
 );
+
+Deno.test("the fused max-pool-and-relu gradient equals relu's gradient after MaxPoolGrad's, bit for bit", {
+  ignore,
+}, async () => {
+  const { MAX_POOL_RELU_GRAD, maxPoolReluGrad } = await import("../../lib/backend/max_pool_relu_grad.ts");
+  await tf.setBackend("wasm");
+  assert(tf.getKernel(MAX_POOL_RELU_GRAD, "wasm") !== undefined, "registered with the native kernels");
+  // Relu outputs with whole windows of zeros, on even and odd sizes (a last row and column outside the windows).
+  for (const [h, w, c] of [[8, 8, 16], [7, 9, 20], [28, 28, 32]]) {
+    const n = 3;
+    const z = seededFloats(n * h * w * c, h * 31 + c).map((v) => v - 0.6);
+    const attrs = {
+      filterSize: [2, 2] as [number, number],
+      strides: [2, 2] as [number, number],
+      pad: "valid" as const,
+    };
+    const [fused, twoPass] = tf.tidy(() => {
+      const y = tf.relu(tf.tensor4d(z, [n, h, w, c]));
+      const p = tf.maxPool(y as tf.Tensor4D, 2, 2, "valid");
+      const dy = tf.tensor4d(
+        seededFloats(sizeOf(p.shape), 7).map((v) => v - 0.5),
+        p.shape as [number, number, number, number],
+      );
+      const kernelAttrs = { ...attrs, dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
+      const g = tf.engine().runKernel("MaxPoolGrad", { dy, input: y, output: p }, kernelAttrs) as tf.Tensor;
+      return [maxPoolReluGrad(dy, y as tf.Tensor4D, p, attrs), tf.mul(g, tf.step(y))];
+    });
+    const [a, b] = [fused.dataSync(), twoPass.dataSync()];
+    let diff = 0, zeroWindows = 0;
+    for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    for (let i = 0; i < b.length; i++) if (b[i] === 0) zeroWindows++;
+    tf.dispose([fused, twoPass]);
+    assertEquals(diff, 0, `${h}x${w}x${c}`);
+    assert(zeroWindows > 0, "some gradients are cut by the relu");
+  }
+});
