@@ -5,7 +5,6 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { LINF_STEP } from "../backend/linf_step.ts";
 
 /** The norms advex supports. */
 export type Norm = "linf" | "l2";
@@ -33,6 +32,14 @@ export interface ThreatModel {
   /** Per-example distance of `xAdv` from `x` in this norm, shape [N]. */
   distance(xAdv: tf.Tensor4D, x: tf.Tensor4D): tf.Tensor1D;
 }
+
+/**
+ * The name of the fused l-inf step kernel (`lib/backend/linf_step.ts` registers it for wasm): inputs `x`,
+ * `g`, `lo`, `hi`, attribute `size`; output min(max(x + size * sign(g), lo), hi). Attacks ask tfjs's kernel
+ * registry whether the backend in use has it, and otherwise run the same ops; they know nothing more of the
+ * backend.
+ */
+export const LINF_STEP_KERNEL = "AdvexLinfStep";
 
 /** A projection onto one ball, prepared for the many steps of an attack around the same `x`. */
 export interface Projector {
@@ -68,9 +75,10 @@ export function projectorOf(threat: ThreatModel, x: tf.Tensor4D): Projector {
     step(xAdv, grad, size) {
       if (
         xAdv.dtype === "float32" && grad.dtype === "float32" && tf.util.arraysEqual(xAdv.shape, grad.shape) &&
-        tf.util.arraysEqual(xAdv.shape, lo.shape) && tf.getKernel(LINF_STEP, tf.getBackend()) !== undefined
+        tf.util.arraysEqual(xAdv.shape, lo.shape) &&
+        tf.getKernel(LINF_STEP_KERNEL, tf.getBackend()) !== undefined
       ) {
-        return tf.engine().runKernel(LINF_STEP, { x: xAdv, g: grad, lo, hi }, { size }) as tf.Tensor4D;
+        return tf.engine().runKernel(LINF_STEP_KERNEL, { x: xAdv, g: grad, lo, hi }, { size }) as tf.Tensor4D;
       }
       return tf.tidy(() => project(tf.add(xAdv, threat.step(grad, size)) as tf.Tensor4D));
     },

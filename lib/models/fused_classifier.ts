@@ -1,6 +1,6 @@
 /**
- * A faster {@linkcode Classifier} for the sequential networks advex builds (the Madry CNN, MLPs, logistic
- * regression): the same function as the layers model's forward pass, with each convolution or dense layer,
+ * A faster `Classifier` (`classifier.ts`, which uses this module) for the sequential networks advex builds
+ * (the Madry CNN, MLPs, logistic regression): the same function as the layers model's forward pass, with each convolution or dense layer,
  * its bias and its relu computed by one fused kernel when gradients are recorded too. tfjs fuses them only
  * when no gradient is recorded: under `tf.grad` its layers fall back to three kernels (the product, a bias
  * add, a relu), each a full pass over the activations, and compute the bias gradient even where only the
@@ -14,7 +14,6 @@ import * as tf from "@tensorflow/tfjs";
 import { reluGrad } from "../backend/relu_grad.ts";
 import { maxPoolReluGrad, type PoolAttrs } from "../backend/max_pool_relu_grad.ts";
 import { noteSkippedGradient, parameterGradientsSkipped } from "../util/gradient_scope.ts";
-import type { Classifier } from "./classifier.ts";
 
 type Activation = "linear" | "relu";
 
@@ -227,7 +226,9 @@ function apply(step: Step, x: tf.Tensor): tf.Tensor {
  * stride 1 and Dense, each with a bias and a linear or relu activation; MaxPooling2D; Flatten), with
  * float32 weights; undefined otherwise (use the layers model's own forward pass then).
  */
-export function fusedClassifier(model: tf.LayersModel): Classifier | undefined {
+export function fusedClassifier(
+  model: tf.LayersModel,
+): ((images: tf.Tensor4D) => tf.Tensor2D) | undefined {
   if (model.getClassName() !== "Sequential") return undefined;
   const steps: Step[] = [];
   for (const layer of model.layers) {

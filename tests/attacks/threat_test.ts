@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
-import { ball, L2Ball, LinfBall, projectorOf } from "../../lib/attacks/mod.ts";
+import { ball, L2Ball, LINF_STEP_KERNEL, LinfBall, projectorOf } from "../../lib/attacks/mod.ts";
 import { LINF_STEP } from "../../lib/backend/linf_step.ts";
 import { maxAbsDiff, randomBatch, setupBackend } from "../_helpers.ts";
 
@@ -77,6 +77,7 @@ Deno.test("LinfBall.step() keeps the sign of gradients smaller than float32 epsi
 });
 
 Deno.test("projectorOf(): its step and projection are the threat's, bit for bit, on the fused kernel too", () => {
+  assertEquals(LINF_STEP_KERNEL, LINF_STEP, "the attacks ask for the kernel the backend registers");
   assert(tf.getKernel(LINF_STEP, tf.getBackend()) !== undefined, "the wasm backend has the fused l-inf step");
   const { x, y } = randomBatch(16, 21);
   const before = tf.memory().numTensors;
