@@ -13,7 +13,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { int, num, optional } from "../util/schema.ts";
 import { inputGradientsOnly } from "../util/gradient_scope.ts";
-import type { Classifier, ForwardLogits } from "../models/classifier.ts";
+import { argmaxRows, type Classifier, type ForwardLogits } from "../models/classifier.ts";
 import type { Prng } from "../random/prng.ts";
 import { defineAttack, finish, normField, prngFrom, rangeFields, threatFrom } from "./common.ts";
 import type { Norm } from "./threat.ts";
@@ -320,18 +320,6 @@ export async function fabTargetedWithForward(
     step = gen.next(argmaxRows(logits, shape[0]));
   }
   return fabResult(model, x, y, plan, step.value, options.judge);
-}
-
-/** The predicted class of each of `n` rows of logits. */
-function argmaxRows(logits: Float32Array, n: number): Int32Array {
-  const k = logits.length / n;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let j = 1; j < k; j++) if (logits[i * k + j] > logits[i * k + best]) best = j;
-    out[i] = best;
-  }
-  return out;
 }
 
 /** The settings of a FAB-T run, each checked; `done` is the result where there is nothing to search. */

@@ -130,6 +130,30 @@ function searchOf(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options: Sq
 }
 
 /**
+ * A Square run's start: the result at once where there is nothing to search (an empty batch, eps = 0), else
+ * the search and what turns its best images into the result (judged by `model`).
+ */
+function begin(
+  model: Classifier,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  options: SquareOptions,
+):
+  | { done: AttackResult }
+  | { gen: Generator<Query, Float32Array, Float32Array>; end: (best: Float32Array) => AttackResult } {
+  const { n, search } = searchOf(model, x, y, options);
+  if (n === 0) return { done: emptyResult(x) };
+  if (search.threat.eps === 0) {
+    return { done: finish(model, tf.clone(x), y, search.targeted, 0, options.judge) };
+  }
+  const x0 = x.dataSync() as Float32Array;
+  const gen = squareSearch(x0, Int32Array.from(y.dataSync()), x.shape, search, prngFrom(options));
+  const end = (best: Float32Array) =>
+    finish(model, tf.tensor4d(best, x.shape), y, search.targeted, 0, options.judge);
+  return { gen, end };
+}
+
+/**
  * The random search itself, as a generator: it yields each batch of candidates it needs margins of
  * (z_y - max_{j != y} z_j of the labels it gives) and returns the best images found. Kept apart from the
  * forward passes so that they can run on the tfjs model or, asynchronously, on a forward-only path.
@@ -147,9 +171,8 @@ function* squareSearch(
   // For a targeted attack, minimise the margin of "not the target": -(z_t - max_{j != t} z_j).
   const sgn = s.targeted ? -1 : 1;
   const clip = (v: number) => Math.min(clipMax, Math.max(clipMin, v));
-  const best = s.threat.norm === "linf"
-    ? linfStart(x0, n, h, w, c, eps, clip, prng)
-    : l2Start(x0, n, h, w, c, eps, clip, prng);
+  const start: Start = { x0, n, h, w, c, eps, clip, prng };
+  const best = s.threat.norm === "linf" ? linfStart(start) : l2Start(start);
   const bestMargin = (yield { images: best, labels, n }).map((m) => sgn * m);
 
   for (let q = 1; q < s.queries; q++) {
@@ -182,17 +205,21 @@ function* squareSearch(
   return best;
 }
 
+/** What a start needs: the clean images (n of h x w x c, flat), the radius, the pixel clamp, the random source. */
+interface Start {
+  x0: Float32Array;
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  eps: number;
+  clip: (v: number) => number;
+  prng: Prng;
+}
+
 /** The l-inf start: vertical stripes, each column (per channel) at +eps or -eps. */
-function linfStart(
-  x0: Float32Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  eps: number,
-  clip: (v: number) => number,
-  prng: Prng,
-): Float32Array {
+function linfStart(start: Start): Float32Array {
+  const { x0, n, h, w, c, eps, clip, prng } = start;
   const d = h * w * c;
   const best = new Float32Array(n * d);
   for (let i = 0; i < n; i++) {
@@ -210,16 +237,8 @@ function linfStart(
 }
 
 /** The l2 start: a grid of windows of side h / 5, each with a split pseudo-Gaussian profile of random sign. */
-function l2Start(
-  x0: Float32Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  eps: number,
-  clip: (v: number) => number,
-  prng: Prng,
-): Float32Array {
+function l2Start(start: Start): Float32Array {
+  const { x0, n, h, w, c, eps, clip, prng } = start;
   const d = h * w * c;
   const best = new Float32Array(n * d);
   const s = Math.max(1, Math.floor(h / 5));
@@ -266,24 +285,16 @@ export function square(
   y: tf.Tensor1D,
   options: SquareOptions,
 ): AttackResult {
-  const { n, search } = searchOf(model, x, y, options);
-  if (n === 0) return emptyResult(x);
-  if (search.threat.eps === 0) return finish(model, tf.clone(x), y, search.targeted, 0, options.judge);
-  const shape = x.shape;
-  const gen = squareSearch(
-    x.dataSync() as Float32Array,
-    Int32Array.from(y.dataSync()),
-    shape,
-    search,
-    prngFrom(options),
-  );
-  const [, h, w, c] = shape;
+  const run = begin(model, x, y, options);
+  if ("done" in run) return run.done;
+  const { gen, end } = run;
+  const [, h, w, c] = x.shape;
   let step = gen.next();
   while (!step.done) {
     const { images, labels, n: k } = step.value;
     step = gen.next(marginsOf(tfjsLogits(model, images, [k, h, w, c]), labels, k));
   }
-  return finish(model, tf.tensor4d(step.value, shape), y, search.targeted, 0, options.judge);
+  return end(step.value);
 }
 
 /**
@@ -307,23 +318,15 @@ export async function squareWithForward(
   y: tf.Tensor1D,
   options: SquareOptions,
 ): Promise<AttackResult> {
-  const { n, search } = searchOf(model, x, y, options);
-  if (n === 0) return emptyResult(x);
-  if (search.threat.eps === 0) return finish(model, tf.clone(x), y, search.targeted, 0, options.judge);
-  const shape = x.shape;
-  const gen = squareSearch(
-    x.dataSync() as Float32Array,
-    Int32Array.from(y.dataSync()),
-    shape,
-    search,
-    prngFrom(options),
-  );
+  const run = begin(model, x, y, options);
+  if ("done" in run) return run.done;
+  const { gen, end } = run;
   let step = gen.next();
   while (!step.done) {
     const { images, labels, n: k } = step.value;
     step = gen.next(marginsOf(await forward(images, k), labels, k));
   }
-  return finish(model, tf.tensor4d(step.value, shape), y, search.targeted, 0, options.judge);
+  return end(step.value);
 }
 
 /** One l-inf proposal, in place: a window of side round(sqrt(p h w)) moved to x +- eps (one sign per channel). */

@@ -16,6 +16,18 @@ export type Classifier = (images: tf.Tensor4D) => tf.Tensor2D;
  */
 export type ForwardLogits = (images: Float32Array, n: number) => Promise<Float32Array>;
 
+/** Row-wise argmax of `n` rows of logits (`[n * classes]`, row-major): each row's first largest entry. */
+export function argmaxRows(logits: Float32Array, n: number): Int32Array {
+  const k = n ? logits.length / n : 0;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (logits[i * k + j] > logits[i * k + best]) best = j;
+    out[i] = best;
+  }
+  return out;
+}
+
 /**
  * A tfjs layers model as a {@linkcode Classifier} in inference mode (batch norm uses its moving averages).
  * Sequential stacks of convolutions, dense layers, max-pooling and flattening get the fused form of

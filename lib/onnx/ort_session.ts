@@ -11,6 +11,7 @@ import { type Dataset, pixelsPerImage, size } from "../data/dataset.ts";
 import type { Evaluation } from "../eval/evaluate.ts";
 import type { ProgressMode } from "../util/progress.ts";
 import { forEachRange } from "../data/batches.ts";
+import { argmaxRows } from "../models/classifier.ts";
 import { encodeModel, type OnnxModel } from "./model_proto.ts";
 import {
   chooseOrtProvider,
@@ -263,17 +264,7 @@ async function runFixedBatches(
   return all;
 }
 
-/** Row-wise argmax of `n` rows of logits. */
-export function argmaxRows(logits: Float32Array, n: number): Int32Array {
-  const k = n ? logits.length / n : 0;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let j = 1; j < k; j++) if (logits[i * k + j] > logits[i * k + best]) best = j;
-    out[i] = best;
-  }
-  return out;
-}
+export { argmaxRows };
 
 /** Options of {@linkcode ortPredict} and {@linkcode ortEvaluate}. */
 export interface OrtBatchOptions {
