@@ -38,7 +38,7 @@ type Step =
   | { kind: "dense"; kernel: tf.LayerVariable; bias: tf.LayerVariable; act: Activation }
   | { kind: "maxpool"; size: [number, number]; strides: [number, number]; pad: "same" | "valid" }
   | { kind: "flatten" }
-  | { kind: "convpool"; conv: Extract<Step, { kind: "conv" }>; pool: Extract<Step, { kind: "maxpool" }> };
+  | { kind: "convpool"; conv: Extract<Step, { kind: "conv" }>; op: ReturnType<typeof custom> };
 
 // deno-lint-ignore no-explicit-any
 type LayerConfig = Record<string, any>;
@@ -126,39 +126,30 @@ function convGrads(xs: tf.Tensor4D, f: tf.Tensor4D, bias: tf.Tensor, g: tf.Tenso
   ];
 }
 
-/** conv 2-D (stride 1) + bias + relu as one kernel, with the gradients of tfjs's unfused ops. */
-const convRelu = (pad: "same" | "valid") =>
-  custom((x, filter, bias, save) => {
-    const y = convReluForward(x, filter, bias, pad);
-    save([x, filter, y]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [xs, f, ys] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-        const g = reluGrad(Array.isArray(dy) ? dy[0] : dy, ys) as tf.Tensor4D;
-        return convGrads(xs, f, bias, g, pad);
-      },
-    };
-  });
+/** The first gradient a custom gradient gets (tfjs passes one tensor or a list). */
+const first = (dy: tf.Tensor | tf.Tensor[]): tf.Tensor => Array.isArray(dy) ? dy[0] : dy;
 
 /**
- * conv 2-D (stride 1) + bias + relu, then a max pool: the convolution as one kernel, and in the backward pass
- * the pool's and the relu's gradients as one (`maxPoolReluGrad`).
+ * conv 2-D (stride 1) + bias + relu as one kernel, with the gradients of tfjs's unfused ops; with `pool`, a max
+ * pool after it, whose gradient and the relu's are computed as one in the backward pass (`maxPoolReluGrad`).
  */
-const convReluPool = (pad: "same" | "valid", pool: PoolAttrs) =>
+const convRelu = (pad: "same" | "valid", pool?: PoolAttrs) =>
   custom((x, filter, bias, save) => {
     const y = convReluForward(x, filter, bias, pad);
-    const p = tf.engine().runKernel(
-      "MaxPool",
-      { x: y },
-      { ...pool, dimRoundingMode: undefined } as unknown as tf.NamedAttrMap,
-    ) as tf.Tensor4D;
-    save([x, filter, y, p]);
+    const p = pool &&
+      tf.engine().runKernel(
+        "MaxPool",
+        { x: y },
+        { ...pool, dimRoundingMode: undefined } as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor4D;
+    save(p ? [x, filter, y, p] : [x, filter, y]);
     return {
-      value: p,
+      value: p ?? y,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [xs, f, ys, ps] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-        const g = maxPoolReluGrad((Array.isArray(dy) ? dy[0] : dy) as tf.Tensor4D, ys, ps, pool);
+        const [xs, f, ys, ps] = saved as tf.Tensor4D[];
+        const g = pool
+          ? maxPoolReluGrad(first(dy) as tf.Tensor4D, ys, ps, pool)
+          : reluGrad(first(dy), ys) as tf.Tensor4D;
         return convGrads(xs, f, bias, g, pad);
       },
     };
@@ -179,7 +170,7 @@ const denseRelu = custom((a, b, bias, save) => {
     value: y,
     gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
       const [as, bs, ys] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-      const g = reluGrad(Array.isArray(dy) ? dy[0] : dy, ys) as tf.Tensor2D;
+      const g = reluGrad(first(dy), ys) as tf.Tensor2D;
       return [
         tf.matMul(g, bs, false, true),
         paramGrad(bs, () => tf.matMul(as, g, true, false)),
@@ -213,11 +204,8 @@ function apply(step: Step, x: tf.Tensor): tf.Tensor {
       return tf.maxPool(x as tf.Tensor4D, step.size, step.strides, step.pad);
     case "flatten":
       return tf.reshape(x, [x.shape[0], -1]);
-    case "convpool": {
-      const { conv, pool } = step;
-      const attrs: PoolAttrs = { filterSize: pool.size, strides: pool.strides, pad: pool.pad };
-      return convReluPool(conv.pad, attrs)(x, conv.kernel.read(), conv.bias.read());
-    }
+    case "convpool":
+      return step.op(x, step.conv.kernel.read(), step.conv.bias.read());
   }
 }
 
@@ -242,7 +230,8 @@ export function fusedClassifier(
   for (let i = 0; i + 1 < steps.length; i++) {
     const [conv, pool] = [steps[i], steps[i + 1]];
     if (conv.kind === "conv" && conv.act === "relu" && pool.kind === "maxpool") {
-      steps.splice(i, 2, { kind: "convpool", conv, pool });
+      const attrs: PoolAttrs = { filterSize: pool.size, strides: pool.strides, pad: pool.pad };
+      steps.splice(i, 2, { kind: "convpool", conv, op: convRelu(conv.pad, attrs) });
     }
   }
   return (images) =>
