@@ -39,9 +39,9 @@ import {
 import {
   exportOnnx,
   loadOrtModel,
-  ortForward,
   type OrtModel,
   type OrtProviderRequest,
+  withOrtForward,
 } from "../lib/onnx/mod.ts";
 import { asClassifier, buildModel, describeModel, type ModelSpec } from "../lib/models/mod.ts";
 import { createOptimizer } from "../lib/train/optimizers.ts";
@@ -96,7 +96,7 @@ export interface AutoAttackBenchRecord {
   n: number;
   backend: string;
   kernels: string;
-  /** What runs Square's forward passes: onnxruntime (and its provider), or tfjs where it cannot. */
+  /** What runs the forward-only passes (Square's queries, FAB-T's predictions): onnxruntime or tfjs. */
   squareForward: string;
   /** Wall time of AutoAttack, model training and loading excluded. */
   seconds: number;
@@ -348,24 +348,26 @@ export async function benchAutoAttack(opts: BenchOptions): Promise<AutoAttackBen
     console.error("bench: the network was trained; AutoAttack's time below excludes it");
   }
   const images = await testData({ dataset: "mnist", testSize: opts.autoAttackSize, seed: 0 });
-  const ort = await ortForward(trained.model);
-  if (typeof ort === "string") console.error(`bench: ${ort}; Square's queries use tfjs's forward pass`);
-  const t0 = performance.now();
-  const r = await autoAttack(trained.classifier, images, {
-    norm: "linf",
-    eps: 0.3,
-    version: "standard",
-    seed: 13,
-    // All the images in one batch: the gradient attacks' steps are about 8% faster per image at 1,000 than at
-    // AutoAttack's default 256 on 2 cores (a partial last batch costs too); Square's queries barely change.
-    batchSize: Math.min(opts.autoAttackSize, 1000),
-    forward: typeof ort === "object" ? ort.forward : undefined,
-    label: "AutoAttack",
-    progress: "auto",
-  }).finally(async () => {
-    if (typeof ort === "object") await ort.dispose();
-  });
-  const seconds = (performance.now() - t0) / 1000;
+  const { r, seconds, forwardName } = await withOrtForward(
+    trained.model,
+    async ({ forward, name, fallback }) => {
+      if (fallback) console.error(`bench: ${fallback}; the forward-only passes use tfjs`);
+      const t0 = performance.now();
+      const r = await autoAttack(trained.classifier, images, {
+        norm: "linf",
+        eps: 0.3,
+        version: "standard",
+        seed: 13,
+        // All the images in one batch: the gradient attacks' steps are about 8% faster per image at 1,000 than at
+        // AutoAttack's default 256 on 2 cores (a partial last batch costs too); Square's queries barely change.
+        batchSize: Math.min(opts.autoAttackSize, 1000),
+        forward,
+        label: "AutoAttack",
+        progress: "auto",
+      });
+      return { r, seconds: (performance.now() - t0) / 1000, forwardName: name };
+    },
+  );
   trained.model.dispose();
   return {
     task: "autoattack",
@@ -373,7 +375,7 @@ export async function benchAutoAttack(opts: BenchOptions): Promise<AutoAttackBen
     n: r.n,
     backend: report.name,
     kernels,
-    squareForward: typeof ort === "object" ? `onnxruntime (${ort.provider})` : "tfjs",
+    squareForward: forwardName,
     seconds: Math.round(seconds * 10) / 10,
     imagesPerSecond: Math.round((r.n / seconds) * 100) / 100,
     cleanAccuracy: r.cleanAccuracy,

@@ -29,7 +29,7 @@ import {
   robustCnnJob,
 } from "../lib/experiments/adversarial_training.ts";
 import type { Classifier, ForwardLogits } from "../lib/models/mod.ts";
-import { ortForward } from "../lib/onnx/mod.ts";
+import { withOrtForward } from "../lib/onnx/mod.ts";
 import { pct, saveResults } from "../lib/report/mod.ts";
 import { type SubsetDataSpec, testData, trainCached, type TrainJob } from "../lib/train/mod.ts";
 import type { ProgressMode } from "../lib/util/mod.ts";
@@ -98,7 +98,7 @@ export function robustJob(opts: RobustCnnOptions): TrainJob<SubsetDataSpec> {
 export interface RobustBudget {
   /** PGD steps. Default 100 (steps of 0.01; a shorter PGD takes steps of 0.75 / steps). */
   pgdSteps?: number;
-  /** A forward-only path to the model's logits for AutoAttack's Square (the tool passes onnxruntime's). */
+  /** A forward-only path to the model's logits for AutoAttack's Square and FAB-T (onnxruntime's, here). */
   forward?: ForwardLogits;
   /** What `forward` runs on, for the results, e.g. "onnxruntime (cpu)". */
   forwardName?: string;
@@ -111,7 +111,7 @@ export interface RobustBudget {
 /** What {@linkcode measureRobust} measured. */
 export interface RobustMeasurement {
   robust: RobustEvaluation;
-  /** What ran Square's forward passes, e.g. "onnxruntime (cpu)"; absent: tfjs. */
+  /** What ran the forward-only passes (Square's, FAB-T's), e.g. "onnxruntime (cpu)"; absent: tfjs. */
   squareForward?: string;
   /** AutoAttack beside PGD on the first `autoAttackSize` images; absent when `autoAttackSize` is 0. */
   autoAttack?: AutoAttackBesidePgd;
@@ -212,16 +212,12 @@ if (import.meta.main) {
   const trainSeconds = (performance.now() - t0) / 1000;
   const clean = await evaluate(trained.classifier, await testData({ dataset: "mnist" }));
   const subset = await testData({ dataset: "mnist", testSize: opts.evalSize, seed: 0 });
-  const ort = opts.autoAttackSize > 0 ? await ortForward(trained.model) : undefined;
-  if (typeof ort === "string") console.error(`robust: ${ort}; Square's queries use tfjs's forward pass`);
-  const forward = typeof ort === "object" ? ort.forward : undefined;
-  let measured: RobustMeasurement;
-  try {
-    const forwardName = typeof ort === "object" ? `onnxruntime (${ort.provider})` : undefined;
-    measured = await measureRobust(trained.classifier, subset, opts, { forward, forwardName });
-  } finally {
-    if (typeof ort === "object") await ort.dispose();
-  }
+  const measured = opts.autoAttackSize === 0
+    ? await measureRobust(trained.classifier, subset, opts)
+    : await withOrtForward(trained.model, ({ forward, name, fallback }) => {
+      if (fallback) console.error(`robust: ${fallback}; the forward-only passes use tfjs`);
+      return measureRobust(trained.classifier, subset, opts, { forward, forwardName: name });
+    });
   const { robust } = measured;
   const summary = {
     job: robustJob(opts),

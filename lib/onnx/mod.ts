@@ -54,7 +54,7 @@ export {
   ortPredict,
   type OrtPredictions,
 } from "./ort_session.ts";
-export { type OrtForward, ortForward } from "./ort_forward.ts";
+export { type ForwardChoice, type OrtForward, ortForward, withOrtForward } from "./ort_forward.ts";
 export { type LoadedOnnx, loadOnnx, type OnnxSource, parseOnnx } from "./read.ts";
 export {
   IMAGENET_NORMALIZATION,

@@ -51,3 +51,38 @@ export async function ortForward(model: tf.LayersModel): Promise<OrtForward | st
     return `onnxruntime cannot run ${model.name}: ${(e as Error).message}`;
   }
 }
+
+/** The forward-only path a run gets from {@linkcode withOrtForward}. */
+export interface ForwardChoice {
+  /** onnxruntime's forward pass; undefined where onnxruntime cannot run the model (use tfjs's then). */
+  forward?: ForwardLogits;
+  /** What runs the forward passes: "onnxruntime (cpu)", say, or "tfjs". */
+  name: string;
+  /** Why onnxruntime is not used, where it is not. */
+  fallback?: string;
+}
+
+/**
+ * Runs `fn` with the onnxruntime forward pass of `model` ({@linkcode ortForward}), or without one where
+ * onnxruntime cannot run the model, and releases the session afterwards, error paths included.
+ *
+ * @example
+ * ```ts
+ * import type * as tf from "@tensorflow/tfjs";
+ * import { withOrtForward } from "./ort_forward.ts";
+ * declare const model: tf.LayersModel;
+ * const name = await withOrtForward(model, ({ name }) => Promise.resolve(name)); // "onnxruntime (cpu)"
+ * ```
+ */
+export async function withOrtForward<T>(
+  model: tf.LayersModel,
+  fn: (choice: ForwardChoice) => Promise<T>,
+): Promise<T> {
+  const ort = await ortForward(model);
+  if (typeof ort === "string") return await fn({ name: "tfjs", fallback: ort });
+  try {
+    return await fn({ forward: ort.forward, name: `onnxruntime (${ort.provider})` });
+  } finally {
+    await ort.dispose();
+  }
+}

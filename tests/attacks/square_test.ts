@@ -12,7 +12,7 @@ import {
 import { imagesTensor, labelsTensor } from "../../lib/data/mod.ts";
 import { quantize } from "../../lib/defenses/mod.ts";
 import type { Classifier } from "../../lib/models/mod.ts";
-import { ortForward } from "../../lib/onnx/mod.ts";
+import { ortForward, withOrtForward } from "../../lib/onnx/mod.ts";
 import { forwardOf, maxAbsDiff, mean, setupBackend, smallTrainedModel } from "../_helpers.ts";
 
 await setupBackend();
@@ -153,4 +153,16 @@ Deno.test("squareWithForward() on onnxruntime's forward pass stays in the ball a
   } finally {
     await ort.dispose();
   }
+});
+
+Deno.test("withOrtForward() hands over onnxruntime's logits of the model, and names what runs them", async () => {
+  const images = Float32Array.from(x.dataSync().subarray(0, 5 * 784));
+  const { name, fallback, diff } = await withOrtForward(model, async ({ forward, name, fallback }) => {
+    const ort = await forward!(images, 5);
+    const own = await forwardOf(classifier)(images, 5);
+    return { name, fallback, diff: Math.max(...ort.map((v, i) => Math.abs(v - own[i]))) };
+  });
+  assert(name.startsWith("onnxruntime ("), name);
+  assertEquals(fallback, undefined);
+  assert(diff < 1e-4, `logits ${diff} apart`);
 });
