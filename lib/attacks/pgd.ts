@@ -63,55 +63,143 @@ export function pgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options: 
   if (threat.eps === 0) return finish(model, tf.clone(x), y, targeted, 0, options.judge);
   const prng = prngFrom(options);
 
-  const projector = projectorOf(threat, x);
+  if (restarts === 1) {
+    const projector = projectorOf(threat, x);
+    let xAdv: tf.Tensor4D | undefined;
+    try {
+      xAdv = run(model, x, y, randomStart ? threat.randomStart(x, seedFrom(prng)) : tf.clone(x), {
+        threat,
+        steps,
+        stepSize,
+        targeted,
+        projector,
+      });
+    } finally {
+      projector.dispose();
+    }
+    return finish(model, xAdv, y, targeted, steps, options.judge);
+  }
+
+  // With restarts, each run after the first attacks only the examples that no earlier run has fooled: a
+  // fooled example stays fooled whatever a later run finds, so running it again changes no success, only
+  // which of its adversarial examples is returned (the first that fooled the model). Each run draws its
+  // random start for the whole batch, so every example starts where it would if all were attacked.
   let best: tf.Tensor4D | undefined;
   let bestScore: tf.Tensor1D | undefined;
-  let xAdv: tf.Tensor4D | undefined;
-  let score: tf.Tensor1D | undefined;
+  let fooled = new Uint8Array(n);
+  let runs = 0;
+  const held: tf.Tensor[] = [];
   try {
     for (let r = 0; r < restarts; r++) {
-      xAdv = randomStart ? threat.randomStart(x, seedFrom(prng)) : tf.clone(x);
-      for (let s = 0; s < steps; s++) {
-        const next: tf.Tensor4D = gradientStep(model, xAdv, x, y, threat, stepSize, targeted, projector);
-        xAdv.dispose();
-        xAdv = next;
-      }
-      if (restarts === 1) {
-        best = xAdv;
-        xAdv = undefined;
+      const alive: number[] = [];
+      for (let i = 0; i < n; i++) if (!fooled[i]) alive.push(i);
+      const start = randomStart ? threat.randomStart(x, seedFrom(prng)) : tf.clone(x);
+      if (alive.length === 0) {
+        start.dispose();
         break;
       }
-      // Score per example: success counts above any loss; otherwise the attack's objective.
-      const current: tf.Tensor4D = xAdv;
-      score = tf.tidy(() => {
-        const logits = model(current);
-        const ce = crossEntropy(logits, y);
-        const pred = tf.argMax(logits, 1);
-        const hit = targeted ? tf.equal(pred, tf.cast(y, "int32")) : tf.notEqual(pred, tf.cast(y, "int32"));
-        const objective = targeted ? tf.neg(ce) : ce;
-        return tf.add(objective, tf.mul(tf.cast(hit, "float32"), 1e6)) as tf.Tensor1D;
-      });
-      if (!best || !bestScore) {
-        [best, bestScore, xAdv, score] = [current, score, undefined, undefined];
-      } else {
-        const [kept, keptScore, newScore] = [best, bestScore, score];
-        const [nb, ns] = tf.tidy(() => {
-          const better = tf.greater(newScore, keptScore);
-          const mask = better.reshape([n, 1, 1, 1]).tile([1, ...x.shape.slice(1)]);
-          return [tf.where(mask, current, kept), tf.where(better, newScore, keptScore)];
-        });
-        tf.dispose([kept, keptScore, current, newScore]);
-        [best, bestScore, xAdv, score] = [nb as tf.Tensor4D, ns as tf.Tensor1D, undefined, undefined];
+      runs += alive.length;
+      let xs = x, ys = y, startS = start;
+      if (alive.length < n) {
+        const index = tf.tensor1d(alive, "int32");
+        [xs, ys, startS] = [tf.gather(x, index), tf.gather(y, index), tf.gather(start, index)];
+        held.push(index, xs, ys, start);
       }
+      const projector = projectorOf(threat, xs);
+      let current: tf.Tensor4D;
+      try {
+        current = run(model, xs, ys, startS, { threat, steps, stepSize, targeted, projector });
+      } finally {
+        projector.dispose();
+      }
+      held.push(current);
+      // Score per example: success counts above any loss; otherwise the attack's objective.
+      const [score, hit] = tf.tidy(() => {
+        const logits = model(current);
+        const ce = crossEntropy(logits, ys);
+        const pred = tf.argMax(logits, 1);
+        const hit = targeted ? tf.equal(pred, tf.cast(ys, "int32")) : tf.notEqual(pred, tf.cast(ys, "int32"));
+        const objective = targeted ? tf.neg(ce) : ce;
+        return [
+          tf.add(objective, tf.mul(tf.cast(hit, "float32"), 1e6)) as tf.Tensor1D,
+          tf.cast(hit, "int32"),
+        ];
+      });
+      held.push(score, hit);
+      const hits = hit.dataSync();
+      const nextFooled = Uint8Array.from(fooled);
+      alive.forEach((i, k) => (nextFooled[i] = hits[k] ? 1 : 0));
+      if (!best || !bestScore) {
+        best = current;
+        bestScore = score;
+      } else {
+        const [kept, keptScore] = [best, bestScore];
+        [best, bestScore] = tf.tidy(() => {
+          // Rows 0..n-1 of the stacked tensors are the kept runs, rows n.. this run's: pick per example.
+          const keptAlive = alive.length < n ? tf.gather(keptScore, alive) : keptScore;
+          const better = tf.greater(score, keptAlive).dataSync();
+          const pick = Int32Array.from({ length: n }, (_, i) => i);
+          alive.forEach((i, k) => {
+            if (better[k]) pick[i] = n + k;
+          });
+          const rows = tf.tensor1d(pick, "int32");
+          return [
+            tf.gather(tf.concat([kept, current]), rows) as tf.Tensor4D,
+            tf.gather(tf.concat([keptScore, score]), rows) as tf.Tensor1D,
+          ];
+        });
+        tf.dispose([kept, keptScore]);
+      }
+      fooled = nextFooled;
+      tf.dispose(held.splice(0).filter((t) => t !== best && t !== bestScore));
     }
   } catch (e) {
-    tf.dispose([best, bestScore, xAdv, score].filter((t) => t !== undefined));
+    tf.dispose([best, bestScore, ...held].filter((t) => t !== undefined));
     throw e;
-  } finally {
-    projector.dispose();
   }
+  tf.dispose(held);
   bestScore?.dispose();
-  return finish(model, best!, y, targeted, steps * restarts, options.judge);
+  return finish(model, best!, y, targeted, (steps * runs) / n, options.judge);
+}
+
+/**
+ * One PGD run of `steps` projected steps from `start` (taken over: disposed, or returned when steps = 0),
+ * with `projector` made for `x`.
+ */
+function run(
+  model: Classifier,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  start: tf.Tensor4D,
+  o: {
+    threat: ReturnType<typeof threatFrom>;
+    steps: number;
+    stepSize: number;
+    targeted: boolean;
+    projector: ReturnType<typeof projectorOf>;
+  },
+): tf.Tensor4D {
+  let xAdv = start;
+  try {
+    for (let s = 0; s < o.steps; s++) {
+      const next: tf.Tensor4D = gradientStep(
+        model,
+        xAdv,
+        x,
+        y,
+        o.threat,
+        o.stepSize,
+        o.targeted,
+        o.projector,
+      );
+      xAdv.dispose();
+      xAdv = next;
+    }
+  } catch (e) {
+    xAdv.dispose();
+    throw e;
+  }
+  return xAdv;
 }
 
 /**

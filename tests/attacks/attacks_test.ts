@@ -109,8 +109,33 @@ Deno.test("pgd() with restarts keeps every success of its first run (worst case 
   });
   for (let i = 0; i < 100; i++) assert(!one.success[i] || three.success[i], `example ${i} lost by restarts`);
   assert(mean(three.success) >= mean(one.success));
-  assertEquals(three.gradientSteps, 15);
   tf.dispose([one.adversarial, three.adversarial]);
+});
+
+Deno.test("pgd() restarts only the examples no earlier run fooled, with the same successes as three full runs", () => {
+  const options = { eps: 0.06, steps: 5, stepSize: 0.02 };
+  const three = pgd(classifier, x, y, { ...options, restarts: 3, prng: createPrng(9) });
+  // Run r of the three draws the r-th seed of the generator: the same start, every example attacked.
+  const single = [0, 1, 2].map((r) => {
+    const prng = createPrng(9);
+    for (let k = 0; k < r; k++) prng.next();
+    return pgd(classifier, x, y, { ...options, restarts: 1, prng });
+  });
+  const either = Uint8Array.from({ length: 100 }, (_, i) => single.some((s) => s.success[i] === 1) ? 1 : 0);
+  assertGreater(
+    mean(either),
+    mean(single[0].success),
+    "the later runs should fool some examples the first did not",
+  );
+  assertEquals(Array.from(three.success), Array.from(either));
+  // Gradient steps per example: 5 for everyone, 5 more for each run an example was still unfooled at.
+  const left1 = single[0].success.filter((s) => !s).length;
+  const left2 =
+    Array.from({ length: 100 }, (_, i) => !single[0].success[i] && !single[1].success[i]).filter(Boolean)
+      .length;
+  assertAlmostEquals(three.gradientSteps, 5 * (100 + left1 + left2) / 100, 1e-9);
+  assertGreater(15, three.gradientSteps);
+  tf.dispose([three.adversarial, ...single.map((s) => s.adversarial)]);
 });
 
 Deno.test("pgd() targeted drives predictions to the target class", () => {
