@@ -142,7 +142,5 @@ export async function settingsScale(path: string | URL, scale?: Scale): Promise<
  */
 export function scaleLabel(scale: Scale, runs: Scale): Markdown {
   if (runs === scale) return code(scale);
-  return md`${code(scale)} (this chapter runs its ${code(runs)} settings there: not yet calibrated at ${
-    code(scale)
-  })`;
+  return md`${code(scale)} (this chapter runs its ${code(runs)} settings there; its config says why)`;
 }

@@ -44,6 +44,12 @@ export const notebook07Schema = obj({
     /** Weight of the clean loss in the mixed objective. */
     alpha: optional(num({ min: 0, max: 1 }), 0.5),
   }),
+  /**
+   * Seeds of A: each seed is A's initial seed and the seed of its minibatches, and A is trained both ways
+   * once per seed, so that a difference between the two trainings can be set beside the spread between
+   * seeds. Default: one run, with the target's own `initSeed` and `train.seed`.
+   */
+  seeds: optional(list(int({ min: 0 }), { minLength: 1 }), undefined as unknown as number[]),
   /** Whether A itself takes its turn among the ensemble's sources (as in Tramer et al.). */
   includeSelf: optional(bool(), true),
   /** The static pretrained models the ensemble crafts on (B, C, D). */
@@ -69,10 +75,19 @@ export interface NamedJob {
   job: TrainJob;
 }
 
-/** The training jobs of the chapter: A (its FGSM training), the static sources and the held-out models. */
+/** A's FGSM-training job for one seed. */
+export interface SeededJob {
+  seed: number;
+  job: TrainJob;
+}
+
+/**
+ * The training jobs of the chapter: A (its FGSM training; `targets` has one job per seed of `seeds`, and
+ * `target` is the first), the static sources and the held-out models.
+ */
 export function ensembleJobs(
   cfg: Notebook07Config,
-): { target: TrainJob; static: NamedJob[]; heldOut: NamedJob[] } {
+): { target: TrainJob; targets: SeededJob[]; static: NamedJob[]; heldOut: NamedJob[] } {
   const data = trainDataOf(cfg.data);
   const job = (m: { model: TrainJob["model"]; initSeed: number; train: TrainJob["train"] }): TrainJob => ({
     data,
@@ -81,8 +96,20 @@ export function ensembleJobs(
     train: m.train,
   });
   assertUniqueNames([...cfg.static, ...cfg.heldOut].map((m) => m.name), "ensembleJobs", "model");
+  const seeds = cfg.seeds ?? [cfg.target.initSeed];
+  if (new Set(seeds).size !== seeds.length) {
+    throw new RangeError(`ensembleJobs: seeds must differ from each other, got ${seeds.join(", ")}`);
+  }
+  const targets = seeds.map((seed) => {
+    // Without `seeds`, the target's own seeds (its job is then chapter 4's self-FGSM network at course).
+    const seeded = cfg.seeds
+      ? { ...cfg.target, initSeed: seed, train: { ...cfg.target.train, seed } }
+      : cfg.target;
+    return { seed, job: selfFgsmJob(job(seeded), { eps: cfg.eps, alpha: cfg.target.alpha }) };
+  });
   return {
-    target: selfFgsmJob(job(cfg.target), { eps: cfg.eps, alpha: cfg.target.alpha }),
+    target: targets[0].job,
+    targets,
     static: cfg.static.map((m) => ({ name: m.name, job: job(m) })),
     heldOut: cfg.heldOut.map((m) => ({ name: m.name, job: job(m) })),
   };
@@ -217,4 +244,58 @@ export function showsLectureOrdering(selfTrained: EnsembleErrors, ensembleTraine
  */
 export function blackBoxOverWhiteBox(errors: EnsembleErrors): number | undefined {
   return errors.blackBox > errors.whiteBox ? errors.blackBox / Math.max(errors.whiteBox, 1e-9) : undefined;
+}
+
+/** The mean of each error rate over runs of the same model (one per seed); the name is the first run's. */
+export function meanErrors(runs: EnsembleErrors[]): EnsembleErrors {
+  if (runs.length === 0) throw new RangeError("meanErrors: no runs");
+  const avg = (f: (e: EnsembleErrors) => number) => runs.reduce((a, e) => a + f(e), 0) / runs.length;
+  const sources = Object.keys(runs[0].bySource);
+  return {
+    model: runs[0].model,
+    clean: avg((e) => e.clean),
+    whiteBox: avg((e) => e.whiteBox),
+    bySource: Object.fromEntries(sources.map((k) => [k, avg((e) => e.bySource[k])])),
+    blackBox: avg((e) => e.blackBox),
+    blackBoxMean: avg((e) => e.blackBoxMean),
+  };
+}
+
+/** The two trainings of A compared over seeds (see {@linkcode seedComparison}). */
+export interface SeedComparison {
+  seeds: number;
+  /** Mean white-box error of the ensemble-trained model minus the self-trained one's (> 0: self wins). */
+  whiteBoxWin: number;
+  /** Mean black-box error of the self-trained model minus the ensemble-trained one's (> 0: ensemble wins). */
+  blackBoxWin: number;
+  /** The largest range (max - min over seeds) of either model's white-box error. */
+  whiteBoxSpread: number;
+  /** The largest range over seeds of either model's black-box error. */
+  blackBoxSpread: number;
+  /** Each training wins its side by more than the spread between seeds (and with one seed: wins at all). */
+  holds: boolean;
+}
+
+/**
+ * Compares the self-trained and the ensemble-trained A over seeds (`runs[i]`: both models of seed i): each
+ * side's mean win against the spread between seeds of the same training, Figure 12's claim with its noise.
+ */
+export function seedComparison(runs: { self: EnsembleErrors; ensemble: EnsembleErrors }[]): SeedComparison {
+  if (runs.length === 0) throw new RangeError("seedComparison: no runs");
+  const range = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const pick = (side: "self" | "ensemble", f: (e: EnsembleErrors) => number) => runs.map((r) => f(r[side]));
+  const white = (e: EnsembleErrors) => e.whiteBox, black = (e: EnsembleErrors) => e.blackBox;
+  const whiteBoxWin = mean(pick("ensemble", white)) - mean(pick("self", white));
+  const blackBoxWin = mean(pick("self", black)) - mean(pick("ensemble", black));
+  const whiteBoxSpread = Math.max(range(pick("self", white)), range(pick("ensemble", white)));
+  const blackBoxSpread = Math.max(range(pick("self", black)), range(pick("ensemble", black)));
+  return {
+    seeds: runs.length,
+    whiteBoxWin,
+    blackBoxWin,
+    whiteBoxSpread,
+    blackBoxSpread,
+    holds: whiteBoxWin > whiteBoxSpread && blackBoxWin > blackBoxSpread,
+  };
 }

@@ -62,7 +62,7 @@ Deno.test("settingsScale() and scaleLabel() say when a scale runs another scale'
     assertEquals(scaleLabel("course", "course").markdown, "`course`");
     assertEquals(
       scaleLabel("full", "course").markdown,
-      "`full` (this chapter runs its `course` settings there: not yet calibrated at `full`)",
+      "`full` (this chapter runs its `course` settings there; its config says why)",
     );
     await assertRejects(() => settingsScale(`${dir}/none.yaml`, "full"), ConfigError, "not found");
   } finally {

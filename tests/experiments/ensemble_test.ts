@@ -9,7 +9,9 @@ import {
   ensembleJobs,
   ensembleTableRows,
   figure12Rows,
+  meanErrors,
   notebook07Schema,
+  seedComparison,
   showsLectureOrdering,
 } from "../../lib/experiments/mod.ts";
 import { quantizer, withTransform } from "../../lib/defenses/mod.ts";
@@ -108,4 +110,52 @@ Deno.test("blackBoxOverWhiteBox() gives the ratio only when the transferred atta
   assertEquals(blackBoxOverWhiteBox(errorsOf(0.4, 0.35)), undefined);
   // A white-box error of zero does not divide by zero.
   assert(Number.isFinite(blackBoxOverWhiteBox(errorsOf(0, 0.2))!));
+});
+
+Deno.test("ensembleJobs() trains A once per seed, the first seed's job being A's own when it has A's seeds", async () => {
+  const cfg = await loadExperiment(CONFIG, notebook07Schema, "course");
+  const one = ensembleJobs({ ...cfg, seeds: undefined as unknown as number[] });
+  assertEquals(one.targets.map((t) => t.seed), [cfg.target.initSeed]);
+  const two = ensembleJobs({ ...cfg, seeds: [cfg.target.initSeed, 7] });
+  assertEquals(two.targets.map((t) => t.seed), [cfg.target.initSeed, 7]);
+  if (cfg.target.train.seed === cfg.target.initSeed) assertEquals(two.targets[0].job, one.target);
+  assertEquals([two.targets[1].job.initSeed, two.targets[1].job.train.seed], [7, 7]);
+  assertEquals(two.target, two.targets[0].job);
+  // Everything but the seeds is the same job.
+  const unseeded = (j: typeof two.target) => ({ ...j, initSeed: 0, train: { ...j.train, seed: 0 } });
+  assertEquals(unseeded(two.targets[1].job), unseeded(two.targets[0].job));
+  assertThrows(() => ensembleJobs({ ...cfg, seeds: [3, 3] }), RangeError, "differ");
+});
+
+Deno.test("seedComparison() holds only when each training wins its side by more than the spread between seeds", () => {
+  const run = (selfWhite: number, selfBlack: number, ensWhite: number, ensBlack: number) => ({
+    self: errorsOf(selfWhite, selfBlack),
+    ensemble: errorsOf(ensWhite, ensBlack),
+  });
+  const clear = seedComparison([run(0.05, 0.6, 0.2, 0.15), run(0.07, 0.55, 0.22, 0.2)]);
+  assertAlmostEquals(clear.whiteBoxWin, 0.15, 1e-12);
+  assertAlmostEquals(clear.blackBoxWin, 0.4, 1e-12);
+  assertAlmostEquals(clear.whiteBoxSpread, 0.02, 1e-12);
+  assertAlmostEquals(clear.blackBoxSpread, 0.05, 1e-12);
+  assert(clear.holds);
+  // The same mean wins, but one seed's black-box errors far apart: the spread swallows the difference.
+  const noisy = seedComparison([run(0.05, 0.9, 0.2, 0.1), run(0.07, 0.25, 0.22, 0.25)]);
+  assert(noisy.blackBoxWin > 0 && noisy.blackBoxWin < noisy.blackBoxSpread);
+  assert(!noisy.holds);
+  // One seed: no spread, a win is enough; a loss is not.
+  assert(seedComparison([run(0.05, 0.6, 0.2, 0.15)]).holds);
+  assert(!seedComparison([run(0.25, 0.6, 0.2, 0.15)]).holds);
+  assertThrows(() => seedComparison([]), RangeError);
+});
+
+Deno.test("meanErrors() averages every error rate over the seeds", () => {
+  const a = { ...errorsOf(0.1, 0.5), bySource: { E: 0.5, B: 0.2 } };
+  const b = { ...errorsOf(0.3, 0.3), clean: 0.03, bySource: { E: 0.3, B: 0.4 } };
+  const m = meanErrors([a, b]);
+  assertAlmostEquals(m.whiteBox, 0.2, 1e-12);
+  assertAlmostEquals(m.blackBox, 0.4, 1e-12);
+  assertAlmostEquals(m.clean, 0.02, 1e-12);
+  assertAlmostEquals(m.bySource.B, 0.3, 1e-12);
+  assertEquals(m.model, "m");
+  assertThrows(() => meanErrors([]), RangeError);
 });
