@@ -3,12 +3,13 @@
  * al. 2019): the settings schema of its notebook and the steps behind the figure.
  *
  * A pretrained ResNet-50 (trained by advex, exported to ONNX and imported back the way a model-zoo network
- * would be) is the source. From its gradients the chapter builds D_det: training images pushed by targeted
- * l2 PGD towards class (y + 1) mod C and relabelled so. Each target architecture is trained twice on the
- * same images, once on D_det and once on their true labels (D). Per architecture, the figure puts
+ * would be) is the source. From its gradients the chapter builds D_det (the lecture's set: training images
+ * pushed by targeted l2 PGD towards class (y + 1) mod C and relabelled so) or, with `nonRobust.rule: rand`,
+ * D_rand (towards a random wrong class). Each target architecture is trained twice on the same images, once
+ * on the constructed set and once on their true labels (D). Per architecture, the figure puts
  *
- * - x: the test accuracy, on the original test set, of the model trained on D_det: how well the
- *   architecture learns from ResNet-50's non-robust features alone;
+ * - x: the test accuracy, on the original test set, of the model trained on the constructed set: how well
+ *   the architecture learns from ResNet-50's non-robust features alone;
  * - y: the transfer rate of ResNet-50's adversarial test examples to the model trained on D, the ordinary
  *   black-box setting: the share of the source's successful examples that also fool it.
  *
@@ -33,6 +34,7 @@ import type { Classifier } from "../models/classifier.ts";
 import { type PretrainedConfig, pretrainedSchema } from "./pretrained.ts";
 import type { ProgressMode } from "../util/progress.ts";
 import { assertUniqueNames } from "../util/names.ts";
+import { createPrng } from "../random/prng.ts";
 import type { TrainJob } from "../train/cached.ts";
 import type { TransferReport } from "../eval/transfer.ts";
 
@@ -58,8 +60,13 @@ export const notebook03Schema = obj({
     str(["auto", "cuda", "webgpu", "cpu"]),
     "auto" as "auto" | "cuda" | "webgpu" | "cpu",
   ),
-  /** D_det: targeted l2 PGD on the source, from a seeded stratified subset of the training split. */
+  /** The constructed set: targeted l2 PGD on the source, from a seeded stratified subset of the training split. */
   nonRobust: obj({
+    /**
+     * The targets: "det", (y + 1) mod C (D_det, the lecture's Figure 6), or "rand", a random wrong class
+     * (D_rand: the visible digit then says nothing about the new label).
+     */
+    rule: optional(str(["det", "rand"]), "det" as "det" | "rand"),
     /** Training images attacked (and the size of D and D_det). */
     size: int({ min: 1 }),
     eps: num({ min: 0 }),
@@ -91,8 +98,8 @@ export interface TargetJobs {
   name: string;
   /** Trained on the original images with their true labels. */
   standard: TrainJob;
-  /** Trained on D_det. */
-  det: TrainJob;
+  /** Trained on the constructed set (D_det or D_rand). */
+  constructed: TrainJob;
 }
 
 /** Reads the pretrained source's settings named by `cfg.pretrained` (next to `configPath`) at `scale`. */
@@ -105,24 +112,24 @@ export function loadPretrainedConfig(
 }
 
 /**
- * The two training jobs of each target: on the `nonRobust.size` original images (D) and on D_det, named by
- * its data spec `det` (as {@linkcode buildSourceDet} returns it).
+ * The two training jobs of each target: on the `nonRobust.size` original images (D) and on the constructed
+ * set, named by its data spec `constructed` (as {@linkcode buildSourceSet} returns it).
  */
 export function transferTargetJobs(
   cfg: Notebook03Config,
   dataset: DatasetName,
-  det: ConstructedDataSpec,
+  constructed: ConstructedDataSpec,
 ): TargetJobs[] {
   assertUniqueNames(cfg.targets.map((t) => t.name), "transferTargetJobs", "target");
   const standard: SubsetDataSpec = { dataset, trainSize: cfg.nonRobust.size, seed: cfg.seed };
   return cfg.targets.map((t) => ({
     name: t.name,
     standard: { data: standard, model: t.model, initSeed: cfg.initSeed, train: t.train },
-    det: { data: det, model: t.model, initSeed: cfg.initSeed, train: t.train },
+    constructed: { data: constructed, model: t.model, initSeed: cfg.initSeed, train: t.train },
   }));
 }
 
-/** Options of {@linkcode buildSourceDet}. */
+/** Options of {@linkcode buildSourceSet}. */
 export interface SourceDetOptions {
   /** The source model's job key (`TrainedModel.key`); part of the construction's key. */
   sourceKey: string;
@@ -130,11 +137,11 @@ export interface SourceDetOptions {
 }
 
 /**
- * Builds (or loads, or resumes) D_det from `images` against the source classifier, committed to the store
- * under the key of its data spec (the settings, the source job's key and the images), which it returns for
- * the jobs trained on it.
+ * Builds (or loads, or resumes) the constructed set (D_det, or D_rand with `nonRobust.rule: rand`) from
+ * `images` against the source classifier, committed to the store under the key of its data spec (the
+ * settings, the source job's key and the images), which it returns for the jobs trained on it.
  */
-export async function buildSourceDet(
+export async function buildSourceSet(
   cfg: Notebook03Config,
   source: Classifier,
   images: Dataset,
@@ -142,7 +149,7 @@ export async function buildSourceDet(
 ): Promise<{ built: NonRobustDataset; data: ConstructedDataSpec; key: string }> {
   const c = cfg.nonRobust;
   const settings = {
-    rule: "det" as const,
+    rule: c.rule,
     eps: c.eps,
     steps: c.steps,
     stepSize: c.stepSize,
@@ -159,7 +166,7 @@ export async function buildSourceDet(
     ...settings,
     artifact,
     source: data.constructed,
-    label: "build D_det on the ResNet-50",
+    label: `build D_${c.rule} on the ResNet-50`,
     progress: options.progress,
   });
   return { built, data, key: artifact.key };
@@ -179,6 +186,69 @@ export function pearson(x: readonly number[], y: readonly number[]): number {
     syy += (y[i] - my) ** 2;
   }
   return sxx === 0 || syy === 0 ? NaN : sxy / Math.sqrt(sxx * syy);
+}
+
+/** A bootstrap interval of a correlation: the resampled statistic's percentiles. */
+export interface BootstrapInterval {
+  /** The statistic on the points themselves. */
+  estimate: number;
+  lo: number;
+  hi: number;
+  /** The coverage, e.g. 0.95. */
+  level: number;
+  /** Resamples drawn, and those left out because the statistic was undefined (a constant series). */
+  resamples: number;
+  undefinedResamples: number;
+}
+
+/**
+ * The percentile bootstrap interval of Pearson's r (or of `statistic`): `resamples` draws of the n points
+ * with replacement (seeded), the (1 - level) / 2 and (1 + level) / 2 quantiles of the statistic over the
+ * draws where it is defined.
+ */
+export function bootstrapCorrelation(
+  x: readonly number[],
+  y: readonly number[],
+  options: { resamples?: number; level?: number; seed?: number; statistic?: typeof pearson } = {},
+): BootstrapInterval {
+  const statistic = options.statistic ?? pearson;
+  const resamples = options.resamples ?? 10_000;
+  const level = options.level ?? 0.95;
+  if (!Number.isInteger(resamples) || resamples < 1) {
+    throw new RangeError(`bootstrapCorrelation: resamples must be an integer >= 1, got ${resamples}`);
+  }
+  if (!(level > 0 && level < 1)) {
+    throw new RangeError(`bootstrapCorrelation: level must be in (0, 1), got ${level}`);
+  }
+  const estimate = statistic(x, y);
+  const n = x.length;
+  const prng = createPrng(options.seed ?? 0);
+  const values: number[] = [];
+  const xs = new Array<number>(n), ys = new Array<number>(n);
+  for (let b = 0; b < resamples; b++) {
+    for (let i = 0; i < n; i++) {
+      const j = Math.floor(prng.next() * n);
+      xs[i] = x[j];
+      ys[i] = y[j];
+    }
+    const v = statistic(xs, ys);
+    if (Number.isFinite(v)) values.push(v);
+  }
+  values.sort((a, b) => a - b);
+  const quantile = (q: number) => {
+    if (values.length === 0) return NaN;
+    const at = q * (values.length - 1);
+    const i = Math.floor(at);
+    return values[i] + (values[Math.min(i + 1, values.length - 1)] - values[i]) * (at - i);
+  };
+  return {
+    estimate,
+    lo: quantile((1 - level) / 2),
+    hi: quantile((1 + level) / 2),
+    level,
+    resamples,
+    undefinedResamples: resamples - values.length,
+  };
 }
 
 /** Spearman's rank correlation (average ranks for ties). */
@@ -203,10 +273,13 @@ export interface TransferPoint {
   name: string;
   model: string;
   parameters: number;
-  /** Test accuracy of the model trained on D_det (x of Figure 6). */
-  detAccuracy: number;
-  /** Share of test images the D_det model assigns to (y + 1) mod C: the relabelling learnt from visible features. */
-  detShifted: number;
+  /** Test accuracy of the model trained on the constructed set (x of Figure 6). */
+  setAccuracy: number;
+  /**
+   * Share of test images the constructed set's model assigns to (y + 1) mod C: with D_det, the relabelling
+   * learnt from the visible digits.
+   */
+  setShifted: number;
   /** Test accuracy of the model trained on D. */
   standardAccuracy: number;
   /** Transfer rate of the source's adversarial examples to the model trained on D (y of Figure 6). */
@@ -262,23 +335,23 @@ function chance(classes: number): number {
  * from the most accurate down.
  */
 export function aboveChanceTargets(
-  info: Record<string, Pick<TargetAccuracies, "detAccuracy">>,
+  info: Record<string, Pick<TargetAccuracies, "setAccuracy">>,
   classes: number,
 ): string[] {
   const c = chance(classes);
   return Object.entries(info)
-    .filter(([, v]) => v.detAccuracy > c)
-    .sort((a, b) => b[1].detAccuracy - a[1].detAccuracy)
+    .filter(([, v]) => v.setAccuracy > c)
+    .sort((a, b) => b[1].setAccuracy - a[1].setAccuracy)
     .map(([name]) => name);
 }
 
 /** Whether every point's D_det model is below chance (1 / `classes`) on the original test set. */
 export function allBelowChance(
-  points: readonly Pick<TransferPoint, "detAccuracy">[],
+  points: readonly Pick<TransferPoint, "setAccuracy">[],
   classes: number,
 ): boolean {
   const c = chance(classes);
-  return points.every((p) => p.detAccuracy < c);
+  return points.every((p) => p.setAccuracy < c);
 }
 
 /**

@@ -7,7 +7,8 @@ import { specKey as configKey } from "../../lib/store/mod.ts";
 import {
   aboveChanceTargets,
   allBelowChance,
-  buildSourceDet,
+  bootstrapCorrelation,
+  buildSourceSet,
   correlationStrength,
   loadPretrainedConfig,
   notebook03Schema,
@@ -42,15 +43,18 @@ Deno.test("transferTargetJobs() trains each target on D and on D_det alike, keye
   const jobs = transferTargetJobs(cfg, "mnist", det("abc123"));
   assertEquals(jobs.map((j) => j.name), cfg.targets.map((t) => t.name));
   for (const j of jobs) {
-    assertEquals({ ...j.det, data: undefined }, { ...j.standard, data: undefined });
+    assertEquals({ ...j.constructed, data: undefined }, { ...j.standard, data: undefined });
     assertEquals(j.standard.data, { dataset: "mnist", trainSize: cfg.nonRobust.size, seed: cfg.seed });
-    assertEquals(j.det.data, det("abc123"));
-    assertNotEquals(await configKey(trainCacheConfig(j.det)), await configKey(trainCacheConfig(j.standard)));
+    assertEquals(j.constructed.data, det("abc123"));
+    assertNotEquals(
+      await configKey(trainCacheConfig(j.constructed)),
+      await configKey(trainCacheConfig(j.standard)),
+    );
   }
   const other = transferTargetJobs(cfg, "mnist", det("def456"));
   assertNotEquals(
-    await configKey(trainCacheConfig(other[0].det)),
-    await configKey(trainCacheConfig(jobs[0].det)),
+    await configKey(trainCacheConfig(other[0].constructed)),
+    await configKey(trainCacheConfig(jobs[0].constructed)),
   );
   const twice = { ...cfg, targets: [cfg.targets[0], { ...cfg.targets[1], name: cfg.targets[0].name }] };
   assertThrows(() => transferTargetJobs(twice, "mnist", det("k")), RangeError, "used twice");
@@ -80,18 +84,18 @@ Deno.test("pearson() and spearman() match hand-computed values and reject bad in
 
 Deno.test("aboveChanceTargets() and allBelowChance() compare each D_det model with chance, 1 / classes, on both sides", () => {
   const info = {
-    A: { detAccuracy: 0.09 },
-    B: { detAccuracy: 0.3 },
-    C: { detAccuracy: 0.11 },
-    D: { detAccuracy: 0.1 },
+    A: { setAccuracy: 0.09 },
+    B: { setAccuracy: 0.3 },
+    C: { setAccuracy: 0.11 },
+    D: { setAccuracy: 0.1 },
   };
   // Above chance only, the most accurate first; exactly chance is not above it.
   assertEquals(aboveChanceTargets(info, 10), ["B", "C"]);
   assertEquals(aboveChanceTargets(info, 2), []);
   assertEquals(aboveChanceTargets(info, 20), ["B", "C", "D", "A"]);
-  assert(allBelowChance([{ detAccuracy: 0.02 }, { detAccuracy: 0.099 }], 10));
-  assert(!allBelowChance([{ detAccuracy: 0.02 }, { detAccuracy: 0.1 }], 10));
-  assert(!allBelowChance([{ detAccuracy: 0.02 }, { detAccuracy: 0.099 }], 20));
+  assert(allBelowChance([{ setAccuracy: 0.02 }, { setAccuracy: 0.099 }], 10));
+  assert(!allBelowChance([{ setAccuracy: 0.02 }, { setAccuracy: 0.1 }], 10));
+  assert(!allBelowChance([{ setAccuracy: 0.02 }, { setAccuracy: 0.099 }], 20));
   assertThrows(() => aboveChanceTargets(info, 1), RangeError, "classes");
   assertThrows(() => allBelowChance([], 2.5), RangeError, "classes");
 });
@@ -106,7 +110,7 @@ Deno.test("correlationStrength() reads r above 0.5 as strong, above 0 as weak, a
   assertEquals(correlationStrength(NaN), "none");
 });
 
-Deno.test("buildSourceDet() relabels every image (y + 1) mod 10, is cached, and transferPoints() joins the numbers", async () => {
+Deno.test("buildSourceSet() relabels every image (y + 1) mod 10, is cached, and transferPoints() joins the numbers", async () => {
   const dir = await Deno.makeTempDir();
   const old = Deno.env.get("ADVEX_CACHE_DIR");
   Deno.env.set("ADVEX_CACHE_DIR", dir);
@@ -118,20 +122,30 @@ Deno.test("buildSourceDet() relabels every image (y + 1) mod 10, is cached, and 
     };
     const { classifier, test } = await smallTrainedModel();
     const images = slice(test, 0, 40);
-    const first = await buildSourceDet(small, classifier, images, { sourceKey: "mlp", progress: "silent" });
+    const first = await buildSourceSet(small, classifier, images, { sourceKey: "mlp", progress: "silent" });
     assertEquals(first.built.fromCache, false);
     for (let i = 0; i < 40; i++) assertEquals(first.built.dataset.labels[i], (images.labels[i] + 1) % 10);
     assert(first.built.successRate > 0.5, `success ${first.built.successRate}`);
     for (const d of first.built.perturbation) assert(d <= small.nonRobust.eps + 1e-4);
-    const again = await buildSourceDet(small, classifier, images, { sourceKey: "mlp", progress: "silent" });
+    const again = await buildSourceSet(small, classifier, images, { sourceKey: "mlp", progress: "silent" });
     assertEquals([again.built.fromCache, again.key], [true, first.key]);
     assertEquals(again.data, first.data);
     assertEquals(first.built.dataset.origin, first.key);
-    const otherSource = await buildSourceDet(small, classifier, images, {
+    const otherSource = await buildSourceSet(small, classifier, images, {
       sourceKey: "other",
       progress: "silent",
     });
     assertNotEquals(otherSource.key, first.key);
+    // D_rand: every label a wrong class, not always the next one; keyed apart from D_det.
+    const rand = { ...small, nonRobust: { ...small.nonRobust, rule: "rand" as const } };
+    const r = await buildSourceSet(rand, classifier, images, { sourceKey: "mlp", progress: "silent" });
+    assertNotEquals(r.key, first.key);
+    for (let i = 0; i < 40; i++) assertNotEquals(r.built.dataset.labels[i], images.labels[i]);
+    const next = Array.from(
+      { length: 40 },
+      (_, i) => r.built.dataset.labels[i] === (images.labels[i] + 1) % 10,
+    );
+    assert(next.filter(Boolean).length < 20, "D_rand's targets are not the (y + 1) rule");
 
     // transferPoints() on a report whose targets are the source itself and a constant model.
     const zero = { predict: (x: { shape: number[] }) => new Int32Array(x.shape[0]) };
@@ -143,20 +157,42 @@ Deno.test("buildSourceDet() relabels every image (y + 1) mod 10, is cached, and 
     );
     const jobs = transferTargetJobs(small, "mnist", first.data).slice(0, 2)
       .map((j, i) => ({ ...j, name: ["A", "B"][i] }));
-    const acc = (detAccuracy: number) => ({
+    const acc = (setAccuracy: number) => ({
       model: describeModel(jobs[0].standard.model),
       parameters: 1,
-      detAccuracy,
-      detShifted: 0.5,
+      setAccuracy,
+      setShifted: 0.5,
       standardAccuracy: 0.9,
     });
     const points = transferPoints(jobs, { A: acc(0.3), B: acc(0.1) }, report);
     assertEquals(points.map((p) => p.transferRate), [1, report.targets[1].transferRate]);
-    assertEquals([points[0].detAccuracy, points[1].detAccuracy, points[0].standardAccuracy], [0.3, 0.1, 0.9]);
+    assertEquals([points[0].setAccuracy, points[1].setAccuracy, points[0].standardAccuracy], [0.3, 0.1, 0.9]);
     assertThrows(() => transferPoints(jobs, { A: acc(0.3) }, report), Error, "no accuracies for B");
   } finally {
     if (old === undefined) Deno.env.delete("ADVEX_CACHE_DIR");
     else Deno.env.set("ADVEX_CACHE_DIR", old);
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("bootstrapCorrelation() brackets r, narrows with more points, and is the same for the same seed", () => {
+  // Seven points on a noisy line, and seventy drawn the same way.
+  const line = (n: number) => {
+    const x = Array.from({ length: n }, (_, i) => i / n);
+    return { x, y: x.map((v, i) => v + 0.15 * Math.sin(7 * i)) };
+  };
+  const few = line(7), many = line(70);
+  const a = bootstrapCorrelation(few.x, few.y, { resamples: 2000, seed: 1 });
+  assertAlmostEquals(a.estimate, pearson(few.x, few.y), 1e-12);
+  assert(a.lo <= a.estimate && a.estimate <= a.hi, `${a.lo} ${a.estimate} ${a.hi}`);
+  assert(a.hi <= 1 && a.lo >= -1);
+  assertEquals(a.level, 0.95);
+  const b = bootstrapCorrelation(many.x, many.y, { resamples: 2000, seed: 1 });
+  assert(b.hi - b.lo < a.hi - a.lo, "more points, a narrower interval");
+  assertEquals(bootstrapCorrelation(few.x, few.y, { resamples: 2000, seed: 1 }), a);
+  // Two points: most resamples repeat one point, where r is undefined; those are counted, not used.
+  const two = bootstrapCorrelation([0, 1], [0, 1], { resamples: 200, seed: 2 });
+  assert(two.undefinedResamples > 50 && two.undefinedResamples < 200);
+  assertThrows(() => bootstrapCorrelation(few.x, few.y, { level: 1 }), RangeError, "level");
+  assertThrows(() => bootstrapCorrelation(few.x, few.y, { resamples: 0 }), RangeError, "resamples");
 });
