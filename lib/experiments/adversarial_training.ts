@@ -47,6 +47,8 @@ export const notebook05Schema = obj({
       attack: optional(attackSpecSchema, undefined as unknown as AttackSpec),
       alpha: optional(num({ min: 0, max: 1 }), 0),
       warmup: optional(num({ min: 0, max: 1 }), none),
+      /** Epochs of this mode's trainings, in place of the schedule's (a scale's own `epochs` still wins). */
+      epochs: optional(int({ min: 1 }), none),
     }),
     { minLength: 1 },
   ),
@@ -64,6 +66,8 @@ export const notebook05Schema = obj({
    */
   autoAttack: obj({
     testSize: int({ min: 1 }),
+    /** The capacity scales whose PGD-trained network AutoAttack evaluates. Default: every scale. */
+    scales: optional(list(int({ min: 1, max: 64 }), { minLength: 1 }), undefined as number[] | undefined),
     steps: optional(int({ min: 1 }), 100),
     targetClasses: optional(int({ min: 1 }), 9),
     squareQueries: optional(int({ min: 1 }), 5000),
@@ -103,7 +107,7 @@ export function capacityJob(
 ): TrainJob<SubsetDataSpec> {
   const { adversarial: _ignored, ...schedule } = cfg.train;
   const trainSize = entry.trainSize ?? cfg.data.trainSize;
-  const epochs = entry.epochs ?? schedule.epochs;
+  const epochs = entry.epochs ?? mode.epochs ?? schedule.epochs;
   const adversarial = mode.attack
     ? {
       attack: mode.attack,
@@ -259,7 +263,25 @@ export interface AutoAttackBesidePgdOptions {
 
 /** The options of {@linkcode autoAttackBesidePgd} for notebook 05: its eps and `cfg.autoAttack`. */
 export function autoAttackSettings(cfg: Notebook05Config): AutoAttackBesidePgdOptions {
-  return { eps: cfg.eps, ...cfg.autoAttack };
+  const { scales: _scales, ...budget } = cfg.autoAttack;
+  return { eps: cfg.eps, ...budget };
+}
+
+/**
+ * Whether AutoAttack evaluates the PGD-trained network at capacity `scale` (`autoAttack.scales`, default
+ * every scale of the grid). A listed scale that is not in the grid is an error naming it.
+ */
+export function autoAttackedScale(cfg: Notebook05Config, scale: number): boolean {
+  const listed = cfg.autoAttack.scales;
+  if (!listed) return true;
+  const grid = cfg.scales.map((s) => s.scale);
+  const missing = listed.filter((s) => !grid.includes(s));
+  if (missing.length) {
+    throw new RangeError(
+      `autoAttack.scales: ${missing.join(", ")} not among the capacity scales (${grid.join(", ")})`,
+    );
+  }
+  return listed.includes(scale);
 }
 
 /**
@@ -379,10 +401,18 @@ paper's.`;
   const images = cfg.data.trainSize ? cfg.data.trainSize.toLocaleString("en-US") : "all 60,000";
   const evaluation = `PGD-${cfg.eval.pgdSteps}×${cfg.eval.restarts}`;
   const testImages = cfg.data.testSize ? cfg.data.testSize.toLocaleString("en-US") : "all 10,000";
+  const epochsOf = (m: TrainingMode) => m.epochs ?? cfg.train.epochs;
+  const pgdMode = cfg.modes.find((m) => m.attack?.kind === "pgd");
+  const others = cfg.modes.filter((m) =>
+    m !== pgdMode && epochsOf(m) !== (pgdMode ? epochsOf(pgdMode) : NaN)
+  );
+  const epochsText = others.length === 0
+    ? `${cfg.train.epochs} epochs`
+    : `${pgdMode ? epochsOf(pgdMode) : cfg.train.epochs} epochs (${
+      others.map((m) => `${m.name} training ${epochsOf(m)}`).join(", ")
+    }, for time)`;
   return md`${paper} At ${code("full")} every network trains on ${images} training images for
-${cfg.train.epochs} epochs at batch ${cfg.train.batchSize}, and PGD training takes ${
-    attack?.steps ?? 40
-  } steps of ${
+${epochsText} at batch ${cfg.train.batchSize}, and PGD training takes ${attack?.steps ?? 40} steps of ${
     attack?.stepSize ?? 0.01
   }: fewer and larger steps and far fewer epochs than theirs, the schedule that
 fits 2 CPU cores (the scale-16 PGD-trained network is ${

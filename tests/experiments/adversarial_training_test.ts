@@ -3,6 +3,7 @@ import {
   assertAlmostEquals,
   assertEquals,
   assertGreater,
+  assertNotEquals,
   assertRejects,
   assertThrows,
 } from "@std/assert";
@@ -12,6 +13,7 @@ import { robustEvaluate, type RobustEvaluation } from "../../lib/eval/robust.ts"
 import {
   autoAttackBesidePgd,
   autoAttackBesidePgdRows,
+  autoAttackedScale,
   autoAttackSettings,
   autoAttackVerdict,
   capacityGrid,
@@ -162,7 +164,7 @@ Deno.test("autoAttackBesidePgd() runs AutoAttack on the first images and reads P
   const cfg = {
     ...(await loadExperiment(CONFIG, notebook05Schema, "smoke")),
     eps: 0.06,
-    autoAttack: { testSize: 12, steps: 5, targetClasses: 2, squareQueries: 100 },
+    autoAttack: { testSize: 12, scales: undefined, steps: 5, targetClasses: 2, squareQueries: 100 },
   };
   const evaluation = await robustEvaluate(classifier, data, { attacks: evaluationAttacks(cfg), seed: 3 });
   const settings = autoAttackSettings(cfg);
@@ -314,10 +316,38 @@ Deno.test("paperComparison() states Madry et al.'s settings and, at full, each d
     paperComparison(await loadExperiment(CONFIG, notebook05Schema, scale), scale).markdown;
   const full = await at("full");
   assert(full.includes("89.3%"), full);
-  assert(full.includes("all 60,000 training images for\n10 epochs at batch 100"), full);
+  assert(
+    full.includes(
+      "all 60,000 training images for\n10 epochs (standard training 3, FGSM training 3, for time) at batch 100",
+    ),
+    full,
+  );
   assert(full.includes("10 steps of 0.05"), full);
   assert(full.includes("PGD-100×20, on 1,000 test images"), full);
   assert(full.includes("`deno task robust`"), full);
   assert((await at("course")).includes("`course` scale trains each network for a small"));
   assert((await at("paper")).includes("uses their training settings"));
+});
+
+Deno.test("a mode's own epochs replace the schedule's, and a scale's own epochs replace both", async () => {
+  const cfg = await loadExperiment(CONFIG, notebook05Schema, "full");
+  const [std, fgsm, pgd] = cfg.modes;
+  const x16 = cfg.scales.find((s) => s.scale === 16)!;
+  assertEquals([std, fgsm, pgd].map((m) => capacityJob(cfg, m, x16).train.epochs), [3, 3, 10]);
+  assertEquals(capacityJob(cfg, std, { ...x16, epochs: 7 }).train.epochs, 7);
+  // Epochs are part of the job: the same network for fewer epochs is another cached model.
+  assertNotEquals(
+    capacityJob(cfg, std, x16),
+    capacityJob(cfg, { ...std, epochs: undefined as unknown as number }, x16),
+  );
+});
+
+Deno.test("autoAttackedScale() picks the scales autoAttack.scales lists (every one without it) and names a stray one", async () => {
+  const full = await loadExperiment(CONFIG, notebook05Schema, "full");
+  assertEquals(full.scales.map((s) => autoAttackedScale(full, s.scale)), [false, false, false, false, true]);
+  const course = await loadExperiment(CONFIG, notebook05Schema, "course");
+  assert(course.scales.every((s) => autoAttackedScale(course, s.scale)));
+  const stray = { ...full, autoAttack: { ...full.autoAttack, scales: [16, 32] } };
+  assertThrows(() => autoAttackedScale(stray, 16), RangeError, "32");
+  assert(!("scales" in autoAttackSettings(full)), "the budget handed to AutoAttack has no scales");
 });
