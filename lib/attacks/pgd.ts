@@ -86,7 +86,7 @@ export function pgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options: 
   // random start for the whole batch, so every example starts where it would if all were attacked.
   let best: tf.Tensor4D | undefined;
   let bestScore: tf.Tensor1D | undefined;
-  let fooled = new Uint8Array(n);
+  const fooled = new Uint8Array(n);
   let runs = 0;
   const held: tf.Tensor[] = [];
   try {
@@ -127,8 +127,6 @@ export function pgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options: 
       });
       held.push(score, hit);
       const hits = hit.dataSync();
-      const nextFooled = Uint8Array.from(fooled);
-      alive.forEach((i, k) => (nextFooled[i] = hits[k] ? 1 : 0));
       if (!best || !bestScore) {
         best = current;
         bestScore = score;
@@ -150,7 +148,7 @@ export function pgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, options: 
         });
         tf.dispose([kept, keptScore]);
       }
-      fooled = nextFooled;
+      alive.forEach((i, k) => (fooled[i] = hits[k] ? 1 : 0));
       tf.dispose(held.splice(0).filter((t) => t !== best && t !== bestScore));
     }
   } catch (e) {

@@ -401,16 +401,14 @@ paper's.`;
   const images = cfg.data.trainSize ? cfg.data.trainSize.toLocaleString("en-US") : "all 60,000";
   const evaluation = `PGD-${cfg.eval.pgdSteps}×${cfg.eval.restarts}`;
   const testImages = cfg.data.testSize ? cfg.data.testSize.toLocaleString("en-US") : "all 10,000";
+  // The PGD mode's epochs, and each mode that trains for another number of them.
   const epochsOf = (m: TrainingMode) => m.epochs ?? cfg.train.epochs;
   const pgdMode = cfg.modes.find((m) => m.attack?.kind === "pgd");
-  const others = cfg.modes.filter((m) =>
-    m !== pgdMode && epochsOf(m) !== (pgdMode ? epochsOf(pgdMode) : NaN)
-  );
+  const epochs = pgdMode ? epochsOf(pgdMode) : cfg.train.epochs;
+  const others = cfg.modes.filter((m) => epochsOf(m) !== epochs);
   const epochsText = others.length === 0
-    ? `${cfg.train.epochs} epochs`
-    : `${pgdMode ? epochsOf(pgdMode) : cfg.train.epochs} epochs (${
-      others.map((m) => `${m.name} training ${epochsOf(m)}`).join(", ")
-    }, for time)`;
+    ? `${epochs} epochs`
+    : `${epochs} epochs (${others.map((m) => `${m.name} training ${epochsOf(m)}`).join(", ")}, for time)`;
   return md`${paper} At ${code("full")} every network trains on ${images} training images for
 ${epochsText} at batch ${cfg.train.batchSize}, and PGD training takes ${attack?.steps ?? 40} steps of ${
     attack?.stepSize ?? 0.01

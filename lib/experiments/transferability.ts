@@ -67,7 +67,7 @@ export const notebook03Schema = obj({
      * (D_rand: the visible digit then says nothing about the new label).
      */
     rule: optional(str(["det", "rand"]), "det" as "det" | "rand"),
-    /** Training images attacked (and the size of D and D_det). */
+    /** Training images attacked (and the size of D and of the constructed set). */
     size: int({ min: 1 }),
     eps: num({ min: 0 }),
     steps: int({ min: 1 }),
@@ -130,7 +130,7 @@ export function transferTargetJobs(
 }
 
 /** Options of {@linkcode buildSourceSet}. */
-export interface SourceDetOptions {
+export interface SourceSetOptions {
   /** The source model's job key (`TrainedModel.key`); part of the construction's key. */
   sourceKey: string;
   progress?: ProgressMode;
@@ -145,7 +145,7 @@ export async function buildSourceSet(
   cfg: Notebook03Config,
   source: Classifier,
   images: Dataset,
-  options: SourceDetOptions,
+  options: SourceSetOptions,
 ): Promise<{ built: NonRobustDataset; data: ConstructedDataSpec; key: string }> {
   const c = cfg.nonRobust;
   const settings = {
