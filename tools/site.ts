@@ -38,6 +38,7 @@ import {
   type SiteManifest,
   type SiteNav,
 } from "./site_index.ts";
+import { describeTimeLeft, expectedSeconds, timeLeft } from "./site_eta.ts";
 import { collapseProgress, type Notebook } from "./site_export.ts";
 import { buildPlayground, type PageParts, PLAYGROUND_PAGE } from "./site_playground.ts";
 import {
@@ -511,6 +512,22 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
   const extraPages: NavPage[] = [...(options.extraPages ?? [])];
   const started = performance.now();
   log(`site: ${selected.length} notebook(s) at scale ${options.scale} -> ${options.outDir}`);
+  // The estimate of the time left (tools/site_eta.ts): the previous build's times, else the measured ones,
+  // scaled by this build's pace; export-only builds take seconds and print none.
+  const names = selected.map((path) => baseName(path).replace(/\.ipynb$/, ""));
+  const expected = expectedSeconds(names, options.scale, previous?.notebooks);
+  const took = new Map<string, number>();
+  const logTimeLeft = (from: number) => {
+    if (options.exportOnly) return;
+    const remaining = names.slice(from);
+    if (remaining.length === 0) return;
+    log(
+      `site: ${
+        describeTimeLeft(timeLeft(expected, took, remaining), remaining.length)
+      } (before the playground)`,
+    );
+  };
+  logTimeLeft(0);
 
   const writeIndex = async () => {
     const notebooks: ChapterEntry[] = [];
@@ -621,6 +638,8 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
       });
       const note = collapsed > 0 ? ` (${collapsed} progress displays collapsed)` : "";
       log(`${counter} ${file}: ok in ${formatSeconds((performance.now() - t0) / 1000)}${note}`);
+      took.set(name, (performance.now() - t0) / 1000);
+      logTimeLeft(i + 1);
     }
   } catch (error) {
     await writeIndex();

@@ -251,6 +251,8 @@ Deno.test("site: builds the fixture notebook at smoke scale; pages pass the brow
     assertEquals(run.code, 0, `site build failed:\n${run.stdout}\n${run.stderr}`);
     const buildSeconds = (performance.now() - t0) / 1000;
     assertStringIncludes(run.stdout, "[1/1] fixture.ipynb: ok in");
+    // A first build at smoke has no time to go by: it says so rather than guess.
+    assertStringIncludes(run.stdout, "site: 1 notebook(s) left, no estimate of their time at this scale");
     const names = await listDir(out);
     for (
       const name of ["assets", "fixture.html", "fixture.ipynb", "index.html", "search-index.js", "site.json"]
