@@ -543,7 +543,7 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
   try {
     for (const [i, path] of selected.entries()) {
       const file = baseName(path);
-      const name = file.replace(/\.ipynb$/, "");
+      const name = names[i];
       const counter = `[${i + 1}/${selected.length}]`;
       let title = name;
       let configs: string[];
@@ -638,7 +638,7 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
       });
       const note = collapsed > 0 ? ` (${collapsed} progress displays collapsed)` : "";
       log(`${counter} ${file}: ok in ${formatSeconds((performance.now() - t0) / 1000)}${note}`);
-      took.set(name, (performance.now() - t0) / 1000);
+      took.set(name, seconds);
       logTimeLeft(i + 1);
     }
   } catch (error) {
