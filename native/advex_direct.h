@@ -106,4 +106,8 @@ void binary_channel(const float *x, const float *y, float *out, long rows, long 
 /* out = dy * step(x) over n floats: the gradient of relu. */
 void relu_grad(const float *dy, const float *x, float *out, long n);
 
+/* out = min(max(x + size * sign(g), lo), hi) over n floats: one l-inf attack step with its projection. */
+void linf_step(const float *x, const float *g, const float *lo, const float *hi, float *out, long n,
+               float size);
+
 #endif

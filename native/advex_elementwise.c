@@ -1,8 +1,8 @@
 /*
  * advex's native elementwise and reduction kernels: sums over leading axes (the bias gradients of
- * convolutions and dense layers) and the fused Adam update. Memory-bound work, split over the thread pool
- * of advex_direct.c; plain C that the compiler vectorizes for the baseline instruction set, so it runs on
- * any CPU. Arithmetic is float32 in the order tfjs's ops use, and no product is fused with an addition, so
+ * convolutions and dense layers), the fused Adam update, relu's gradient and the l-inf attack step.
+ * Memory-bound work, split over the thread pool of advex_direct.c; plain C that the compiler vectorizes for
+ * the baseline instruction set, so it runs on any CPU. Arithmetic is float32 in the order tfjs's ops use, and no product is fused with an addition, so
  * that the results equal those of the op-by-op computation.
  */
 #include <math.h>
@@ -146,4 +146,35 @@ static void relu_grad_task(void *p, int part, int parts) {
 void relu_grad(const float *dy, const float *x, float *out, long n) {
   struct relu_grad_job j = {dy, x, out, n};
   run_parallel(relu_grad_task, &j, (double)n);
+}
+
+struct linf_step_job {
+  const float *x, *g, *lo, *hi;
+  float *out;
+  long n;
+  float size;
+};
+
+/*
+ * out = min(max(x + size * sign(g), lo), hi), as lib/backend/linf_step.ts computes it: x + size where g > 0,
+ * x - size where g < 0, x where g is 0 or NaN, then the clamp (a NaN stays NaN).
+ */
+static void linf_step_task(void *p, int part, int parts) {
+  const struct linf_step_job *j = (const struct linf_step_job *)p;
+  long lo, hi;
+  share(j->n, part, parts, &lo, &hi);
+  const float s = j->size;
+  for (long k = lo; k < hi; k++) {
+    const float g = j->g[k];
+    float v = g > 0.0f ? j->x[k] + s : g < 0.0f ? j->x[k] - s : j->x[k];
+    if (v < j->lo[k]) v = j->lo[k];
+    if (v > j->hi[k]) v = j->hi[k];
+    j->out[k] = v;
+  }
+}
+
+void linf_step(const float *x, const float *g, const float *lo, const float *hi, float *out, long n,
+               float size) {
+  struct linf_step_job j = {x, g, lo, hi, out, n, size};
+  run_parallel(linf_step_task, &j, (double)n * 4);
 }

@@ -537,3 +537,10 @@ void advex_relu_grad(const float *dy, const float *x, float *out, int n) {
   relu_grad(dy, x, out, n);
   pthread_mutex_unlock(&call_lock);
 }
+
+void advex_linf_step(const float *x, const float *g, const float *lo, const float *hi, float *out, int n,
+                     float size) {
+  pthread_mutex_lock(&call_lock);
+  linf_step(x, g, lo, hi, out, n, size);
+  pthread_mutex_unlock(&call_lock);
+}

@@ -58,6 +58,11 @@ const SYMBOLS = {
   advex_max_pool: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   advex_sum_rows: { parameters: ["buffer", "buffer", "i32", "i32"], result: "i32" },
   advex_relu_grad: { parameters: ["buffer", "buffer", "buffer", "i32"], result: "void" },
+  // x, g, lo, hi, out; n; the step's size
+  advex_linf_step: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "i32", "f32"],
+    result: "void",
+  },
   advex_binary_channel: {
     parameters: ["buffer", "buffer", "buffer", "i32", "i32", "i32", "i32"],
     result: "void",

@@ -1,7 +1,8 @@
 /**
  * Reductions and elementwise kernels of the wasm backend computed by the native library, for float32
- * tensors: `Sum` and `Mean` over leading axes, per-channel `Add`, `Sub`, `Multiply` and `RealDiv`, and two
- * kernels of advex's own, the fused Adam step (`fused_adam.ts`) and relu's gradient (`relu_grad.ts`).
+ * tensors: `Sum` and `Mean` over leading axes, per-channel `Add`, `Sub`, `Multiply` and `RealDiv`, and three
+ * kernels of advex's own, the fused Adam step (`fused_adam.ts`), relu's gradient (`relu_grad.ts`) and the
+ * l-inf attack step (`linf_step.ts`).
  * Anything else, and tensors too small to gain, goes to the kernel each one replaced.
  * @module
  */
@@ -9,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { FUSED_ADAM, type FusedAdamAttrs } from "./fused_adam.ts";
 import { RELU_GRAD } from "./relu_grad.ts";
+import { LINF_STEP } from "./linf_step.ts";
 import { heapView, sizeOf, WASM } from "./kernel_call.ts";
 import { replacedKernelFunc } from "./kernel_registry.ts";
 import { check, nativeAlways, nativeLibrary } from "./native_state.ts";
@@ -163,3 +165,22 @@ export const nativeReluGradConfig: tf.KernelConfig = {
     return out;
   },
 };
+
+/**
+ * The l-inf attack step (`linf_step.ts`) in one multithreaded pass: min(max(x + size * sign(g), lo), hi),
+ * the same floats as the wasm kernel's loop, which does it in one thread of JavaScript (0.56 ms of a 7.4 ms
+ * PGD step on the scale-2 Madry CNN at batch 100, on 2 Xeon cores).
+ */
+export const nativeLinfStepConfig: tf.KernelConfig = orReplaced(LINF_STEP, (args) => {
+  const { x, g, lo, hi } = args.inputs as Record<"x" | "g" | "lo" | "hi", tf.TensorInfo>;
+  const ok = [x, g, lo, hi].every((t) => t.dtype === "float32" && tf.util.arraysEqual(t.shape, x.shape));
+  const n = sizeOf(x.shape);
+  if (!ok || (!nativeAlways() && n < SMALL_BROADCAST)) return undefined;
+  const lib = nativeLibrary();
+  const backend = args.backend as BackendWasm;
+  const out = backend.makeOutput(x.shape, "float32");
+  if (n === 0) return out;
+  const [xv, gv, lov, hiv, ov] = [x, g, lo, hi, out].map((t) => heapView(backend, t));
+  lib.symbols.advex_linf_step(xv, gv, lov, hiv, ov, n, (args.attrs as { size: number }).size);
+  return out;
+});

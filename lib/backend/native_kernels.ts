@@ -2,12 +2,12 @@
  * Kernels of the wasm backend computed by the native library (`native.ts`), for float32 NHWC tensors:
  * `Conv2D`, `FusedConv2D`, `Conv2DBackpropInput`, `Conv2DBackpropFilter` (`native_conv.ts`), `BatchMatMul`,
  * `_FusedMatMul` (`native_matmul.ts`), `MaxPool`, `MaxPoolGrad` (`native_pool.ts`), `Sum` and `Mean` over
- * leading axes, and per-channel `Add`, `Sub`, `Multiply` and `RealDiv`; plus two kernels of advex's own,
- * the fused Adam step and relu's gradient (`native_elementwise.ts`). The native code reads and writes the
- * wasm heap in place: on AVX-512 CPUs convolutions, products and 2x2 pooling run as direct multithreaded
- * kernels, elsewhere as im2col / col2im around a multithreaded BLAS matrix product. Anything else (NCHW,
- * other dtypes, broadcasts it does not handle) goes to the kernel each one replaced, which stays installed
- * underneath.
+ * leading axes, and per-channel `Add`, `Sub`, `Multiply` and `RealDiv`; plus three kernels of advex's own,
+ * the fused Adam step, relu's gradient and the l-inf attack step (`native_elementwise.ts`). The native code
+ * reads and writes the wasm heap in place: on AVX-512 CPUs convolutions, products and 2x2 pooling run as
+ * direct multithreaded kernels, elsewhere as im2col / col2im around a multithreaded BLAS matrix product.
+ * Anything else (NCHW, other dtypes, broadcasts it does not handle) goes to the kernel each one replaced,
+ * which stays installed underneath.
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
@@ -26,6 +26,7 @@ import { nativeMaxPoolConfig, nativeMaxPoolGradConfig, nativeMaxPoolReluGradConf
 import {
   nativeAddConfig,
   nativeFusedAdamConfig,
+  nativeLinfStepConfig,
   nativeMeanConfig,
   nativeMultiplyConfig,
   nativeRealDivConfig,
@@ -57,6 +58,7 @@ export const NATIVE_KERNELS: readonly tf.KernelConfig[] = [
   nativeFusedMatMulConfig,
   nativeFusedAdamConfig,
   nativeReluGradConfig,
+  nativeLinfStepConfig,
 ];
 
 /**

@@ -501,3 +501,40 @@ Deno.test("the fused max-pool-and-relu gradient equals relu's gradient after Max
     assert(zeroWindows > 0, "some gradients are cut by the relu");
   }
 });
+
+Deno.test("the native l-inf attack step equals the wasm kernel's bit for bit, NaNs, zeros and clamps too", {
+  ignore,
+}, async () => {
+  const { LINF_STEP } = await import("../../lib/backend/linf_step.ts");
+  const { nativeLinfStepConfig } = await import("../../lib/backend/native_elementwise.ts");
+  await tf.setBackend("wasm");
+  const shape = [7, 9, 11, 3];
+  const n = sizeOf(shape);
+  const x = seededFloats(n, 31).map((v) => Math.fround(0.5 + v / 2));
+  const g = seededFloats(n, 32).map((v, i) => (i % 5 === 0 ? 0 : i % 7 === 0 ? v * 1e-30 : v));
+  [x[0], g[1], g[2], x[3]] = [NaN, NaN, -0, 0.999];
+  const lo = x.map((v) => Math.max(0, Math.fround(v - 0.3)));
+  const hi = x.map((v) => Math.min(1, Math.fround(v + 0.3)));
+  const step = (size: number) => {
+    const out = tf.tidy(() => {
+      const [tx, tg, tlo, thi] = [x, g, lo, hi].map((v) => tf.tensor(v, shape));
+      return tf.engine().runKernel(LINF_STEP, { x: tx, g: tg, lo: tlo, hi: thi }, { size }) as tf.Tensor;
+    });
+    const values = Array.from(out.dataSync());
+    out.dispose();
+    return values;
+  };
+  assert(tf.getKernel(LINF_STEP, "wasm")?.kernelFunc === nativeLinfStepConfig.kernelFunc, "the native one");
+  const sizes = [0.01, 0.05, 1 / 3];
+  const native = sizes.map(step);
+  unregisterKernels([nativeLinfStepConfig]);
+  try {
+    assert(tf.getKernel(LINF_STEP, "wasm") !== undefined, "the wasm kernel is back underneath");
+    const wasm = sizes.map(step);
+    sizes.forEach((s, i) => assertEquals(native[i], wasm[i], `size ${s}`));
+    assert(Number.isNaN(native[0][0]), "a NaN pixel stays NaN");
+    assertEquals(native[0][1], x[1], "a NaN gradient leaves the pixel");
+  } finally {
+    if (status.ok) registerNativeKernels(status.library);
+  }
+});
