@@ -14,7 +14,8 @@ import { formatSeconds } from "./site_index.ts";
 /**
  * Seconds per notebook from an empty cache, 2 cores of an Intel Xeon (the README's table of wall times).
  * Chapter 1 at `full` includes the training of its scale-16 network (412 s), chapter 3 the ResNet-50's
- * pretraining (312 s), chapter 5 at `full` the scale-16 PGD network's (52 min).
+ * pretraining (312 s), chapter 5 at `full` the scale-16 PGD network's (32 min; this chapter measured on 2
+ * cores of an AMD EPYC).
  */
 export const MEASURED_SECONDS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   course: {
@@ -31,7 +32,7 @@ export const MEASURED_SECONDS: Readonly<Record<string, Readonly<Record<string, n
     "02-robust-and-non-robust-features": 363,
     "03-transferability": 728,
     "04-gradient-masking": 104,
-    "05-adversarial-training": 8160,
+    "05-adversarial-training": 7255,
     "06-regularization": 97,
     "07-ensemble-adversarial-training": 178,
   },

@@ -318,7 +318,7 @@ Deno.test("paperComparison() states Madry et al.'s settings and, at full, each d
   assert(full.includes("89.3%"), full);
   assert(
     full.includes(
-      "all 60,000 training images for\n10 epochs (standard training 3, FGSM training 3, for time) at batch 100",
+      "all 60,000 training images for\n7 epochs (standard training 3, FGSM training 3, for time) at batch 100",
     ),
     full,
   );
@@ -333,8 +333,8 @@ Deno.test("a mode's own epochs replace the schedule's, and a scale's own epochs 
   const cfg = await loadExperiment(CONFIG, notebook05Schema, "full");
   const [std, fgsm, pgd] = cfg.modes;
   const x16 = cfg.scales.find((s) => s.scale === 16)!;
-  assertEquals([std, fgsm, pgd].map((m) => capacityJob(cfg, m, x16).train.epochs), [3, 3, 10]);
-  assertEquals(capacityJob(cfg, std, { ...x16, epochs: 7 }).train.epochs, 7);
+  assertEquals([std, fgsm, pgd].map((m) => capacityJob(cfg, m, x16).train.epochs), [3, 3, 7]);
+  assertEquals(capacityJob(cfg, std, { ...x16, epochs: 5 }).train.epochs, 5);
   // Epochs are part of the job: the same network for fewer epochs is another cached model.
   assertNotEquals(
     capacityJob(cfg, std, x16),

@@ -17,7 +17,7 @@ import { smallTrainedModel } from "../_helpers.ts";
 
 Deno.test("robust_cnn parses its defaults and options, and names a bad value", () => {
   assertEquals(parseRobustArgs([]), {
-    epochs: 10,
+    epochs: 7,
     pgdTrainSteps: 10,
     evalSize: 1000,
     restarts: 20,
