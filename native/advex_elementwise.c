@@ -2,8 +2,8 @@
  * advex's native elementwise and reduction kernels: sums over leading axes (the bias gradients of
  * convolutions and dense layers), the fused Adam update, relu's gradient and the l-inf attack step.
  * Memory-bound work, split over the thread pool of advex_direct.c; plain C that the compiler vectorizes for
- * the baseline instruction set, so it runs on any CPU. Arithmetic is float32 in the order tfjs's ops use, and no product is fused with an addition, so
- * that the results equal those of the op-by-op computation.
+ * the baseline instruction set, so it runs on any CPU. Arithmetic is float32 in the order tfjs's ops use,
+ * and no product is fused with an addition, so that the results equal those of the op-by-op computation.
  */
 #include <math.h>
 #include <string.h>
