@@ -14,7 +14,8 @@ usage() {
 usage: bash scripts/advex.sh <command> [arguments]
 
 commands:
-  site [--scale smoke|course|full|paper] [--only TEXT] [--out DIR] [--export-only] [--timeout SECONDS]
+  site [--scale smoke|course|full|paper] [--only TEXT] [--out DIR] [--export-only] [--force]
+        [--timeout SECONDS]
         execute notebooks/*.ipynb and export the HTML course site (default scale: course, out: site/)
   test [deno test arguments]
         run the test suite

@@ -7,7 +7,7 @@
  *
  * ```
  * deno task site [--scale smoke|course|full|paper] [--only TEXT] [--out DIR] [--notebooks DIR]
- *                [--export-only] [--timeout SECONDS]
+ *                [--export-only] [--force] [--timeout SECONDS]
  * ```
  *
  * Output, in `--out` (default `site/`): `<name>.html` and the executed `<name>.ipynb` per notebook,
@@ -15,7 +15,9 @@
  * `assets/` (MathJax, require.js, MiniSearch, the site's stylesheet and script). Everything works offline
  * from `file://`. The scale reaches the notebooks as the environment variable `ADVEX_SCALE`. The kernel is
  * the one `scripts/install.sh` writes to `.cache/jupyter/kernels/advex`. `--export-only` skips the
- * execution and exports the executed notebooks already in `--out` again (to iterate on the export).
+ * execution and exports the executed notebooks already in `--out` again (to iterate on the export). A page
+ * already in `--out` built at the same scale from the same notebook, configs and code (tools/site_inputs.ts)
+ * is kept without executing its notebook, so an interrupted build resumes; `--force` executes it anyway.
  *
  * @module
  */
@@ -39,6 +41,7 @@ import {
   type SiteNav,
 } from "./site_index.ts";
 import { describeTimeLeft, expectedSeconds, timeLeft } from "./site_eta.ts";
+import { codeFingerprint, pageInputs } from "./site_inputs.ts";
 import { collapseProgress, type Notebook } from "./site_export.ts";
 import { buildPlayground, type PageParts, PLAYGROUND_PAGE } from "./site_playground.ts";
 import {
@@ -154,6 +157,11 @@ export interface BuildOptions {
   /** Do not execute: export the executed `<name>.ipynb` files already in `outDir` again. */
   exportOnly?: boolean;
   /**
+   * Execute every selected notebook, also those whose page in `outDir` is up to date (built at this scale
+   * from the same notebook, configs and code: tools/site_inputs.ts). Default false: those are kept.
+   */
+  force?: boolean;
+  /**
    * Pages other than chapters (e.g. a playground) that the caller has written into `outDir`: they join
    * the sidebar, the index and the previous/next links after the chapters.
    */
@@ -200,6 +208,7 @@ export interface CliOptions {
   out: string;
   notebooks: string;
   exportOnly: boolean;
+  force: boolean;
   timeout: number;
   help: boolean;
 }
@@ -211,6 +220,8 @@ const USAGE = `usage: deno task site [options]
   --out DIR                   output folder (default: site/ in the project)
   --notebooks DIR             folder with the notebooks (default: notebooks/ in the project)
   --export-only               do not execute; export the executed notebooks already in --out again
+  --force                     execute every notebook, also those whose page is up to date (by default a
+                              page built at this scale from the same notebook, configs and code is kept)
   --keep-ipynb                accepted for older scripts (the executed notebooks are always written)
   --timeout SECONDS           per-cell execution timeout (default: 3600)
   --help                      show this text`;
@@ -222,6 +233,7 @@ export function parseArgs(args: string[], cwd: string = Deno.cwd()): CliOptions 
     out: `${PROJECT_ROOT}/site`,
     notebooks: `${PROJECT_ROOT}/notebooks`,
     exportOnly: false,
+    force: false,
     timeout: 3600,
     help: false,
   };
@@ -266,6 +278,9 @@ export function parseArgs(args: string[], cwd: string = Deno.cwd()): CliOptions 
         break;
       case "--export-only":
         options.exportOnly = true;
+        break;
+      case "--force":
+        options.force = true;
         break;
       case "--help":
       case "-h":
@@ -475,6 +490,72 @@ async function writeSite(outDir: string, manifest: SiteManifest, extras: readonl
   await writeFileAtomic(`${outDir}/${SEARCH_INDEX_PATH}`, searchIndexScript(documents));
 }
 
+/** One selected notebook, read and fingerprinted before the build executes anything. */
+interface NotebookPlan {
+  path: string;
+  /** File name, e.g. `01-x.ipynb`. */
+  file: string;
+  /** File name without `.ipynb`. */
+  name: string;
+  title: string;
+  /** The configs it reads, with those they name (absolute paths of files that exist), in the order found. */
+  configFiles: string[];
+  /** The fingerprint of its inputs (tools/site_inputs.ts); for `--export-only`, the previous page's. */
+  inputs?: string;
+  /** Whether the page in the site folder was built from the same inputs, so that it is kept. */
+  upToDate: boolean;
+}
+
+/** Reads and fingerprints every selected notebook; an unreadable one stops the build before anything runs. */
+async function planNotebooks(
+  selected: readonly string[],
+  entries: ReadonlyMap<string, ChapterEntry>,
+  options: BuildOptions,
+): Promise<NotebookPlan[]> {
+  const code = options.exportOnly ? "" : await codeFingerprint(PROJECT_ROOT);
+  const plans: NotebookPlan[] = [];
+  for (const path of selected) {
+    const file = baseName(path);
+    const name = file.replace(/\.ipynb$/, "");
+    let source: NotebookJson;
+    try {
+      source = JSON.parse(await Deno.readTextFile(path));
+    } catch (error) {
+      throw new NotebookError(path, `cannot read notebook: ${(error as Error).message}`);
+    }
+    const configFiles = await configClosure(path, notebookConfigs(source));
+    const before = entries.get(name);
+    const inputs = options.exportOnly
+      ? before?.inputs
+      : await pageInputs(options.scale, path, configFiles, code);
+    const upToDate = !options.exportOnly && !options.force && before !== undefined &&
+      before.inputs === inputs && before.scale === options.scale &&
+      await exists(`${options.outDir}/${before.html}`) && await exists(`${options.outDir}/${file}`);
+    plans.push({ path, file, name, title: notebookTitle(source) ?? name, configFiles, inputs, upToDate });
+  }
+  return plans;
+}
+
+/**
+ * The config files a notebook at `notebookPath` reads (`configs`, relative to its folder) and those they name
+ * in turn (chapter 3's `pretrained: pretrain-resnet50.yaml`), as absolute paths of the files that exist, one
+ * per file name, in the order found.
+ */
+async function configClosure(notebookPath: string, configs: readonly string[]): Promise<string[]> {
+  const found: string[] = [];
+  const pending = configs.map((c) => resolvePath(dirName(notebookPath), c));
+  for (let i = 0; i < pending.length; i++) {
+    const from = pending[i];
+    if (!(await exists(from))) continue;
+    if (found.some((f) => baseName(f) === baseName(from))) continue;
+    found.push(from);
+    for (const name of referencedConfigs(await Deno.readTextFile(from))) {
+      pending.push(resolvePath(dirName(from), name));
+    }
+  }
+  return found;
+}
+
 /**
  * Executes the notebooks and writes the site. Pages of notebooks not selected by `only` that are
  * already in `outDir` stay listed in the index. Throws {@link NotebookError} at the first notebook
@@ -506,20 +587,28 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
   const entries = new Map<string, ChapterEntry>(
     (previous?.notebooks ?? []).map((entry) => [entry.name, entry]),
   );
+  const plans = await planNotebooks(selected, entries, options);
   const work = await Deno.makeTempDir({ dir: options.outDir, prefix: ".build-" });
   const scripts = await bundleScripts(options.outDir);
   // Pages other than chapters join the navigation here (each written into outDir by its own builder).
   const extraPages: NavPage[] = [...(options.extraPages ?? [])];
   const started = performance.now();
   log(`site: ${selected.length} notebook(s) at scale ${options.scale} -> ${options.outDir}`);
+  const kept = plans.filter((plan) => plan.upToDate).length;
+  if (kept > 0) {
+    log(
+      `site: ${kept} of them up to date (same scale, notebook, configs and code), kept; ` +
+        "--force executes them again",
+    );
+  }
   // The estimate of the time left (tools/site_eta.ts): the previous build's times, else the measured ones,
   // scaled by this build's pace; export-only builds take seconds and print none.
-  const names = selected.map((path) => baseName(path).replace(/\.ipynb$/, ""));
-  const expected = expectedSeconds(names, options.scale, previous?.notebooks);
+  const toRun = plans.filter((plan) => !plan.upToDate).map((plan) => plan.name);
+  const expected = expectedSeconds(toRun, options.scale, previous?.notebooks);
   const took = new Map<string, number>();
   const logTimeLeft = (from: number) => {
     if (options.exportOnly) return;
-    const remaining = names.slice(from);
+    const remaining = plans.slice(from).filter((plan) => !plan.upToDate).map((plan) => plan.name);
     if (remaining.length === 0) return;
     log(
       `site: ${
@@ -541,18 +630,15 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
   };
 
   try {
-    for (const [i, path] of selected.entries()) {
-      const file = baseName(path);
-      const name = names[i];
-      const counter = `[${i + 1}/${selected.length}]`;
-      let title = name;
-      let configs: string[];
-      try {
-        const source = JSON.parse(await Deno.readTextFile(path));
-        title = notebookTitle(source) ?? name;
-        configs = notebookConfigs(source);
-      } catch (error) {
-        throw new NotebookError(path, `cannot read notebook: ${(error as Error).message}`);
+    for (const [i, plan] of plans.entries()) {
+      const { path, file, name, title } = plan;
+      const counter = `[${i + 1}/${plans.length}]`;
+      if (plan.upToDate) {
+        const entry = entries.get(name)!;
+        log(
+          `${counter} ${file}: up to date (executed ${entry.date} in ${formatSeconds(entry.seconds)}), kept`,
+        );
+        continue;
       }
       log(`${counter} ${file}: ${title}`);
       const t0 = performance.now();
@@ -602,19 +688,11 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
       );
       if (exported.code !== 0) throw fail(nbconvertErrorText(exported.output));
       const copied: string[] = [];
-      const pending = configs.map((c) => resolvePath(dirName(path), c));
-      for (let i = 0; i < pending.length; i++) {
-        const from = pending[i];
-        if (!(await exists(from))) continue;
+      for (const from of plan.configFiles) {
         const to = `configs/${baseName(from)}`;
-        if (copied.includes(to)) continue;
         await Deno.mkdir(`${options.outDir}/configs`, { recursive: true });
         await Deno.copyFile(from, `${options.outDir}/${to}`);
         copied.push(to);
-        // A config may name another one it reads (chapter 3's `pretrained: pretrain-resnet50.yaml`).
-        for (const name of referencedConfigs(await Deno.readTextFile(from))) {
-          pending.push(resolvePath(dirName(from), name));
-        }
       }
       // The page is framed (sidebar, search, pager) once all chapters are known, in writeIndex.
       await writeFileAtomic(
@@ -635,6 +713,7 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
         html: `${name}.html`,
         notebook: file,
         configs: copied,
+        ...(plan.inputs !== undefined ? { inputs: plan.inputs } : {}),
       });
       const note = collapsed > 0 ? ` (${collapsed} progress displays collapsed)` : "";
       log(`${counter} ${file}: ok in ${formatSeconds((performance.now() - t0) / 1000)}${note}`);
@@ -670,6 +749,7 @@ export async function main(args: string[]): Promise<number> {
       scale: cli.scale,
       only: cli.only,
       exportOnly: cli.exportOnly,
+      force: cli.force,
       cellTimeoutSeconds: cli.timeout,
     });
     return 0;

@@ -42,6 +42,11 @@ export interface ChapterEntry {
   configs?: string[];
   /** The page's headings (levels 1-3) in order. */
   sections?: SectionLink[];
+  /**
+   * The fingerprint of what the page was built from (tools/site_inputs.ts): a later build keeps the page
+   * while it is the same.
+   */
+  inputs?: string;
 }
 
 /** Contents of `site.json`. */

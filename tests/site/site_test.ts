@@ -86,6 +86,8 @@ Deno.test("site: command line parsing", () => {
   assertEquals(given.only, "fgsm");
   assertEquals(given.out, "/a/x/y");
   assertEquals(given.exportOnly, true);
+  assertEquals(parseArgs(["--force"]).force, true);
+  assertEquals(given.force, false);
   assertEquals(defaults.exportOnly, false);
   assertEquals(parseArgs(["--keep-ipynb"]).exportOnly, false, "--keep-ipynb is still accepted");
   assertEquals(given.timeout, 60);
@@ -302,6 +304,48 @@ Deno.test("site: builds the fixture notebook at smoke scale; pages pass the brow
     const fixturePages = report.pages.filter((p) => p.url.endsWith("/fixture.html"));
     assertEquals(fixturePages.map((p) => p.figures), [1, 1], "one figure, at both widths");
   } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("site: a second build keeps up-to-date pages; a changed notebook or --force runs it again", async () => {
+  const notebooks = await Deno.makeTempDir({ prefix: "advex-site-resume-nb-" });
+  const out = await Deno.makeTempDir({ prefix: "advex-site-resume-" });
+  try {
+    await Deno.copyFile(`${FIXTURES}/fixture.ipynb`, `${notebooks}/fixture.ipynb`);
+    const build = async (...extra: string[]) => {
+      const run = await runSite(["--scale", "smoke", "--notebooks", notebooks, "--out", out, ...extra]);
+      assertEquals(run.code, 0, `site build failed:\n${run.stdout}\n${run.stderr}`);
+      const manifest: SiteManifest = JSON.parse(await Deno.readTextFile(`${out}/site.json`));
+      return { stdout: run.stdout, entry: manifest.notebooks[0] };
+    };
+    const first = await build();
+    assertStringIncludes(first.stdout, "[1/1] fixture.ipynb: ok in");
+    assertEquals(first.entry.inputs?.length, 64, "the page records the fingerprint of its inputs");
+    const executed = await Deno.readTextFile(`${out}/fixture.ipynb`);
+
+    const second = await build();
+    assertStringIncludes(second.stdout, "site: 1 of them up to date");
+    assertStringIncludes(second.stdout, "[1/1] fixture.ipynb: up to date (executed ");
+    assert(!second.stdout.includes("fixture.ipynb: ok in"), "the up-to-date notebook is not executed");
+    assertEquals(second.entry.date, first.entry.date, "the kept page's entry is the first build's");
+    assertEquals(second.entry.inputs, first.entry.inputs);
+    assertEquals(await Deno.readTextFile(`${out}/fixture.ipynb`), executed, "the executed notebook is kept");
+    assertStringIncludes(await Deno.readTextFile(`${out}/fixture.html`), 'class="advex-sidebar"');
+
+    const forced = await build("--force");
+    assertStringIncludes(forced.stdout, "[1/1] fixture.ipynb: ok in");
+    assertEquals(forced.entry.inputs, first.entry.inputs, "same inputs, same fingerprint");
+
+    const nb = JSON.parse(await Deno.readTextFile(`${notebooks}/fixture.ipynb`));
+    nb.cells.push({ cell_type: "markdown", metadata: {}, source: ["A new paragraph."] });
+    await Deno.writeTextFile(`${notebooks}/fixture.ipynb`, JSON.stringify(nb));
+    const edited = await build();
+    assertStringIncludes(edited.stdout, "[1/1] fixture.ipynb: ok in", "an edited notebook runs again");
+    assert(edited.entry.inputs !== first.entry.inputs, "an edited notebook has another fingerprint");
+    assertStringIncludes(await Deno.readTextFile(`${out}/fixture.html`), "A new paragraph.");
+  } finally {
+    await Deno.remove(notebooks, { recursive: true });
     await Deno.remove(out, { recursive: true });
   }
 });
