@@ -7,14 +7,21 @@ later. The Deno kernel can publish a cell's outputs after its idle status when t
 figures and tables went missing at random. Here every output message is routed to the cell whose request
 it answers, whenever it arrives, and the output channel is drained once all cells have run.
 
+The kernel does not outlive this process. SIGTERM and SIGHUP shut it down as an interrupt (Ctrl-C) does,
+and on Linux both processes are tied to their parents' lives (prctl PR_SET_PDEATHSIG): when the site build
+is killed, even with SIGKILL, this process receives SIGTERM and the kernel SIGKILL, so that no orphaned
+kernel goes on training on the machine's cores (and holding the job's lock) after the build is gone.
+
 usage: execute_notebook.py IN.ipynb OUT.ipynb --kernel NAME [--timeout SECONDS] [--startup-timeout SECONDS]
 Exit status 0 on success, 1 when a cell fails or times out (the failing cell and its error are printed in
-the form nbconvert uses), 2 on usage errors.
+the form nbconvert uses), 2 on usage errors, 128 + the signal's number when stopped by SIGTERM or SIGHUP.
 """
 
 import argparse
+import ctypes
 import os
 import queue
+import signal
 import sys
 import time
 
@@ -30,6 +37,31 @@ DRAIN_LIMIT_SECONDS = 15.0
 # at most once per PROGRESS_SECONDS per display and once more when they finish, for the terminal.
 PROGRESS_PREFIX = "advex-progress"
 PROGRESS_SECONDS = 10.0
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig):
+    """Asks Linux to send `sig` to this process when its parent exits; elsewhere, does nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+class Stopped(Exception):
+    """Raised by the handler of SIGTERM and SIGHUP, so that the kernel is shut down on the way out."""
+
+    def __init__(self, signum):
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
+def on_stop_signal(signum, _frame):
+    raise Stopped(signum)
 
 
 class Outputs:
@@ -151,9 +183,24 @@ def main(argv):
     parser.add_argument("--startup-timeout", type=int, default=300)
     args = parser.parse_args(argv)
 
+    parent = os.getppid()
+    signal.signal(signal.SIGTERM, on_stop_signal)
+    signal.signal(signal.SIGHUP, on_stop_signal)
+    die_with_parent(signal.SIGTERM)
+    if os.getppid() != parent:
+        return 128 + signal.SIGTERM  # the parent exited before the request took effect
     nb = nbformat.read(args.input, as_version=4)
     cwd = os.path.dirname(os.path.abspath(args.input))
-    km, kc = start_new_kernel(kernel_name=args.kernel, cwd=cwd, startup_timeout=args.startup_timeout)
+    try:
+        km, kc = start_new_kernel(
+            kernel_name=args.kernel,
+            cwd=cwd,
+            startup_timeout=args.startup_timeout,
+            # Runs in the kernel's process before it starts: it dies with this one.
+            preexec_fn=lambda: die_with_parent(signal.SIGKILL),
+        )
+    except Stopped as stop:
+        return 128 + stop.signum
     outputs = Outputs()
     status = 0
     try:
@@ -173,10 +220,17 @@ def main(argv):
     except TimeoutError as error:
         print(f"CellTimeoutError: {error}", file=sys.stderr)
         status = 1
+    except Stopped as stop:
+        print(f"execute_notebook: {stop}; the kernel is shut down", file=sys.stderr)
+        status = 128 + stop.signum
     finally:
+        # A second signal must not cut the shutdown short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         kc.stop_channels()
         km.shutdown_kernel(now=True)
-    nbformat.write(nb, args.output)
+    if status < 128:
+        nbformat.write(nb, args.output)
     return status
 
 

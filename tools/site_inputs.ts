@@ -11,6 +11,7 @@
  * @module
  */
 
+import { digestFiles, filesFingerprint } from "../lib/store/fingerprint.ts";
 import { sha256Hex } from "../lib/store/key.ts";
 
 /** The folders whose files, and the files, of the project's code that every page depends on. */
@@ -22,50 +23,12 @@ export const CODE_INPUTS: readonly string[] = [
   "tools/execute_notebook.py",
 ];
 
-/** Every file under `path` (itself when it is a file), sorted, as paths relative to `root`. */
-async function filesUnder(root: string, path: string): Promise<string[]> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(`${root}/${path}`);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
-    throw error;
-  }
-  if (info.isFile) return [path];
-  if (!info.isDirectory) return [];
-  const out: string[] = [];
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(`${root}/${path}`)) names.push(entry.name);
-  for (const name of names.sort()) out.push(...await filesUnder(root, `${path}/${name}`));
-  return out;
-}
-
 /**
  * The fingerprint of the project's code under `root` (the files and folders of {@linkcode CODE_INPUTS}):
  * the SHA-256 over each file's relative path and contents, in a fixed order.
  */
-export async function codeFingerprint(
-  root: string,
-  inputs: readonly string[] = CODE_INPUTS,
-): Promise<string> {
-  const files: string[] = [];
-  for (const input of inputs) files.push(...await filesUnder(root, input));
-  return await digestFiles(files.map((rel) => ({ name: rel, path: `${root}/${rel}` })));
-}
-
-/** SHA-256 over the names and contents of `files`, in order (a missing file counts as absent, not empty). */
-async function digestFiles(files: readonly { name: string; path: string }[]): Promise<string> {
-  const parts: string[] = [];
-  for (const { name, path } of files) {
-    let contents: Uint8Array | undefined;
-    try {
-      contents = await Deno.readFile(path);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-    parts.push(`${name}\0${contents ? await sha256Hex(contents) : "absent"}`);
-  }
-  return await sha256Hex(parts.join("\n"));
+export function codeFingerprint(root: string, inputs: readonly string[] = CODE_INPUTS): Promise<string> {
+  return filesFingerprint(root, inputs);
 }
 
 /**

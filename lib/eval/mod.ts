@@ -1,5 +1,6 @@
 /** Evaluation: clean and robust accuracy, risks, accuracy versus epsilon. @module */
 export * from "./autoattack.ts";
+export * from "./cached.ts";
 export * from "./evaluate.ts";
 export * from "./robust.ts";
 export * from "./sanity.ts";

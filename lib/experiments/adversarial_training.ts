@@ -12,6 +12,7 @@ import type { Infer } from "../config/schema.ts";
 import { attackSpecSchema, trainDataSchema, trainSchema } from "../config/specs.ts";
 import { type Dataset, size, take } from "../data/dataset.ts";
 import { autoAttack, type AutoAttackResult } from "../eval/autoattack.ts";
+import { cachedAutoAttack } from "../eval/cached.ts";
 import type { EpsPoint } from "../eval/evaluate.ts";
 import type { RobustEvaluation } from "../eval/robust.ts";
 import type { Classifier, ForwardLogits } from "../models/classifier.ts";
@@ -238,6 +239,8 @@ export interface AutoAttackBesidePgd {
   /** pgd - autoAttack: how much AutoAttack lowers PGD's number (negative: PGD found more). */
   gap: number;
   result: AutoAttackResult;
+  /** Whether the AutoAttack run was loaded from the cache (see `modelKey`). */
+  fromCache: boolean;
 }
 
 /** Options of {@linkcode autoAttackBesidePgd}: the l-inf radius and AutoAttack's budget. */
@@ -257,6 +260,11 @@ export interface AutoAttackBesidePgdOptions {
   seed?: number;
   /** A forward-only path to the model's logits for Square's queries (see `autoAttack`; `ortForward`). */
   forward?: ForwardLogits;
+  /**
+   * The model's key in the store (`TrainedModel.key`): the AutoAttack run is then cached under it, with the
+   * images and the budget (lib/eval/cached.ts), and loaded when it is there. Absent: always run.
+   */
+  modelKey?: string;
   label?: string;
   progress?: ProgressMode;
 }
@@ -309,10 +317,11 @@ export async function autoAttackBesidePgd(
   }
   const n = Math.min(options.testSize, size(testSet));
   const first = Array.from({ length: n }, (_, i) => i);
-  const result = await autoAttack(model, take(testSet, first), {
-    norm: "linf",
+  const images = take(testSet, first);
+  const settings = {
+    norm: "linf" as const,
     eps: options.eps,
-    version: "standard",
+    version: "standard" as const,
     steps: options.steps,
     targetClasses: options.targetClasses,
     squareQueries: options.squareQueries,
@@ -321,7 +330,10 @@ export async function autoAttackBesidePgd(
     forward: options.forward,
     label: options.label,
     progress: options.progress,
-  });
+  };
+  const result = options.modelKey === undefined
+    ? { ...await autoAttack(model, images, settings), fromCache: false }
+    : await cachedAutoAttack({ key: options.modelKey, classifier: model }, images, settings);
   const share = (f: (i: number) => boolean) => (n ? first.filter(f).length / n : 0);
   const pgdAccuracy = share((i) => pgd.correct[i] === 1);
   return {
@@ -332,6 +344,7 @@ export async function autoAttackBesidePgd(
     worstCase: share((i) => evaluation.robust[i] === 1 && result.robust[i] === 1),
     gap: pgdAccuracy - result.robustAccuracy,
     result,
+    fromCache: result.fromCache,
   };
 }
 
