@@ -718,6 +718,9 @@ export async function buildSite(options: BuildOptions): Promise<SiteManifest> {
       const note = collapsed > 0 ? ` (${collapsed} progress displays collapsed)` : "";
       log(`${counter} ${file}: ok in ${formatSeconds((performance.now() - t0) / 1000)}${note}`);
       took.set(name, seconds);
+      // The manifest (and the index, the search, every page's frame) after every notebook: a build that is
+      // killed keeps what it finished, and the next one resumes after it.
+      await writeIndex();
       logTimeLeft(i + 1);
     }
   } catch (error) {

@@ -350,6 +350,70 @@ Deno.test("site: a second build keeps up-to-date pages; a changed notebook or --
   }
 });
 
+Deno.test("site: a build killed with SIGKILL keeps the pages it finished; the next one resumes after them", async () => {
+  const notebooks = await Deno.makeTempDir({ prefix: "advex-site-killed-nb-" });
+  const out = await Deno.makeTempDir({ prefix: "advex-site-killed-" });
+  try {
+    await Deno.copyFile(`${FIXTURES}/fixture.ipynb`, `${notebooks}/a.ipynb`);
+    const marker = `${notebooks}/b-started`;
+    const sleeper = JSON.parse(await Deno.readTextFile(`${FIXTURES}/fixture.ipynb`));
+    sleeper.cells.push({
+      cell_type: "code",
+      metadata: {},
+      execution_count: null,
+      outputs: [],
+      source: [
+        `await Deno.writeTextFile(${JSON.stringify(marker)}, String(Deno.pid));\n`,
+        "await new Promise((r) => setTimeout(r, 120_000));",
+      ],
+    });
+    await Deno.writeTextFile(`${notebooks}/b.ipynb`, JSON.stringify(sleeper));
+    const site = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--cached-only",
+        `${PROJECT_ROOT}/tools/site.ts`,
+        ...["--scale", "smoke", "--notebooks", notebooks, "--out", out],
+      ],
+      cwd: PROJECT_ROOT,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let kernel = 0;
+    const deadline = performance.now() + 120_000;
+    while (!(kernel = Number(await Deno.readTextFile(marker).catch(() => "0")))) {
+      if (performance.now() > deadline) {
+        site.kill("SIGKILL");
+        throw new Error("the second notebook never started");
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    site.kill("SIGKILL");
+    await site.status;
+    const manifest: SiteManifest = JSON.parse(await Deno.readTextFile(`${out}/site.json`));
+    assertEquals(manifest.notebooks.map((e) => e.name), ["a"], "the finished page is in the manifest");
+    // The kernel of the killed build's notebook goes too (tools/execute_notebook.py).
+    const gone = performance.now() + 20_000;
+    while (
+      await Deno.readTextFile(`/proc/${kernel}/status`).then((t) => !/^State:\s+[ZX]/m.test(t), () => false)
+    ) {
+      if (performance.now() > gone) throw new Error(`the kernel ${kernel} outlived the killed build`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    await Deno.copyFile(`${FIXTURES}/fixture.ipynb`, `${notebooks}/b.ipynb`);
+    const run = await runSite(["--scale", "smoke", "--notebooks", notebooks, "--out", out]);
+    assertEquals(run.code, 0, `site build failed:\n${run.stdout}\n${run.stderr}`);
+    assertStringIncludes(run.stdout, "[1/2] a.ipynb: up to date (executed ");
+    assertStringIncludes(run.stdout, "[2/2] b.ipynb: ok in");
+  } finally {
+    await Deno.remove(notebooks, { recursive: true });
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
 Deno.test("site: a failing notebook stops the build with its name and the error", async () => {
   const out = await Deno.makeTempDir({ prefix: "advex-site-test-" });
   try {
