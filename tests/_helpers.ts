@@ -67,3 +67,45 @@ export function forwardOf(
     return Promise.resolve(out);
   };
 }
+
+/** Runs `fn` with `ADVEX_CACHE_DIR` set to a fresh temporary folder, removed afterwards. */
+export async function inCache(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  Deno.env.set("ADVEX_CACHE_DIR", dir);
+  try {
+    await fn(dir);
+  } finally {
+    Deno.env.delete("ADVEX_CACHE_DIR");
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Runs `fn` collecting what it writes to `console.error` instead of printing it. */
+export function quietly<T>(fn: () => Promise<T>): Promise<{ value: T; messages: string[] }> {
+  const messages: string[] = [];
+  const error = console.error;
+  console.error = (m: string) => messages.push(String(m));
+  return fn().then((value) => ({ value, messages })).finally(() => (console.error = error));
+}
+
+/** Whether `pid` is a live process on Linux (neither gone nor a zombie). */
+export function processAlive(pid: number): boolean {
+  try {
+    return !/^State:\s+[ZX]/m.test(Deno.readTextFileSync(`/proc/${pid}/status`));
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `ok` every 100 ms until it holds; after `seconds`, an error naming `what`. */
+export async function waitFor(
+  what: string,
+  ok: () => boolean | Promise<boolean>,
+  seconds: number,
+): Promise<void> {
+  const deadline = performance.now() + seconds * 1000;
+  while (!(await ok())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${seconds} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

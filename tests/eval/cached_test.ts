@@ -9,27 +9,9 @@ import {
 } from "../../lib/eval/cached.ts";
 import { trainCached, type TrainJob } from "../../lib/train/mod.ts";
 import type { AttackSpec } from "../../lib/attacks/make.ts";
-import { setupBackend } from "../_helpers.ts";
+import { inCache, quietly, setupBackend } from "../_helpers.ts";
 
 await setupBackend();
-
-async function inCache(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  Deno.env.set("ADVEX_CACHE_DIR", dir);
-  try {
-    await fn(dir);
-  } finally {
-    Deno.env.delete("ADVEX_CACHE_DIR");
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function quietly<T>(fn: () => Promise<T>): Promise<{ value: T; messages: string[] }> {
-  const messages: string[] = [];
-  const error = console.error;
-  console.error = (m: string) => messages.push(String(m));
-  return fn().then((value) => ({ value, messages })).finally(() => (console.error = error));
-}
 
 const job: TrainJob = {
   data: { dataset: "mnist", trainSize: 300, seed: 1 },

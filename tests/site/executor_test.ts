@@ -5,30 +5,13 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { KERNEL_NAME, KERNEL_PATH, PROJECT_ROOT } from "../../tools/site.ts";
+import { processAlive as alive, waitFor } from "../_helpers.ts";
 
 const PYTHON = Deno.env.get("ADVEX_PYTHON") ?? "/usr/bin/python3";
 const HAVE_KERNEL = await Deno.stat(`${KERNEL_PATH}/kernels/${KERNEL_NAME}/kernel.json`).then(
   () => true,
   () => false,
 );
-
-/** Whether `pid` is a live process (not gone, not a zombie). */
-function alive(pid: number): boolean {
-  try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    return !/^State:\s+[ZX]/m.test(status);
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor(what: string, ok: () => boolean | Promise<boolean>, seconds: number): Promise<void> {
-  const deadline = performance.now() + seconds * 1000;
-  while (!(await ok())) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${seconds} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /**
  * Starts the executor on a notebook whose one cell writes the kernel's pid to a file and sleeps; once the

@@ -28,6 +28,7 @@ import {
   searchSite,
   VIEWPORTS,
 } from "./page_check.ts";
+import { processAlive, waitFor } from "../_helpers.ts";
 
 const FIXTURES = `${PROJECT_ROOT}/tests/site/fixtures`;
 const NOTEBOOKS = `${PROJECT_ROOT}/notebooks`;
@@ -382,26 +383,19 @@ Deno.test("site: a build killed with SIGKILL keeps the pages it finished; the ne
       stderr: "null",
     }).spawn();
     let kernel = 0;
-    const deadline = performance.now() + 120_000;
-    while (!(kernel = Number(await Deno.readTextFile(marker).catch(() => "0")))) {
-      if (performance.now() > deadline) {
-        site.kill("SIGKILL");
-        throw new Error("the second notebook never started");
-      }
-      await new Promise((r) => setTimeout(r, 100));
+    try {
+      await waitFor("the second notebook to start", async () => {
+        kernel = Number(await Deno.readTextFile(marker).catch(() => "0"));
+        return kernel > 0;
+      }, 120);
+    } finally {
+      site.kill("SIGKILL");
+      await site.status;
     }
-    site.kill("SIGKILL");
-    await site.status;
     const manifest: SiteManifest = JSON.parse(await Deno.readTextFile(`${out}/site.json`));
     assertEquals(manifest.notebooks.map((e) => e.name), ["a"], "the finished page is in the manifest");
     // The kernel of the killed build's notebook goes too (tools/execute_notebook.py).
-    const gone = performance.now() + 20_000;
-    while (
-      await Deno.readTextFile(`/proc/${kernel}/status`).then((t) => !/^State:\s+[ZX]/m.test(t), () => false)
-    ) {
-      if (performance.now() > gone) throw new Error(`the kernel ${kernel} outlived the killed build`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(`the kernel ${kernel} of the killed build to exit`, () => !processAlive(kernel), 20);
 
     await Deno.copyFile(`${FIXTURES}/fixture.ipynb`, `${notebooks}/b.ipynb`);
     const run = await runSite(["--scale", "smoke", "--notebooks", notebooks, "--out", out]);

@@ -2,7 +2,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/
 import { join } from "node:path";
 import { constructedSpec, dataKey, loadDataset, MissingDataError } from "../../lib/data/mod.ts";
 import { trainCached, trainingData, type TrainJob } from "../../lib/train/mod.ts";
-import { setupBackend } from "../_helpers.ts";
+import { inCache, quietly, setupBackend } from "../_helpers.ts";
 
 await setupBackend();
 
@@ -33,30 +33,12 @@ Deno.test("trainCached() trains once, then loads the same weights from the cache
   }
 });
 
-async function inCache(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  Deno.env.set("ADVEX_CACHE_DIR", dir);
-  try {
-    await fn(dir);
-  } finally {
-    Deno.env.delete("ADVEX_CACHE_DIR");
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 const small: TrainJob = {
   data: { dataset: "mnist", trainSize: 200, seed: 1 },
   model: { kind: "mlp", hidden: [8] },
   initSeed: 1,
   train: { epochs: 1, batchSize: 50, optimizer: { name: "adam", learningRate: 1e-3 }, seed: 1 },
 };
-
-function quietly<T>(fn: () => Promise<T>): Promise<{ value: T; messages: string[] }> {
-  const messages: string[] = [];
-  const error = console.error;
-  console.error = (m: string) => messages.push(String(m));
-  return fn().then((value) => ({ value, messages })).finally(() => (console.error = error));
-}
 
 Deno.test("trainCached() commits the model, its report and job as one verified unit and keeps no checkpoint", async () => {
   await inCache(async (root) => {
