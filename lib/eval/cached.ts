@@ -16,12 +16,7 @@ import { sha256Hex } from "../store/key.ts";
 import { artifactRef, commitArtifact, readArtifact, withArtifactLock } from "../store/store.ts";
 import { unitFile } from "../store/unit.ts";
 import { autoAttack, type AutoAttackOptions, type AutoAttackResult } from "./autoattack.ts";
-import {
-  robustEvaluate,
-  type RobustEvaluateOptions,
-  type RobustEvaluation,
-  strongAttacks,
-} from "./robust.ts";
+import { robustEvaluate, type RobustEvaluateOptions, type RobustEvaluation, suiteOf } from "./robust.ts";
 
 /** A model as the cache knows it: its job's key in the store (`TrainedModel.key`) and its classifier. */
 export interface KeyedModel {
@@ -41,7 +36,7 @@ export type Cached<T> = T & {
 export async function datasetFingerprint(data: Dataset): Promise<string> {
   const images = new Uint8Array(data.images.buffer, data.images.byteOffset, data.images.byteLength);
   const labels = new Uint8Array(data.labels.buffer, data.labels.byteOffset, data.labels.byteLength);
-  const [a, b] = await Promise.all([sha256Hex(images.slice()), sha256Hex(labels.slice())]);
+  const [a, b] = await Promise.all([sha256Hex(images), sha256Hex(labels)]);
   return await sha256Hex(`${data.shape.join("x")} ${labels.length} ${a} ${b}`);
 }
 
@@ -53,27 +48,22 @@ type TypedName = keyof typeof TYPED;
  * and back: the results hold per-example bits and, for AutoAttack, the adversarial images.
  */
 export function packResult(value: unknown): { json: string; blob: Uint8Array } {
-  const parts: Uint8Array[] = [];
+  const parts: { at: number; bytes: Uint8Array }[] = [];
   let offset = 0;
   const json = JSON.stringify(value, (_key, v) => {
     for (const type of Object.keys(TYPED) as TypedName[]) {
       if (v instanceof TYPED[type]) {
-        const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength).slice();
+        parts.push({ at: offset, bytes: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) });
         const ref = { $array: offset, type, length: v.length };
-        parts.push(bytes);
         // Each array starts on a multiple of 4 bytes, so that it can be viewed in place.
-        offset += Math.ceil(bytes.byteLength / 4) * 4;
+        offset += Math.ceil(v.byteLength / 4) * 4;
         return ref;
       }
     }
     return v;
   });
   const blob = new Uint8Array(offset);
-  let at = 0;
-  for (const p of parts) {
-    blob.set(p, at);
-    at += Math.ceil(p.byteLength / 4) * 4;
-  }
+  for (const { at, bytes } of parts) blob.set(bytes, at);
   return { json, blob };
 }
 
@@ -144,11 +134,7 @@ export async function cachedRobustEvaluate(
   data: Dataset,
   options: RobustEvaluateOptions = {},
 ): Promise<Cached<RobustEvaluation>> {
-  const attacks = options.attacks ??
-    (options.eps === undefined ? undefined : strongAttacks(options.eps));
-  if (!attacks) {
-    throw new RangeError("cachedRobustEvaluate: give either attacks or eps (for the default strong suite)");
-  }
+  const attacks = suiteOf(options, "cachedRobustEvaluate");
   const spec = {
     evaluation: "robust",
     model: model.key,

@@ -41,6 +41,18 @@ export function strongAttacks(eps: number, options: StrongAttackOptions = {}): A
   ];
 }
 
+/**
+ * The attacks `options` ask for: `attacks`, else the strong suite at `eps`; neither is a RangeError naming
+ * `caller`.
+ */
+export function suiteOf(options: RobustEvaluateOptions, caller: string): AttackSpec[] {
+  if (options.attacks) return options.attacks;
+  if (options.eps === undefined) {
+    throw new RangeError(`${caller}: give either attacks or eps (for the default strong suite)`);
+  }
+  return strongAttacks(options.eps);
+}
+
 /** Options of {@linkcode robustEvaluate}. */
 export interface RobustEvaluateOptions {
   /** The attacks, run in order. Default: {@linkcode strongAttacks} at `eps`. */
@@ -121,13 +133,7 @@ export async function robustEvaluate(
 ): Promise<RobustEvaluation> {
   const t0 = performance.now();
   const n = size(data);
-  let attacks = options.attacks;
-  if (!attacks) {
-    if (options.eps === undefined) {
-      throw new RangeError("robustEvaluate: give either attacks or eps (for the default strong suite)");
-    }
-    attacks = strongAttacks(options.eps);
-  }
+  const attacks = suiteOf(options, "robustEvaluate");
   const seed = options.seed ?? 0;
   const common = { batchSize: options.batchSize, progress: options.progress };
   const clean = await evaluate(model, data, {
